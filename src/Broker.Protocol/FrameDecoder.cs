@@ -145,10 +145,20 @@ public sealed class FrameDecoder
     {
         if (_state == State.Closing)
         {
-            // Only the closing handshake matters now; anything else is dropped unread.
+            // Only the closing handshake matters now; anything else is dropped unread, and so is a
+            // method that does not decode (it must not raise a second connection error).
             if (type == FrameConstants.Method && channel == 0)
             {
-                var method = MethodDecoder.Decode(payload);
+                Method method;
+                try
+                {
+                    method = MethodDecoder.Decode(payload);
+                }
+                catch (AmqpException)
+                {
+                    return;
+                }
+
                 if (method is ConnectionClose or ConnectionCloseOk)
                 {
                     output.Add(new Command(0, method));

@@ -1,0 +1,201 @@
+using System.Globalization;
+
+namespace Broker.Bench;
+
+/// <summary>Command-line options. Parsed by hand: <c>--name value</c>, <c>--name=value</c> or a bare flag.</summary>
+internal sealed class BenchOptions
+{
+    public Uri Uri { get; private set; } = new("amqp://guest:guest@127.0.0.1:5672/");
+    public int Producers { get; private set; } = 1;
+    public int Consumers { get; private set; } = 1;
+    public int Queues { get; private set; } = 1;
+    public int Size { get; private set; } = 1024;
+    public bool Persistent { get; private set; }
+    public int Confirms { get; private set; }
+    public int Prefetch { get; private set; } = 1000;
+    public double Duration { get; private set; } = 10;
+    public double Warmup { get; private set; } = 2;
+    public double Rate { get; private set; }
+    public int MultiAck { get; private set; } = 100;
+    public bool AutoAck { get; private set; }
+    public bool Json { get; private set; }
+    public int BrokerPid { get; private set; }
+
+    /// <summary>Bytes at the start of every body: producer id (int32), sequence (int64), send timestamp (int64).</summary>
+    public const int HeaderSize = 4 + 8 + 8;
+
+    public const string Usage = """
+        Broker.Bench - AMQP 0-9-1 load generator (RabbitMQ.Client 7.x)
+
+        usage: dotnet run -c Release --project bench/Broker.Bench -- [options]
+
+          --uri URI          broker URL (default amqp://guest:guest@127.0.0.1:5672/)
+          --producers N      publishing connections, one channel each (default 1)
+          --consumers N      consuming connections, one channel each (default 1)
+          --queues N         queues bench-q-0..N-1; producers and consumers are assigned round robin (default 1)
+          --size BYTES       message body size, at least 20 (default 1024)
+          --persistent       delivery mode 2 and durable queues (default: transient, non-durable)
+          --confirms N       publisher confirms, at most N unconfirmed per producer; 0 = no confirms (default 0)
+          --prefetch N       consumer basic.qos prefetch count, 0 = unlimited (default 1000)
+          --duration S       seconds of measured run (default 10)
+          --warmup S         seconds before measuring, not counted (default 2)
+          --rate R           msgs/s cap per producer, 0 = unlimited (default 0)
+          --multi-ack N      ack with multiple=true every N messages (default 100; 1 = ack each message).
+                             Capped at prefetch/2 so a consumer can never stall on its own unacked window.
+          --autoack          consume in no-ack mode (--multi-ack ignored)
+          --broker-pid PID   sample /proc/PID/stat to report the broker's CPU time per message (Linux)
+          --json             also print one JSON line with options and results
+          --help             this text
+
+        exit code: 0 = no lost or duplicated messages, 1 = loss, duplicates or a run error, 2 = bad options
+        """;
+
+    private static readonly HashSet<string> KnownValueOptions =
+    [
+        "uri", "producers", "consumers", "queues", "size", "confirms", "prefetch", "duration", "warmup", "rate", "multi-ack", "broker-pid",
+    ];
+
+    /// <summary>Returns null and sets <paramref name="error"/> on a bad option; sets <paramref name="help"/> for --help.</summary>
+    public static BenchOptions? Parse(string[] args, out bool help, out string? error)
+    {
+        var o = new BenchOptions();
+        help = false;
+        error = null;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string arg = args[i];
+            if (!arg.StartsWith("--", StringComparison.Ordinal))
+            {
+                error = $"unexpected argument '{arg}'";
+                return null;
+            }
+
+            string name = arg[2..];
+            string? inline = null;
+            int eq = name.IndexOf('=');
+            if (eq >= 0)
+            {
+                inline = name[(eq + 1)..];
+                name = name[..eq];
+            }
+
+            switch (name)
+            {
+                case "help":
+                case "h":
+                    help = true;
+                    return o;
+                case "persistent":
+                    o.Persistent = true;
+                    continue;
+                case "autoack":
+                    o.AutoAck = true;
+                    continue;
+                case "json":
+                    o.Json = true;
+                    continue;
+            }
+
+            if (!KnownValueOptions.Contains(name))
+            {
+                error = $"unknown option --{name}";
+                return null;
+            }
+
+            string? value = inline;
+            if (value is null)
+            {
+                if (i + 1 >= args.Length)
+                {
+                    error = $"option --{name} needs a value";
+                    return null;
+                }
+                value = args[++i];
+            }
+
+            bool ok = name switch
+            {
+                "uri" => TryUri(value, v => o.Uri = v),
+                "producers" => TryInt(value, 0, 10_000, v => o.Producers = v),
+                "consumers" => TryInt(value, 0, 10_000, v => o.Consumers = v),
+                "queues" => TryInt(value, 1, 10_000, v => o.Queues = v),
+                "size" => TryInt(value, HeaderSize, 128 * 1024 * 1024, v => o.Size = v),
+                "confirms" => TryInt(value, 0, 1_000_000, v => o.Confirms = v),
+                "prefetch" => TryInt(value, 0, ushort.MaxValue, v => o.Prefetch = v),
+                "duration" => TryDouble(value, 0.1, 86_400, v => o.Duration = v),
+                "warmup" => TryDouble(value, 0, 86_400, v => o.Warmup = v),
+                "rate" => TryDouble(value, 0, 100_000_000, v => o.Rate = v),
+                "multi-ack" => TryInt(value, 1, 1_000_000, v => o.MultiAck = v),
+                "broker-pid" => TryInt(value, 1, int.MaxValue, v => o.BrokerPid = v),
+                _ => false,
+            };
+            if (!ok)
+            {
+                error = $"bad value '{value}' for --{name}";
+                return null;
+            }
+        }
+
+        if (o.Producers == 0 && o.Consumers == 0)
+        {
+            error = "need at least one producer or consumer";
+            return null;
+        }
+        if (o.Consumers > 0 && o.Producers > 0 && o.Consumers < Math.Min(o.Queues, o.Producers))
+        {
+            error = "every queue that gets a producer needs a consumer: use --consumers >= min(--queues, --producers)";
+            return null;
+        }
+        return o;
+    }
+
+    /// <summary>Ack interval actually used: --multi-ack, capped so the unacked window never fills the prefetch.</summary>
+    public int EffectiveAckEvery => AutoAck ? 0 : Prefetch == 0 ? MultiAck : Math.Max(1, Math.Min(MultiAck, Prefetch / 2));
+
+    public string QueueName(int index) => "bench-q-" + index.ToString(CultureInfo.InvariantCulture);
+
+    public string SafeUri()
+    {
+        var b = new UriBuilder(Uri);
+        if (!string.IsNullOrEmpty(b.Password))
+        {
+            b.Password = "***";
+        }
+        return b.Uri.ToString();
+    }
+
+    public string Describe() => string.Create(CultureInfo.InvariantCulture,
+        $"uri={SafeUri()} producers={Producers} consumers={Consumers} queues={Queues} size={Size} persistent={Persistent.ToString().ToLowerInvariant()} " +
+        $"confirms={Confirms} prefetch={Prefetch} multi-ack={(AutoAck ? "n/a" : EffectiveAckEvery.ToString(CultureInfo.InvariantCulture))} autoack={AutoAck.ToString().ToLowerInvariant()} " +
+        $"rate={Rate} duration={Duration}s warmup={Warmup}s");
+
+    private static bool TryInt(string s, int min, int max, Action<int> set)
+    {
+        if (int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v >= min && v <= max)
+        {
+            set(v);
+            return true;
+        }
+        return false;
+    }
+
+    private static bool TryDouble(string s, double min, double max, Action<double> set)
+    {
+        if (double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v >= min && v <= max)
+        {
+            set(v);
+            return true;
+        }
+        return false;
+    }
+
+    private static bool TryUri(string s, Action<Uri> set)
+    {
+        if (Uri.TryCreate(s, UriKind.Absolute, out Uri? u) && (u.Scheme == "amqp" || u.Scheme == "amqps"))
+        {
+            set(u);
+            return true;
+        }
+        return false;
+    }
+}

@@ -1,0 +1,56 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Broker.Actors.Cluster;
+using Broker.Actors.Exchanges;
+using Broker.Actors.Queues;
+using Broker.Actors.Routing;
+
+namespace Broker.Actors;
+
+/// <summary>
+/// What every connection, channel, queue and exchange actor of this node shares: settings, the
+/// node-local routing snapshots and queue index, and the shard regions of the sharded entities.
+/// </summary>
+public sealed class BrokerContext
+{
+    public BrokerContext(BrokerSettings settings)
+    {
+        Settings = settings;
+    }
+
+    public BrokerSettings Settings { get; }
+    public RoutingTable Routes { get; } = new();
+    public QueueDirectory Queues { get; } = new();
+    public Connection.ConnectionRegistry Connections { get; } = new();
+    public IActorRef QueueRegion { get; internal set; } = ActorRefs.Nobody;
+    public IActorRef ExchangeRegion { get; internal set; } = ActorRefs.Nobody;
+
+    /// <summary>Time to wait for a queue or exchange entity to answer a channel.</summary>
+    public TimeSpan EntityTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    public void TellQueue(string vhost, string name, object message, IActorRef sender) =>
+        QueueRegion.Tell(new ShardingEnvelope(EntityIds.For(vhost, name), message), sender);
+
+    public void TellExchange(string vhost, string name, object message, IActorRef sender) =>
+        ExchangeRegion.Tell(new ShardingEnvelope(EntityIds.For(vhost, name), message), sender);
+
+    /// <summary>
+    /// Removes every binding that points at a queue or exchange being deleted, and completes when
+    /// the source exchanges have done so, so a re-declared namesake never loses a new binding.
+    /// </summary>
+    public Task RemoveBindingsTo(string vhost, string destination, bool toExchange)
+    {
+        var tasks = new List<Task>();
+        foreach (var route in Routes.All(vhost))
+        {
+            if (route.Bindings.Any(b => b.Destination == destination && b.ToExchange == toExchange))
+            {
+                tasks.Add(ExchangeRegion.Ask<object>(
+                    new ShardingEnvelope(EntityIds.For(vhost, route.Name), new RemoveBindingsTo(destination, toExchange)),
+                    EntityTimeout));
+            }
+        }
+
+        return Task.WhenAll(tasks);
+    }
+}

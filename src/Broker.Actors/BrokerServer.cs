@@ -1,0 +1,170 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Sharding;
+using Akka.Configuration;
+using Akka.Event;
+using Akka.IO;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using Broker.Actors.Cluster;
+using Broker.Actors.Connection;
+using Broker.Actors.Exchanges;
+using Broker.Actors.Queues;
+using Broker.Actors.Routing;
+using Broker.Actors.Transport;
+using Broker.Protocol;
+
+namespace Broker.Actors;
+
+/// <summary>
+/// A running broker node: the actor system (a cluster, of one node until others join), the
+/// queue and exchange shard regions, the pre-declared exchanges and the AMQP TCP listener.
+/// </summary>
+public sealed class BrokerServer : IAsyncDisposable
+{
+    private const int MaxShards = 100;
+
+    private readonly ILoggingAdapter _log;
+    private Akka.Streams.Dsl.Tcp.ServerBinding? _binding;
+    private long _connectionSeq;
+    private bool _stopped;
+
+    private BrokerServer(ActorSystem system, BrokerContext context)
+    {
+        Actors = system;
+        Context = context;
+        _log = Logging.GetLogger(system, "broker");
+    }
+
+    public ActorSystem Actors { get; }
+
+    public BrokerContext Context { get; }
+
+    /// <summary>The address the AMQP listener is bound to (with the real port when 0 was asked for).</summary>
+    public IPEndPoint? Endpoint { get; private set; }
+
+    /// <summary>Starts a node: joins (or forms) the cluster, starts sharding and listens for AMQP.</summary>
+    public static async Task<BrokerServer> StartAsync(BrokerSettings settings, Config akkaConfig, CancellationToken ct = default)
+    {
+        var system = ActorSystem.Create("broker", akkaConfig);
+        var server = new BrokerServer(system, new BrokerContext(settings));
+        try
+        {
+            await server.JoinClusterAsync(ct);
+            await server.StartShardingAsync();
+            await server.BindAsync();
+        }
+        catch
+        {
+            await system.Terminate();
+            throw;
+        }
+
+        return server;
+    }
+
+    private async Task JoinClusterAsync(CancellationToken ct)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(Actors);
+        var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        cluster.RegisterOnMemberUp(() => up.TrySetResult());
+        if (cluster.Settings.SeedNodes.Count == 0)
+        {
+            // A single node is a cluster of one that seeds itself.
+            cluster.Join(cluster.SelfAddress);
+        }
+
+        await up.Task.WaitAsync(TimeSpan.FromSeconds(60), ct);
+    }
+
+    private async Task StartShardingAsync()
+    {
+        var sharding = ClusterSharding.Get(Actors);
+        var settings = ClusterShardingSettings.Create(Actors);
+        var extractor = new EntityMessageExtractor(MaxShards);
+        var ctx = Context;
+        ctx.QueueRegion = await sharding.StartAsync("queue", id => Props.Create(() => new QueueActor(ctx, id)), settings, extractor);
+        ctx.ExchangeRegion = await sharding.StartAsync("exchange", id => Props.Create(() => new ExchangeActor(ctx, id)), settings, extractor);
+
+        foreach (var vhost in ctx.Settings.VirtualHosts)
+        {
+            foreach (var (name, type) in ExchangeDefinition.BuiltIn)
+            {
+                var def = new ExchangeDefinition(vhost, name, type, true, false, false, new FieldTable());
+                var reply = await ctx.ExchangeRegion.Ask<object>(
+                    new ShardingEnvelope(EntityIds.For(vhost, name), new DeclareExchange(def, false)), TimeSpan.FromSeconds(60));
+                if (reply is ExchangeCommandFailed failed)
+                {
+                    throw new InvalidOperationException($"could not declare {name}: {failed.Error.ReplyText}");
+                }
+            }
+        }
+    }
+
+    private async Task BindAsync()
+    {
+        var s = Context.Settings;
+        var materializer = Actors.Materializer();
+        var connections = Actors.TcpStream().Bind(s.BindAddress.ToString(), s.AmqpPort, backlog: 1024,
+            options: System.Collections.Immutable.ImmutableList.Create<Inet.SocketOption>(
+                new Inet.SO.ReceiveBufferSize(256 * 1024), new Inet.SO.SendBufferSize(256 * 1024)));
+        var binding = await connections.To(Sink.ForEach<Akka.Streams.Dsl.Tcp.IncomingConnection>(c => Accept(c, materializer)))
+            .Run(materializer);
+        _binding = binding;
+        Endpoint = binding.LocalAddress as IPEndPoint;
+        _log.Info("AMQP listener started on {0}", binding.LocalAddress);
+    }
+
+    private void Accept(Akka.Streams.Dsl.Tcp.IncomingConnection incoming, IMaterializer materializer)
+    {
+        var s = Context.Settings;
+        var outbound = new OutboundFrames();
+        string name = $"{incoming.RemoteAddress} -> {incoming.LocalAddress}";
+        var ctx = Context;
+        var actor = Actors.ActorOf(
+            Props.Create(() => new ConnectionActor(ctx, outbound, incoming.RemoteAddress, name)),
+            $"connection-{Interlocked.Increment(ref _connectionSeq)}");
+        Context.Connections.Add(actor, name);
+
+        var inbound = Flow.Create<ByteString>()
+            .Via(new FrameDecoderStage(s.FrameMax, s.MaxMessageSize))
+            .To(Sink.ActorRefWithAck<List<InboundEvent>>(actor, StreamInit.Instance, StreamAck.Instance,
+                StreamCompleted.Instance, ex => new StreamFailed(ex)));
+        incoming.HandleWith(Flow.FromSinkAndSource(inbound, outbound.AsSource()), materializer);
+    }
+
+    /// <summary>
+    /// Stops accepting, closes every connection with 320 CONNECTION_FORCED (unacked messages go back
+    /// to their queues), then leaves the cluster and terminates the actor system.
+    /// </summary>
+    public async Task StopAsync(string reason = "broker shutdown")
+    {
+        if (_stopped)
+        {
+            return;
+        }
+
+        _stopped = true;
+        _log.Info("Stopping: closing {0} connection(s) with 320 CONNECTION_FORCED ({1})", Context.Connections.Count, reason);
+        if (_binding is { } binding)
+        {
+            await binding.Unbind();
+        }
+
+        foreach (var c in Context.Connections.All)
+        {
+            c.Tell(new ForceClose(reason));
+        }
+
+        var deadline = DateTime.UtcNow + Context.Settings.CloseTimeout + TimeSpan.FromSeconds(1);
+        while (Context.Connections.Count > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        await CoordinatedShutdown.Get(Actors).Run(CoordinatedShutdown.ClrExitReason.Instance);
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync();
+}

@@ -1,0 +1,37 @@
+using System.Net;
+
+namespace Broker.Actors;
+
+/// <summary>A user that may log in, and whether only from loopback (RabbitMQ's rule for guest).</summary>
+public sealed record UserCredential(string Name, string Password, bool LoopbackOnly);
+
+/// <summary>The broker's settings after configuration was read and checked (see Broker.Node's BrokerConfig).</summary>
+public sealed record BrokerSettings
+{
+    public IPAddress BindAddress { get; init; } = IPAddress.Loopback;
+    public int AmqpPort { get; init; } = 5672;
+    public string DataDirectory { get; init; } = "data";
+
+    /// <summary>Largest frame the server accepts and proposes in connection.tune.</summary>
+    public int FrameMax { get; init; } = 131072;
+
+    public ushort ChannelMax { get; init; } = 2047;
+
+    /// <summary>Heartbeat interval proposed in connection.tune, seconds (0 disables).</summary>
+    public ushort Heartbeat { get; init; } = 60;
+
+    /// <summary>Largest message body accepted (RabbitMQ's max_message_size default).</summary>
+    public long MaxMessageSize { get; init; } = 128L * 1024 * 1024;
+
+    /// <summary>How long the broker waits for close-ok after sending connection.close.</summary>
+    public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>How long a handshake may take from TCP accept to connection.open.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public IReadOnlyList<UserCredential> Users { get; init; } = new[] { new UserCredential("guest", "guest", true) };
+
+    public IReadOnlyList<string> VirtualHosts { get; init; } = new[] { "/" };
+
+    public string ClusterName { get; init; } = "broker@" + Environment.MachineName;
+}

@@ -1,0 +1,319 @@
+using Akka.Actor;
+using Broker.Actors.Queues;
+using Broker.Protocol;
+using Broker.Protocol.Methods;
+
+namespace Broker.Actors.Channel;
+
+/// <summary>Consumers, basic.get, delivery tags, acks/nacks/rejects, prefetch and recover.</summary>
+public sealed partial class ChannelActor
+{
+    private readonly Dictionary<string, ConsumerRegistration> _consumers = new(StringComparer.Ordinal);
+    private readonly Dictionary<ulong, UnackedDelivery> _unacked = new();
+    private readonly HashSet<IActorRef> _touchedQueues = new();
+    private readonly Queue<Deliver> _held = new();
+    private readonly Dictionary<(IActorRef Queue, Settlement Outcome), List<long>> _pendingSettlements = new();
+    private readonly BasicDeliver _deliverMethod = new();
+    private ulong _deliveryTag;
+    private ulong _lowestUnacked = 1;
+    private ushort _consumerPrefetch;
+    private ushort _channelPrefetch;
+    private bool _flowActive = true;
+    private bool _cleanedUp;
+
+    private void OnQos(BasicQos qos)
+    {
+        if (qos.PrefetchSize != 0)
+        {
+            throw AmqpException.NotImplemented($"prefetch_size!=0 ({qos.PrefetchSize})");
+        }
+
+        // RabbitMQ's meaning: global=false limits each consumer created afterwards on this channel,
+        // global=true limits all consumers of the channel together.
+        if (qos.Global)
+        {
+            _channelPrefetch = qos.PrefetchCount;
+            SendHeldDeliveries();
+        }
+        else
+        {
+            _consumerPrefetch = qos.PrefetchCount;
+        }
+
+        Emit(new BasicQosOk());
+    }
+
+    private void OnConsume(BasicConsume consume)
+    {
+        string queueName = ResolveQueueName(consume.Queue);
+        string tag = consume.ConsumerTag.Length > 0 ? consume.ConsumerTag : "amq.ctag-" + Names.Random();
+        if (_consumers.ContainsKey(tag))
+        {
+            throw AmqpException.NotAllowed($"attempt to reuse consumer tag '{tag}'");
+        }
+
+        var queue = FindQueue(queueName);
+        var request = new AddConsumer(tag, consume.NoAck, consume.Exclusive, _consumerPrefetch, _connection.ConnectionId);
+        Request(() => queue.Ref.Tell(request, Self), reply =>
+        {
+            if (reply is ConsumerAdded)
+            {
+                _consumers[tag] = new ConsumerRegistration(tag, queue.Ref, queueName, consume.NoAck);
+                _touchedQueues.Add(queue.Ref);
+                if (!consume.Nowait)
+                {
+                    Emit(new BasicConsumeOk { ConsumerTag = tag });
+                }
+            }
+        });
+    }
+
+    private void OnCancel(BasicCancel cancel)
+    {
+        if (!_consumers.TryGetValue(cancel.ConsumerTag, out var consumer))
+        {
+            // Cancelling an unknown tag is not an error.
+            if (!cancel.Nowait)
+            {
+                Emit(new BasicCancelOk { ConsumerTag = cancel.ConsumerTag });
+            }
+
+            return;
+        }
+
+        Request(() => consumer.Queue.Tell(new RemoveConsumer(cancel.ConsumerTag), Self), _ =>
+        {
+            _consumers.Remove(cancel.ConsumerTag);
+            if (!cancel.Nowait)
+            {
+                Emit(new BasicCancelOk { ConsumerTag = cancel.ConsumerTag });
+            }
+        });
+    }
+
+    private void OnConsumerCancelled(ConsumerCancelled cancelled)
+    {
+        if (_consumers.Remove(cancelled.ConsumerTag) && _connection.ConsumerCancelNotify && !_closed)
+        {
+            Emit(new BasicCancel { ConsumerTag = cancelled.ConsumerTag, Nowait = true });
+        }
+    }
+
+    private void OnGet(BasicGet get)
+    {
+        var queue = FindQueue(ResolveQueueName(get.Queue));
+        Request(() => queue.Ref.Tell(new GetMessage(get.NoAck, _connection.ConnectionId), Self), reply =>
+        {
+            var result = (GetResult)reply;
+            if (result.Message is not { } m)
+            {
+                Emit(new BasicGetEmpty());
+                return;
+            }
+
+            ulong tag = ++_deliveryTag;
+            if (!get.NoAck)
+            {
+                _unacked[tag] = new UnackedDelivery(queue.Ref, m.Id);
+                _touchedQueues.Add(queue.Ref);
+            }
+
+            EmitContent(new BasicGetOk
+            {
+                DeliveryTag = tag,
+                Redelivered = m.Redelivered,
+                Exchange = m.Message.Exchange,
+                RoutingKey = m.Message.RoutingKey,
+                MessageCount = result.Remaining,
+            }, m.Message);
+        });
+    }
+
+    private void OnDeliver(Deliver d)
+    {
+        if (_closed || !_consumers.ContainsKey(d.ConsumerTag))
+        {
+            ReturnDelivery(d);
+            return;
+        }
+
+        if (!_flowActive || (!d.NoAck && _channelPrefetch > 0 && _unacked.Count >= _channelPrefetch) || _held.Count > 0)
+        {
+            _held.Enqueue(d);
+            return;
+        }
+
+        SendDelivery(d);
+    }
+
+    /// <summary>A delivery this channel cannot take (consumer gone) goes back to its queue.</summary>
+    private void ReturnDelivery(Deliver d)
+    {
+        if (!d.NoAck)
+        {
+            d.QueueRef.Tell(new Settle(new[] { d.Message.Id }, Settlement.Requeue), Self);
+        }
+    }
+
+    private void SendDelivery(Deliver d)
+    {
+        ulong tag = ++_deliveryTag;
+        if (!d.NoAck)
+        {
+            _unacked[tag] = new UnackedDelivery(d.QueueRef, d.Message.Id);
+        }
+
+        var m = d.Message;
+        _deliverMethod.ConsumerTag = d.ConsumerTag;
+        _deliverMethod.DeliveryTag = tag;
+        _deliverMethod.Redelivered = m.Redelivered;
+        _deliverMethod.Exchange = m.Message.Exchange;
+        _deliverMethod.RoutingKey = m.Message.RoutingKey;
+        EmitContent(_deliverMethod, m.Message);
+    }
+
+    /// <summary>Sends deliveries held back by channel.flow or the channel-wide prefetch, as far as allowed.</summary>
+    private void SendHeldDeliveries()
+    {
+        while (_held.Count > 0 && _flowActive)
+        {
+            var d = _held.Peek();
+            if (!d.NoAck && _channelPrefetch > 0 && _unacked.Count >= _channelPrefetch)
+            {
+                return;
+            }
+
+            _held.Dequeue();
+            if (_consumers.ContainsKey(d.ConsumerTag))
+            {
+                SendDelivery(d);
+            }
+            else
+            {
+                ReturnDelivery(d);
+            }
+        }
+    }
+
+    private void OnAck(ulong deliveryTag, bool multiple)
+    {
+        var tags = CollectTags(deliveryTag, multiple);
+        if (_tx)
+        {
+            _txSettlements.Add((tags, Settlement.Ack));
+            return;
+        }
+
+        Settle(tags, Settlement.Ack);
+    }
+
+    private void OnNack(ulong deliveryTag, bool multiple, bool requeue)
+    {
+        var tags = CollectTags(deliveryTag, multiple);
+        var outcome = requeue ? Settlement.Requeue : Settlement.Discard;
+        if (_tx)
+        {
+            _txSettlements.Add((tags, outcome));
+            return;
+        }
+
+        Settle(tags, outcome);
+    }
+
+    private void OnRecover(bool requeue, bool reply)
+    {
+        // requeue=false would redeliver to the same consumer; requeueing gives the client the same
+        // messages again, marked redelivered, which is what recover is used for.
+        _ = requeue;
+        var tags = _unacked.Keys.ToList();
+        Settle(tags, Settlement.Requeue);
+        if (reply)
+        {
+            Emit(new BasicRecoverOk());
+        }
+    }
+
+    /// <summary>The delivery tags an ack/nack/reject covers; an unknown tag is 406 PRECONDITION_FAILED.</summary>
+    private List<ulong> CollectTags(ulong deliveryTag, bool multiple)
+    {
+        var tags = new List<ulong>();
+        if (multiple)
+        {
+            if (deliveryTag > _deliveryTag)
+            {
+                throw AmqpException.PreconditionFailed($"unknown delivery tag {deliveryTag}");
+            }
+
+            ulong upTo = deliveryTag == 0 ? _deliveryTag : deliveryTag;
+            for (ulong t = _lowestUnacked; t <= upTo; t++)
+            {
+                if (_unacked.ContainsKey(t) && !IsSettledInTx(t))
+                {
+                    tags.Add(t);
+                }
+            }
+
+            if (tags.Count == 0 && deliveryTag != 0)
+            {
+                throw AmqpException.PreconditionFailed($"unknown delivery tag {deliveryTag}");
+            }
+
+            return tags;
+        }
+
+        if (!_unacked.ContainsKey(deliveryTag) || IsSettledInTx(deliveryTag))
+        {
+            throw AmqpException.PreconditionFailed($"unknown delivery tag {deliveryTag}");
+        }
+
+        tags.Add(deliveryTag);
+        return tags;
+    }
+
+    /// <summary>Settles deliveries now: batched per queue and sent when the mailbox is worked through.</summary>
+    private void Settle(List<ulong> tags, Settlement outcome)
+    {
+        foreach (var tag in tags)
+        {
+            if (!_unacked.Remove(tag, out var u))
+            {
+                continue;
+            }
+
+            if (!_pendingSettlements.TryGetValue((u.Queue, outcome), out var ids))
+            {
+                ids = new List<long>();
+                _pendingSettlements[(u.Queue, outcome)] = ids;
+            }
+
+            ids.Add(u.MessageId);
+        }
+
+        while (_lowestUnacked <= _deliveryTag && !_unacked.ContainsKey(_lowestUnacked))
+        {
+            _lowestUnacked++;
+        }
+
+        ScheduleFlush();
+        SendHeldDeliveries();
+    }
+
+    private void FlushSettlements()
+    {
+        if (_pendingSettlements.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var ((queue, outcome), ids) in _pendingSettlements)
+        {
+            queue.Tell(new Settle(ids.ToArray(), outcome), Self);
+        }
+
+        _pendingSettlements.Clear();
+    }
+
+    private sealed record ConsumerRegistration(string Tag, IActorRef Queue, string QueueName, bool NoAck);
+
+    private readonly record struct UnackedDelivery(IActorRef Queue, long MessageId);
+}

@@ -1,0 +1,242 @@
+using Akka.Actor;
+using Akka.Event;
+using Broker.Actors.Queues;
+using Broker.Protocol;
+using Broker.Protocol.Methods;
+
+namespace Broker.Actors.Channel;
+
+/// <summary>
+/// basic.publish: route against the local snapshot, hand the message to each queue's actor,
+/// return unroutable mandatory messages, and (confirm mode) ack once every target queue has it.
+/// </summary>
+public sealed partial class ChannelActor
+{
+    private readonly List<string> _routeBuffer = new();
+
+    /// <summary>Per queue, the confirm ids sent to it and not yet answered, oldest first (queues answer in order).</summary>
+    private readonly Dictionary<IActorRef, Queue<long>> _awaitingQueues = new();
+
+    /// <summary>Confirm id -> number of queues that still have to answer.</summary>
+    private readonly Dictionary<long, int> _unconfirmed = new();
+
+    /// <summary>Confirm ids in publish order, to find the lowest unconfirmed one.</summary>
+    private readonly Queue<long> _confirmOrder = new();
+
+    private readonly HashSet<long> _nacked = new();
+    private bool _confirmMode;
+    private long _publishSeq;
+    private long _lastAcked;
+    private bool _confirmsDirty;
+
+    private void OnPublish(BasicPublish publish, Command command)
+    {
+        if (publish.Immediate)
+        {
+            throw AmqpException.NotImplemented("immediate=true");
+        }
+
+        var header = command.Header!;
+        var message = new Message(publish.Exchange, publish.RoutingKey, header, command.Body);
+        _routeBuffer.Clear();
+        if (publish.Exchange.Length == 0)
+        {
+            _routeBuffer.Add(publish.RoutingKey);
+        }
+        else
+        {
+            var exchange = _broker.Routes.Find(VHost, publish.Exchange)
+                           ?? throw AmqpException.NotFound($"no exchange '{publish.Exchange}' in vhost '{VHost}'");
+            if (exchange.Definition.Internal)
+            {
+                throw AmqpException.AccessRefused($"cannot publish to internal exchange '{publish.Exchange}' in vhost '{VHost}'");
+            }
+
+            _broker.Routes.Route(VHost, exchange, publish.RoutingKey, header.Properties.Headers, _routeBuffer);
+        }
+
+        long seq = _confirmMode ? ++_publishSeq : 0;
+        if (_tx)
+        {
+            _txPublishes.Add(new PendingPublish(message, _routeBuffer.ToArray(), publish.Mandatory));
+            return;
+        }
+
+        Deliver(message, _routeBuffer, publish.Mandatory, seq);
+    }
+
+    /// <summary>Sends a routed message to its queues; confirmId 0 asks for no answer.</summary>
+    private int Deliver(Message message, IReadOnlyList<string> queueNames, bool mandatory, long confirmId)
+    {
+        int sent = 0;
+        for (int i = 0; i < queueNames.Count; i++)
+        {
+            if (_broker.Queues.Find(VHost, queueNames[i]) is not { } queue)
+            {
+                continue;
+            }
+
+            if (confirmId != 0)
+            {
+                if (!_awaitingQueues.TryGetValue(queue.Ref, out var ids))
+                {
+                    ids = new Queue<long>();
+                    _awaitingQueues[queue.Ref] = ids;
+                    Context.Watch(queue.Ref);
+                }
+
+                ids.Enqueue(confirmId);
+            }
+
+            queue.Ref.Tell(new Publish(message, confirmId), Self);
+            sent++;
+        }
+
+        if (sent == 0 && mandatory)
+        {
+            EmitContent(new BasicReturn
+            {
+                ReplyCode = ReplyCode.NoRoute,
+                ReplyText = "NO_ROUTE",
+                Exchange = message.Exchange,
+                RoutingKey = message.RoutingKey,
+            }, message);
+        }
+
+        if (confirmId > 0)
+        {
+            _confirmOrder.Enqueue(confirmId);
+            if (sent == 0)
+            {
+                _confirmsDirty = true;
+                ScheduleFlush();
+            }
+            else
+            {
+                _unconfirmed[confirmId] = sent;
+            }
+        }
+
+        return sent;
+    }
+
+    private void OnEnqueued(Enqueued e)
+    {
+        if (_awaitingQueues.TryGetValue(e.Queue, out var ids) && ids.Count > 0 && ids.Peek() == e.ConfirmId)
+        {
+            ids.Dequeue();
+        }
+
+        Resolve(e.ConfirmId, failed: false);
+    }
+
+    private void OnEnqueueFailed(EnqueueFailed e)
+    {
+        _log.Warning("channel {0} of connection {1}: queue could not take message {2}: {3}", _number,
+            _connection.ConnectionId, e.ConfirmId, e.Reason);
+        if (_awaitingQueues.TryGetValue(e.Queue, out var ids) && ids.Count > 0 && ids.Peek() == e.ConfirmId)
+        {
+            ids.Dequeue();
+        }
+
+        Resolve(e.ConfirmId, failed: true);
+    }
+
+    /// <summary>A queue that stopped (deleted, or its node went) answers for nothing any more.</summary>
+    private void OnQueueTerminated(IActorRef queue)
+    {
+        _touchedQueues.Remove(queue);
+        if (_awaitingQueues.Remove(queue, out var ids))
+        {
+            foreach (var id in ids)
+            {
+                Resolve(id, failed: false);
+            }
+        }
+    }
+
+    private void Resolve(long confirmId, bool failed)
+    {
+        if (confirmId < 0)
+        {
+            OnTxPublishResolved();
+            return;
+        }
+
+        if (!_unconfirmed.TryGetValue(confirmId, out int remaining))
+        {
+            return;
+        }
+
+        if (failed)
+        {
+            _nacked.Add(confirmId);
+        }
+
+        if (remaining > 1)
+        {
+            _unconfirmed[confirmId] = remaining - 1;
+            return;
+        }
+
+        _unconfirmed.Remove(confirmId);
+        _confirmsDirty = true;
+        ScheduleFlush();
+    }
+
+    /// <summary>
+    /// Sends basic.ack with multiple=true up to the lowest unconfirmed id, so that one frame confirms
+    /// a whole run; a nacked id in the run is sent as its own basic.nack.
+    /// </summary>
+    private void FlushConfirms()
+    {
+        if (!_confirmsDirty)
+        {
+            return;
+        }
+
+        _confirmsDirty = false;
+        long ackUpTo = _lastAcked;
+        while (_confirmOrder.Count > 0 && !_unconfirmed.ContainsKey(_confirmOrder.Peek()))
+        {
+            long id = _confirmOrder.Dequeue();
+            if (_nacked.Remove(id))
+            {
+                EmitAckUpTo(ackUpTo);
+                FrameWriter.WriteMethod(_out, _number, new BasicNack { DeliveryTag = (ulong)id, Multiple = false, Requeue = false });
+                _lastAcked = id;
+                ackUpTo = id;
+                continue;
+            }
+
+            ackUpTo = id;
+        }
+
+        EmitAckUpTo(ackUpTo);
+    }
+
+    private void EmitAckUpTo(long upTo)
+    {
+        if (upTo <= _lastAcked)
+        {
+            return;
+        }
+
+        FrameWriter.WriteMethod(_out, _number, new BasicAck { DeliveryTag = (ulong)upTo, Multiple = upTo - _lastAcked > 1 });
+        _lastAcked = upTo;
+    }
+
+    private void OnConfirmSelect(ConfirmSelect select)
+    {
+        if (_tx)
+        {
+            throw AmqpException.PreconditionFailed("cannot switch from tx to confirm mode");
+        }
+
+        _confirmMode = true;
+        if (!select.Nowait)
+        {
+            Emit(new ConfirmSelectOk());
+        }
+    }
+}

@@ -1,0 +1,201 @@
+using Akka.Actor;
+using Broker.Actors.Exchanges;
+using Broker.Actors.Queues;
+using Broker.Actors.Routing;
+using Broker.Protocol;
+using Broker.Protocol.Methods;
+
+namespace Broker.Actors.Channel;
+
+/// <summary>exchange.* and queue.* methods: checks that need no round trip happen here, the rest in the entities.</summary>
+public sealed partial class ChannelActor
+{
+    private void OnExchangeDeclare(ExchangeDeclare d)
+    {
+        RequireNotDefaultExchange(d.Exchange);
+        var existing = _broker.Routes.Find(VHost, d.Exchange);
+        if (d.Passive)
+        {
+            if (existing is null)
+            {
+                throw AmqpException.NotFound($"no exchange '{d.Exchange}' in vhost '{VHost}'");
+            }
+
+            if (!d.Nowait)
+            {
+                Emit(new ExchangeDeclareOk());
+            }
+
+            return;
+        }
+
+        if (!ExchangeType.IsKnown(d.Type))
+        {
+            throw AmqpException.CommandInvalid($"unknown exchange type '{d.Type}'");
+        }
+
+        if (existing is null && d.Exchange.StartsWith("amq.", StringComparison.Ordinal))
+        {
+            throw AmqpException.AccessRefused($"exchange name '{d.Exchange}' contains reserved prefix 'amq.*'");
+        }
+
+        var definition = new ExchangeDefinition(VHost, d.Exchange, d.Type, d.Durable, d.AutoDelete, d.Internal, d.Arguments);
+        Request(() => _broker.TellExchange(VHost, d.Exchange, new DeclareExchange(definition, false), Self), _ =>
+        {
+            if (!d.Nowait)
+            {
+                Emit(new ExchangeDeclareOk());
+            }
+        });
+    }
+
+    private void OnExchangeDelete(ExchangeDelete d)
+    {
+        RequireNotDefaultExchange(d.Exchange);
+        if (d.Exchange.StartsWith("amq.", StringComparison.Ordinal))
+        {
+            throw AmqpException.AccessRefused($"deletion of system exchange '{d.Exchange}' in vhost '{VHost}' not allowed");
+        }
+
+        Request(() => _broker.TellExchange(VHost, d.Exchange, new DeleteExchange(d.IfUnused), Self), _ =>
+        {
+            if (!d.Nowait)
+            {
+                Emit(new ExchangeDeleteOk());
+            }
+        });
+    }
+
+    private void OnExchangeBind(string source, string destination, string routingKey, FieldTable args, bool nowait, bool bind)
+    {
+        RequireNotDefaultExchange(source);
+        RequireNotDefaultExchange(destination);
+        RequireExchange(source);
+        RequireExchange(destination);
+        var binding = new Binding(source, destination, true, routingKey, args);
+        SendBinding(binding, bind, () =>
+        {
+            if (!nowait)
+            {
+                Emit(bind ? new ExchangeBindOk() : new ExchangeUnbindOk());
+            }
+        });
+    }
+
+    private void OnQueueBind(string queueName, string exchange, string routingKey, FieldTable args, bool nowait, bool bind)
+    {
+        string queue = ResolveQueueName(queueName);
+        RequireNotDefaultExchange(exchange);
+        FindQueue(queue);
+        RequireExchange(exchange);
+        var binding = new Binding(exchange, queue, false, routingKey, args);
+        SendBinding(binding, bind, () =>
+        {
+            if (!nowait)
+            {
+                Emit(bind ? new QueueBindOk() : new QueueUnbindOk());
+            }
+        });
+    }
+
+    private void SendBinding(Binding binding, bool bind, Action done)
+    {
+        object request = bind ? new AddBinding(binding) : new RemoveBinding(binding);
+        Request(() => _broker.TellExchange(VHost, binding.Source, request, Self), _ => done());
+    }
+
+    private void OnQueueDeclare(QueueDeclare d)
+    {
+        string name = d.Queue;
+        if (name.Length == 0 && !d.Passive)
+        {
+            name = "amq.gen-" + Names.Random();
+        }
+        else if (name.Length == 0)
+        {
+            name = ResolveQueueName(name);
+        }
+        else if (!d.Passive && name.StartsWith("amq.", StringComparison.Ordinal))
+        {
+            throw AmqpException.AccessRefused($"queue name '{name}' contains reserved prefix 'amq.*'");
+        }
+
+        var definition = new QueueDefinition(VHost, name, d.Durable, d.Exclusive, d.AutoDelete, d.Arguments);
+        var request = new DeclareQueue(definition, d.Passive, _connection.ConnectionId, _connection.Connection);
+        if (d.Passive)
+        {
+            var queue = FindQueue(name);
+            Request(() => queue.Ref.Tell(request, Self), reply => DeclaredQueue(d, (QueueDeclareResult)reply));
+            return;
+        }
+
+        definition.Validate();
+        Request(() => _broker.TellQueue(VHost, name, request, Self), reply => DeclaredQueue(d, (QueueDeclareResult)reply));
+    }
+
+    private void DeclaredQueue(QueueDeclare d, QueueDeclareResult result)
+    {
+        _lastQueue = result.Name;
+        if (!d.Nowait)
+        {
+            Emit(new QueueDeclareOk
+            {
+                Queue = result.Name,
+                MessageCount = result.MessageCount,
+                ConsumerCount = result.ConsumerCount,
+            });
+        }
+    }
+
+    private void OnQueuePurge(QueuePurge p)
+    {
+        var queue = FindQueue(ResolveQueueName(p.Queue));
+        Request(() => queue.Ref.Tell(new PurgeQueue(_connection.ConnectionId), Self), reply =>
+        {
+            if (!p.Nowait)
+            {
+                Emit(new QueuePurgeOk { MessageCount = ((QueuePurged)reply).MessageCount });
+            }
+        });
+    }
+
+    private void OnQueueDelete(QueueDelete d)
+    {
+        string name = ResolveQueueName(d.Queue);
+        if (_broker.Queues.Find(VHost, name) is null)
+        {
+            // Deleting a queue that does not exist succeeds, as in RabbitMQ.
+            if (!d.Nowait)
+            {
+                Emit(new QueueDeleteOk { MessageCount = 0 });
+            }
+
+            return;
+        }
+
+        var queue = FindQueue(name);
+        Request(() => queue.Ref.Tell(new DeleteQueue(d.IfUnused, d.IfEmpty, _connection.ConnectionId), Self), reply =>
+        {
+            if (!d.Nowait)
+            {
+                Emit(new QueueDeleteOk { MessageCount = ((QueueDeleted)reply).MessageCount });
+            }
+        });
+    }
+
+    private void RequireNotDefaultExchange(string exchange)
+    {
+        if (exchange.Length == 0)
+        {
+            throw AmqpException.AccessRefused($"operation not permitted on the default exchange");
+        }
+    }
+
+    private void RequireExchange(string name)
+    {
+        if (_broker.Routes.Find(VHost, name) is null)
+        {
+            throw AmqpException.NotFound($"no exchange '{name}' in vhost '{VHost}'");
+        }
+    }
+}

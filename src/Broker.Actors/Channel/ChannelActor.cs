@@ -1,0 +1,327 @@
+using Akka.Actor;
+using Akka.Event;
+using Broker.Actors.Connection;
+using Broker.Actors.Queues;
+using Broker.Actors.Transport;
+using Broker.Protocol;
+using Broker.Protocol.Methods;
+
+namespace Broker.Actors.Channel;
+
+/// <summary>
+/// One AMQP channel. The methods of a channel are handled one after another: while a queue or
+/// exchange is asked something (declare, bind, consume, get...), further client commands are
+/// stashed, while deliveries and confirms keep flowing. Split by concern into partial files:
+/// publishing and confirms (ChannelActor.Publish.cs), consuming and acks (ChannelActor.Consume.cs),
+/// declarations (ChannelActor.Topology.cs), transactions (ChannelActor.Tx.cs).
+/// A soft error closes this channel with its reply code; a hard one goes to the connection.
+/// </summary>
+public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IWithTimers
+{
+    private readonly BrokerContext _broker;
+    private readonly ConnectionInfo _connection;
+    private readonly ushort _number;
+    private readonly OutboundFrames _outbound;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly AmqpWriter _out = new(16 * 1024);
+    private Action<object>? _onReply;
+    private bool _waiting;
+    private bool _flushScheduled;
+    private bool _closed;
+    private string? _lastQueue;
+
+    public ChannelActor(BrokerContext broker, ConnectionInfo connection, ushort number, OutboundFrames outbound)
+    {
+        _broker = broker;
+        _connection = connection;
+        _number = number;
+        _outbound = outbound;
+        Active();
+    }
+
+    public IStash Stash { get; set; } = null!;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private string VHost => _connection.VHost;
+
+    private void Active()
+    {
+        Receive<Command>(OnCommand);
+        ReceiveAsyncMessages();
+    }
+
+    /// <summary>Waiting for a queue or exchange: client commands wait, everything else goes on.</summary>
+    private void Waiting()
+    {
+        Receive<Command>(_ => Stash.Stash());
+        ReceiveAsyncMessages();
+        Receive<ReplyTimeout>(_ => Fail(AmqpException.InternalError("timed out waiting for a queue or exchange to answer")));
+        ReceiveAny(OnReply);
+    }
+
+    /// <summary>After a channel error: only channel.close-ok (or a crossing channel.close) matters.</summary>
+    private void Closing()
+    {
+        Receive<Command>(c =>
+        {
+            if (c.Method is ChannelCloseOk or ChannelClose)
+            {
+                if (c.Method is ChannelClose)
+                {
+                    Emit(new ChannelCloseOk());
+                    FlushNow();
+                }
+
+                _connection.Connection.Tell(new ChannelFinished(_number));
+                Context.Stop(Self);
+            }
+        });
+        Receive<Deliver>(d => ReturnDelivery(d));
+        ReceiveAny(_ => { });
+    }
+
+    private void ReceiveAsyncMessages()
+    {
+        Receive<Deliver>(OnDeliver);
+        Receive<Enqueued>(OnEnqueued);
+        Receive<EnqueueFailed>(OnEnqueueFailed);
+        Receive<ConsumerCancelled>(OnConsumerCancelled);
+        Receive<Terminated>(t => OnQueueTerminated(t.ActorRef));
+        Receive<Flush>(_ => FlushNow());
+        Receive<ChannelProtocolError>(e => Fail(e.Error));
+    }
+
+    private void OnCommand(Command command)
+    {
+        try
+        {
+            Dispatch(command);
+        }
+        catch (AmqpException e)
+        {
+            Fail(e.For(command.Method));
+        }
+    }
+
+    private void Dispatch(Command command)
+    {
+        switch (command.Method)
+        {
+            case BasicPublish p: OnPublish(p, command); break;
+            case BasicAck a: OnAck(a.DeliveryTag, a.Multiple); break;
+            case BasicNack n: OnNack(n.DeliveryTag, n.Multiple, n.Requeue); break;
+            case BasicReject r: OnNack(r.DeliveryTag, false, r.Requeue); break;
+            case BasicConsume c: OnConsume(c); break;
+            case BasicCancel c: OnCancel(c); break;
+            case BasicGet g: OnGet(g); break;
+            case BasicQos q: OnQos(q); break;
+            case BasicRecover r: OnRecover(r.Requeue, reply: true); break;
+            case BasicRecoverAsync r: OnRecover(r.Requeue, reply: false); break;
+            case ExchangeDeclare d: OnExchangeDeclare(d); break;
+            case ExchangeDelete d: OnExchangeDelete(d); break;
+            case ExchangeBind b: OnExchangeBind(b.Source, b.Destination, b.RoutingKey, b.Arguments, b.Nowait, bind: true); break;
+            case ExchangeUnbind u: OnExchangeBind(u.Source, u.Destination, u.RoutingKey, u.Arguments, u.Nowait, bind: false); break;
+            case QueueDeclare d: OnQueueDeclare(d); break;
+            case QueueBind b: OnQueueBind(b.Queue, b.Exchange, b.RoutingKey, b.Arguments, b.Nowait, bind: true); break;
+            case QueueUnbind u: OnQueueBind(u.Queue, u.Exchange, u.RoutingKey, u.Arguments, nowait: false, bind: false); break;
+            case QueuePurge p: OnQueuePurge(p); break;
+            case QueueDelete d: OnQueueDelete(d); break;
+            case TxSelect: OnTxSelect(); break;
+            case TxCommit: OnTxCommit(); break;
+            case TxRollback: OnTxRollback(); break;
+            case ConfirmSelect s: OnConfirmSelect(s); break;
+            case ChannelOpen: Emit(new ChannelOpenOk()); break;
+            case ChannelFlow f: OnFlow(f.Active); break;
+            case ChannelClose: OnClientClose(); break;
+            case ChannelCloseOk: break;
+            case AccessRequest: Emit(new AccessRequestOk { Ticket = 1 }); break;
+            default:
+                throw AmqpException.CommandInvalid($"{command.Method.Name} is not allowed on a channel");
+        }
+    }
+
+    private void OnClientClose()
+    {
+        Cleanup();
+        Emit(new ChannelCloseOk());
+        FlushNow();
+        Context.Stop(Self);
+    }
+
+    private void OnFlow(bool active)
+    {
+        _flowActive = active;
+        Emit(new ChannelFlowOk { Active = active });
+        if (active)
+        {
+            SendHeldDeliveries();
+        }
+    }
+
+    /// <summary>Sends a request to a queue or exchange and handles its answer before the next client command.</summary>
+    private void Request(Action send, Action<object> onReply)
+    {
+        _onReply = onReply;
+        send();
+        Timers.StartSingleTimer("reply", ReplyTimeout.Instance, _broker.EntityTimeout);
+        if (!_waiting)
+        {
+            _waiting = true;
+            Become(Waiting);
+        }
+    }
+
+    private void OnReply(object reply)
+    {
+        var handler = _onReply;
+        _onReply = null;
+        Timers.Cancel("reply");
+        try
+        {
+            switch (reply)
+            {
+                case QueueCommandFailed f: throw f.Error;
+                case Exchanges.ExchangeCommandFailed f: throw f.Error;
+                case Status.Failure f: throw AmqpException.InternalError(f.Cause.Message);
+            }
+
+            handler?.Invoke(reply);
+        }
+        catch (AmqpException e)
+        {
+            _onReply = null;
+            Fail(e);
+            return;
+        }
+
+        if (_onReply is null && !_closed)
+        {
+            _waiting = false;
+            Become(Active);
+            Stash.UnstashAll();
+        }
+    }
+
+    /// <summary>Closes this channel (soft error) or hands a hard error to the connection.</summary>
+    private void Fail(AmqpException error)
+    {
+        if (_closed)
+        {
+            return;
+        }
+
+        _closed = true;
+        _waiting = false;
+        Timers.Cancel("reply");
+        Cleanup();
+        if (error.IsConnectionError)
+        {
+            FlushNow();
+            _connection.Connection.Tell(new ConnectionError(error));
+            Become(Closing);
+            return;
+        }
+
+        _log.Warning("channel {0} of connection {1}: closing with {2} {3}", _number, _connection.ConnectionId,
+            error.ReplyCode, error.ReplyText);
+        Emit(new ChannelClose
+        {
+            ReplyCode = error.ReplyCode,
+            ReplyText = error.ReplyText,
+            FailingClassId = error.ClassId,
+            FailingMethodId = error.MethodId,
+        });
+        FlushNow();
+        Become(Closing);
+        Stash.UnstashAll();
+    }
+
+    /// <summary>Frees what this channel holds: consumers go, unacked messages return to their queues.</summary>
+    private void Cleanup()
+    {
+        if (_cleanedUp)
+        {
+            return;
+        }
+
+        _cleanedUp = true;
+        FlushSettlements();
+        foreach (var queue in _touchedQueues)
+        {
+            queue.Tell(new ChannelGone(Self));
+        }
+
+        _touchedQueues.Clear();
+        _consumers.Clear();
+        _unacked.Clear();
+        _held.Clear();
+    }
+
+    protected override void PostStop()
+    {
+        Cleanup();
+        base.PostStop();
+    }
+
+    private string ResolveQueueName(string name)
+    {
+        if (name.Length > 0)
+        {
+            return name;
+        }
+
+        return _lastQueue ?? throw AmqpException.NotFound("no previously declared queue");
+    }
+
+    private QueueInfo FindQueue(string name)
+    {
+        var q = _broker.Queues.Find(VHost, name)
+                ?? throw AmqpException.NotFound($"no queue '{name}' in vhost '{VHost}'");
+        if (q.OwnerConnectionId is not null && q.OwnerConnectionId != _connection.ConnectionId)
+        {
+            throw AmqpException.ResourceLocked(
+                $"cannot obtain exclusive access to locked queue '{name}' in vhost '{VHost}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.");
+        }
+
+        return q;
+    }
+
+    // Output: frames are batched in _out and written to the socket once the mailbox has been worked through.
+
+    private void Emit(Method method)
+    {
+        FrameWriter.WriteMethod(_out, _number, method);
+        ScheduleFlush();
+    }
+
+    private void EmitContent(Method method, Message message)
+    {
+        FrameWriter.WriteContent(_out, _number, method, message.RawProperties, message.Body, _connection.FrameMax);
+        ScheduleFlush();
+    }
+
+    private void ScheduleFlush()
+    {
+        if (!_flushScheduled)
+        {
+            _flushScheduled = true;
+            Self.Tell(Flush.Instance);
+        }
+    }
+
+    private void FlushNow()
+    {
+        // Frames emitted while flushing (confirms) go out in this same write.
+        _flushScheduled = true;
+        FlushSettlements();
+        FlushConfirms();
+        if (_out.Position > 0)
+        {
+            _outbound.Write(_out.ToArray());
+            _out.Reset();
+        }
+
+        _flushScheduled = false;
+    }
+}

@@ -1,0 +1,465 @@
+using System.Net;
+using System.Reflection;
+using Akka.Actor;
+using Akka.Event;
+using Broker.Actors.Channel;
+using Broker.Actors.Transport;
+using Broker.Protocol;
+using Broker.Protocol.Methods;
+
+namespace Broker.Actors.Connection;
+
+/// <summary>
+/// One AMQP connection, on the node that accepted its socket.
+/// - the handshake: protocol header, start/start-ok (PLAIN, AMQPLAIN), tune/tune-ok, open;
+/// - heartbeats both ways: sends one every interval, drops a peer silent for two;
+/// - multiplexes channels to ChannelActor children and enforces channel_max;
+/// - connection-level errors: connection.close with the reply code, wait for close-ok, drop;
+/// - its death ends the exclusive queues it owns (they watch it) and, through its children, returns
+///   every unacked message of its channels to their queues.
+/// </summary>
+public sealed class ConnectionActor : ReceiveActor, IWithTimers
+{
+    private static readonly string Version =
+        typeof(ConnectionActor).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? "0.1.0";
+
+    private readonly BrokerContext _broker;
+    private readonly OutboundFrames _outbound;
+    private readonly EndPoint? _remote;
+    private readonly string _name;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly AmqpWriter _writer = new(512);
+    private readonly Dictionary<ushort, IActorRef> _channels = new();
+    private readonly Authenticator _authenticator;
+    private Phase _phase = Phase.AwaitingHeader;
+    private string _user = string.Empty;
+    private string _vhost = string.Empty;
+    private int _frameMax;
+    private ushort _channelMax;
+    private ushort _heartbeat;
+    private bool _authFailureClose;
+    private bool _consumerCancelNotify;
+    private long _lastReceived = Environment.TickCount64;
+    private long _channelSeq;
+
+    public ConnectionActor(BrokerContext broker, OutboundFrames outbound, EndPoint? remote, string name)
+    {
+        _broker = broker;
+        _outbound = outbound;
+        _remote = remote;
+        _name = name;
+        _authenticator = new Authenticator(broker.Settings.Users);
+        _frameMax = broker.Settings.FrameMax;
+        _channelMax = broker.Settings.ChannelMax;
+
+        Receive<StreamInit>(_ => Sender.Tell(StreamAck.Instance));
+        Receive<List<InboundEvent>>(OnEvents);
+        Receive<StreamCompleted>(_ => OnSocketClosed(null));
+        Receive<StreamFailed>(f => OnSocketClosed(f.Cause));
+        Receive<ConnectionError>(e => CloseWithError(e.Error));
+        Receive<ChannelFinished>(f => _channels.Remove(f.Number));
+        Receive<ForceClose>(f => CloseWithError(new AmqpException(ReplyCode.ConnectionForced,
+            AmqpException.Format(ReplyCode.ConnectionForced, f.Reason))));
+        Receive<HeartbeatTick>(_ => OnHeartbeatTick());
+        Receive<HandshakeTimeout>(_ =>
+        {
+            if (_phase < Phase.Open)
+            {
+                _log.Warning("closing AMQP connection {0} ({1}): handshake timeout", _name, _remote);
+                Drop();
+            }
+        });
+        Receive<CloseTimeout>(_ => Drop());
+    }
+
+    private enum Phase
+    {
+        AwaitingHeader,
+        AwaitingStartOk,
+        AwaitingTuneOk,
+        AwaitingOpen,
+        Open,
+        Closing,
+        Closed,
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart()
+    {
+        _log.Info("accepting AMQP connection {0} ({1})", _name, _remote);
+        Timers.StartSingleTimer("handshake", HandshakeTimeout.Instance, _broker.Settings.HandshakeTimeout);
+    }
+
+    protected override void PostStop()
+    {
+        _broker.Connections.Remove(Self);
+        _outbound.Complete();
+        base.PostStop();
+    }
+
+    private void OnEvents(List<InboundEvent> events)
+    {
+        _lastReceived = Environment.TickCount64;
+        foreach (var e in events)
+        {
+            if (_phase == Phase.Closed)
+            {
+                break;
+            }
+
+            try
+            {
+                switch (e)
+                {
+                    case Command c when c.Channel == 0:
+                        OnConnectionMethod(c.Method);
+                        break;
+                    case Command c:
+                        OnChannelCommand(c);
+                        break;
+                    case HeartbeatReceived:
+                        break;
+                    case ProtocolHeaderReceived h:
+                        OnProtocolHeader(h);
+                        break;
+                    case ProtocolError pe when pe.Error.IsConnectionError || pe.Channel == 0:
+                        CloseWithError(pe.Error);
+                        break;
+                    case ProtocolError pe:
+                        if (_channels.TryGetValue(pe.Channel, out var ch))
+                        {
+                            ch.Tell(new ChannelProtocolError(pe.Error));
+                        }
+
+                        break;
+                }
+            }
+            catch (AmqpException ex)
+            {
+                CloseWithError(ex);
+            }
+        }
+
+        Sender.Tell(StreamAck.Instance);
+    }
+
+    private void OnProtocolHeader(ProtocolHeaderReceived header)
+    {
+        if (!header.IsAccepted)
+        {
+            _log.Warning("closing AMQP connection {0} ({1}): client sent an unsupported protocol header", _name, _remote);
+            _outbound.Write(FrameWriter.ProtocolHeader);
+            Drop();
+            return;
+        }
+
+        _phase = Phase.AwaitingStartOk;
+        Send(new ConnectionStart
+        {
+            VersionMajor = 0,
+            VersionMinor = 9,
+            ServerProperties = ServerProperties(),
+            Mechanisms = System.Text.Encoding.UTF8.GetBytes(Authenticator.Mechanisms),
+            Locales = "en_US"u8.ToArray(),
+        });
+    }
+
+    private void OnConnectionMethod(Method method)
+    {
+        switch (_phase, method)
+        {
+            case (Phase.AwaitingStartOk, ConnectionStartOk startOk):
+                OnStartOk(startOk);
+                break;
+            case (Phase.AwaitingTuneOk, ConnectionTuneOk tuneOk):
+                OnTuneOk(tuneOk);
+                break;
+            case (Phase.AwaitingOpen, ConnectionOpen open):
+                OnOpen(open);
+                break;
+            case (Phase.Open or Phase.AwaitingOpen or Phase.AwaitingTuneOk, ConnectionClose close):
+                _log.Info("closing AMQP connection {0} ({1}, vhost: '{2}', user: '{3}'): client closed it with {4} '{5}'",
+                    _name, _remote, _vhost, _user, close.ReplyCode, close.ReplyText);
+                StopChannels();
+                Send(new ConnectionCloseOk());
+                Drop();
+                break;
+            case (Phase.Closing, ConnectionCloseOk):
+                Drop();
+                break;
+            case (Phase.Closing, ConnectionClose):
+                Send(new ConnectionCloseOk());
+                Drop();
+                break;
+            case (Phase.Closing, _):
+                // After connection.close only close-ok (or a crossing close) matters.
+                break;
+            case (Phase.Open, ConnectionUpdateSecret):
+                Send(new ConnectionUpdateSecretOk());
+                break;
+            default:
+                throw AmqpException.CommandInvalid($"unexpected {method.Name} in connection state {_phase}").For(method);
+        }
+    }
+
+    private void OnStartOk(ConnectionStartOk startOk)
+    {
+        if (startOk.ClientProperties.TryGetValue("capabilities", out var caps) && caps is FieldTable capabilities)
+        {
+            _authFailureClose = capabilities.TryGetValue("authentication_failure_close", out var afc) && afc is true;
+            _consumerCancelNotify = capabilities.TryGetValue("consumer_cancel_notify", out var ccn) && ccn is true;
+        }
+
+        var user = _authenticator.Authenticate(startOk.Mechanism, startOk.Response, _remote, out var failure);
+        if (user is null)
+        {
+            _log.Warning("closing AMQP connection {0} ({1}): {2} login refused: {3}", _name, _remote, startOk.Mechanism, failure);
+            if (_authFailureClose)
+            {
+                CloseWithError(AmqpException.AccessRefused(
+                    $"Login was refused using authentication mechanism {startOk.Mechanism}. For details see the broker logfile."));
+            }
+            else
+            {
+                Drop();
+            }
+
+            return;
+        }
+
+        _user = user;
+        _phase = Phase.AwaitingTuneOk;
+        Send(new ConnectionTune
+        {
+            ChannelMax = _broker.Settings.ChannelMax,
+            FrameMax = (uint)_broker.Settings.FrameMax,
+            Heartbeat = _broker.Settings.Heartbeat,
+        });
+    }
+
+    private void OnTuneOk(ConnectionTuneOk tuneOk)
+    {
+        var s = _broker.Settings;
+        if (tuneOk.ChannelMax > s.ChannelMax)
+        {
+            throw AmqpException.NotAllowed(
+                $"negotiated channel_max = {tuneOk.ChannelMax} is higher than the maximum allowed value ({s.ChannelMax})");
+        }
+
+        if (tuneOk.FrameMax != 0 && tuneOk.FrameMax < FrameConstants.MinSize)
+        {
+            throw AmqpException.NotAllowed($"frame_max={tuneOk.FrameMax} < {FrameConstants.MinSize} min size");
+        }
+
+        if (tuneOk.FrameMax > s.FrameMax)
+        {
+            throw AmqpException.NotAllowed($"frame_max={tuneOk.FrameMax} > {s.FrameMax} max size");
+        }
+
+        _channelMax = tuneOk.ChannelMax == 0 ? s.ChannelMax : tuneOk.ChannelMax;
+        _frameMax = tuneOk.FrameMax == 0 ? s.FrameMax : (int)tuneOk.FrameMax;
+        _heartbeat = tuneOk.Heartbeat;
+        if (_heartbeat > 0)
+        {
+            Timers.StartPeriodicTimer("heartbeat", HeartbeatTick.Instance, TimeSpan.FromSeconds(_heartbeat));
+        }
+
+        _phase = Phase.AwaitingOpen;
+    }
+
+    private void OnOpen(ConnectionOpen open)
+    {
+        if (!_broker.Settings.VirtualHosts.Contains(open.VirtualHost))
+        {
+            throw AmqpException.NotAllowed($"vhost {open.VirtualHost} not found");
+        }
+
+        _vhost = open.VirtualHost;
+        _phase = Phase.Open;
+        Timers.Cancel("handshake");
+        Send(new ConnectionOpenOk());
+        _log.Info("connection {0} ({1}): user '{2}' authenticated and granted access to vhost '{3}'",
+            _name, _remote, _user, _vhost);
+    }
+
+    private void OnChannelCommand(Command command)
+    {
+        if (_phase == Phase.Closing)
+        {
+            return;
+        }
+
+        if (_phase != Phase.Open)
+        {
+            throw AmqpException.ChannelError($"channel {command.Channel} used before the connection was opened");
+        }
+
+        if (command.Channel > _channelMax)
+        {
+            throw AmqpException.ChannelError($"channel {command.Channel} is above the negotiated channel_max {_channelMax}");
+        }
+
+        if (_channels.TryGetValue(command.Channel, out var channel))
+        {
+            if (command.Method is ChannelOpen)
+            {
+                throw AmqpException.ChannelError($"second 'channel.open' seen on channel {command.Channel}");
+            }
+
+            channel.Tell(command);
+            if (command.Method is ChannelClose)
+            {
+                // The channel answers close-ok and stops; its number may be reused right away.
+                _channels.Remove(command.Channel);
+            }
+
+            return;
+        }
+
+        switch (command.Method)
+        {
+            case ChannelOpen:
+                var info = new ConnectionInfo(_name, Self, _vhost, _user, _frameMax, _consumerCancelNotify);
+                var actor = Context.ActorOf(
+                    Props.Create(() => new ChannelActor(_broker, info, command.Channel, _outbound)),
+                    $"channel-{command.Channel}-{++_channelSeq}");
+                _channels[command.Channel] = actor;
+                actor.Tell(command);
+                break;
+            case ChannelCloseOk:
+                break;
+            case ChannelClose:
+                SendOn(command.Channel, new ChannelCloseOk());
+                break;
+            default:
+                throw AmqpException.ChannelError($"expected 'channel.open' on channel {command.Channel}, got {command.Method.Name}");
+        }
+    }
+
+    private void CloseWithError(AmqpException error)
+    {
+        if (_phase is Phase.Closing or Phase.Closed)
+        {
+            return;
+        }
+
+        _log.Warning("closing AMQP connection {0} ({1}, vhost: '{2}', user: '{3}'): {4} {5}",
+            _name, _remote, _vhost, _user, error.ReplyCode, error.ReplyText);
+        StopChannels();
+        if (_phase == Phase.AwaitingHeader)
+        {
+            Drop();
+            return;
+        }
+
+        Send(new ConnectionClose
+        {
+            ReplyCode = error.ReplyCode,
+            ReplyText = error.ReplyText,
+            FailingClassId = error.ClassId,
+            FailingMethodId = error.MethodId,
+        });
+        _phase = Phase.Closing;
+        Timers.StartSingleTimer("close", CloseTimeout.Instance, _broker.Settings.CloseTimeout);
+    }
+
+    private void OnHeartbeatTick()
+    {
+        if (Environment.TickCount64 - _lastReceived > 2L * _heartbeat * 1000)
+        {
+            _log.Warning("closing AMQP connection {0} ({1}, vhost: '{2}', user: '{3}'): missed heartbeats from client, timeout: {4}s",
+                _name, _remote, _vhost, _user, _heartbeat);
+            StopChannels();
+            Drop();
+            return;
+        }
+
+        _outbound.Write(FrameWriter.HeartbeatFrame);
+    }
+
+    private void OnSocketClosed(Exception? cause)
+    {
+        if (_phase != Phase.Closed)
+        {
+            if (cause is null)
+            {
+                _log.Info("AMQP connection {0} ({1}, vhost: '{2}', user: '{3}'): client closed the socket{4}",
+                    _name, _remote, _vhost, _user, _phase == Phase.Closing ? string.Empty : " without connection.close");
+            }
+            else
+            {
+                _log.Warning("AMQP connection {0} ({1}) failed: {2}", _name, _remote, cause.Message);
+            }
+        }
+
+        _phase = Phase.Closed;
+        _outbound.Complete();
+        Context.Stop(Self);
+    }
+
+    /// <summary>Flushes what is queued, closes the socket and stops (channels stop with us).</summary>
+    private void Drop()
+    {
+        _phase = Phase.Closed;
+        _outbound.Complete();
+        Context.Stop(Self);
+    }
+
+    private void StopChannels()
+    {
+        foreach (var ch in _channels.Values)
+        {
+            Context.Stop(ch);
+        }
+
+        _channels.Clear();
+    }
+
+    private void Send(Method method) => SendOn(0, method);
+
+    private void SendOn(ushort channel, Method method)
+    {
+        _writer.Reset();
+        FrameWriter.WriteMethod(_writer, channel, method);
+        _outbound.Write(_writer.ToArray());
+    }
+
+    private FieldTable ServerProperties() => new()
+    {
+        ["product"] = "Broker",
+        ["version"] = Version,
+        ["platform"] = ".NET " + Environment.Version,
+        ["copyright"] = "The Broker authors",
+        ["information"] = "AMQP 0-9-1 broker on Akka.NET",
+        ["cluster_name"] = _broker.Settings.ClusterName,
+        ["capabilities"] = new FieldTable
+        {
+            ["publisher_confirms"] = true,
+            ["exchange_exchange_bindings"] = true,
+            ["basic.nack"] = true,
+            ["consumer_cancel_notify"] = true,
+            ["connection.blocked"] = false,
+            ["consumer_priorities"] = false,
+            ["authentication_failure_close"] = true,
+            ["per_consumer_qos"] = true,
+            ["direct_reply_to"] = false,
+        },
+    };
+
+    private sealed class HeartbeatTick
+    {
+        public static readonly HeartbeatTick Instance = new();
+    }
+
+    private sealed class HandshakeTimeout
+    {
+        public static readonly HandshakeTimeout Instance = new();
+    }
+
+    private sealed class CloseTimeout
+    {
+        public static readonly CloseTimeout Instance = new();
+    }
+}

@@ -1,0 +1,21 @@
+using Akka.Actor;
+
+namespace Broker.Actors.Connection;
+
+/// <summary>What a channel needs to know about its connection once the handshake is done.</summary>
+public sealed record ConnectionInfo(
+    string ConnectionId,
+    IActorRef Connection,
+    string VHost,
+    string User,
+    int FrameMax,
+    bool ConsumerCancelNotify);
+
+/// <summary>A channel hit a connection-level (hard) error: the connection closes with it.</summary>
+public sealed record ConnectionError(Protocol.AmqpException Error);
+
+/// <summary>A channel finished closing (close-ok exchanged): its number is free again.</summary>
+public sealed record ChannelFinished(ushort Number);
+
+/// <summary>Asks a connection to close with 320 CONNECTION_FORCED (node shutdown).</summary>
+public sealed record ForceClose(string Reason);

@@ -1,0 +1,40 @@
+using Broker.Actors.Routing;
+using Broker.Protocol;
+
+namespace Broker.Actors.Exchanges;
+
+/// <summary>exchange.declare (also used at start-up for the pre-declared amq.* exchanges).</summary>
+public sealed record DeclareExchange(ExchangeDefinition Definition, bool Passive);
+
+public sealed record ExchangeDeclared(string Name);
+
+public sealed record DeleteExchange(bool IfUnused);
+
+public sealed record ExchangeDeleted(string Name);
+
+/// <summary>queue.bind / exchange.bind, sent to the source exchange.</summary>
+public sealed record AddBinding(Binding Binding);
+
+public sealed record BindingAdded(Binding Binding);
+
+/// <summary>queue.unbind / exchange.unbind, sent to the source exchange.</summary>
+public sealed record RemoveBinding(Binding Binding);
+
+public sealed record BindingRemoved(Binding Binding);
+
+/// <summary>A queue or exchange was deleted: drop every binding to it.</summary>
+public sealed record RemoveBindingsTo(string Destination, bool ToExchange);
+
+public sealed record BindingsRemoved(string Destination);
+
+public sealed record ExchangeCommandFailed(AmqpException Error);
+
+// Journal events of a durable exchange.
+
+public sealed record ExchangeCreated(string VHost, string Name, string Type, bool AutoDelete, bool Internal, byte[] Arguments);
+
+public sealed record ExchangeRemoved(string Name);
+
+public sealed record ExchangeBound(string Destination, bool ToExchange, string RoutingKey, byte[] Arguments);
+
+public sealed record ExchangeUnbound(string Destination, bool ToExchange, string RoutingKey, byte[] Arguments);

@@ -1,0 +1,30 @@
+using Akka.Actor;
+
+namespace Broker.Actors.Queues;
+
+/// <summary>A consumer as its queue sees it: where deliveries go and how many it may still take.</summary>
+internal sealed class Consumer
+{
+    public Consumer(string tag, IActorRef channel, bool noAck, bool exclusive, ushort prefetch)
+    {
+        Tag = tag;
+        Channel = channel;
+        NoAck = noAck;
+        Exclusive = exclusive;
+        Prefetch = prefetch;
+    }
+
+    public string Tag { get; }
+    public IActorRef Channel { get; }
+    public bool NoAck { get; }
+    public bool Exclusive { get; }
+    public ushort Prefetch { get; }
+
+    /// <summary>Delivered and not yet settled.</summary>
+    public int InFlight { get; set; }
+
+    public bool HasCredit => NoAck || Prefetch == 0 || InFlight < Prefetch;
+}
+
+/// <summary>A delivered message awaiting ack: which channel holds it and for which consumer (null for basic.get).</summary>
+internal readonly record struct Unacked(QueuedMessage Message, IActorRef Channel, Consumer? Consumer);

@@ -1,0 +1,76 @@
+using Akka.Actor;
+using Broker.Protocol;
+
+namespace Broker.Actors.Queues;
+
+// Commands to a QueueActor. Channels send them to the queue's actor directly once they know it
+// (QueueDirectory); declares go through the shard region, which creates the entity.
+
+/// <summary>queue.declare: create the queue, or check an existing one (passive or equivalent).</summary>
+public sealed record DeclareQueue(QueueDefinition Definition, bool Passive, string ConnectionId, IActorRef Connection);
+
+public sealed record QueueDeclareResult(string Name, uint MessageCount, uint ConsumerCount);
+
+/// <summary>A message routed to this queue. A non-zero ConfirmId asks for Enqueued/EnqueueFailed back.</summary>
+public sealed record Publish(Message Message, long ConfirmId);
+
+public sealed record Enqueued(IActorRef Queue, long ConfirmId);
+
+public sealed record EnqueueFailed(IActorRef Queue, long ConfirmId, string Reason);
+
+/// <summary>basic.consume on this queue. Prefetch 0 means no per-consumer limit.</summary>
+public sealed record AddConsumer(string Tag, bool NoAck, bool Exclusive, ushort Prefetch, string ConnectionId);
+
+public sealed record ConsumerAdded(string Tag);
+
+public sealed record RemoveConsumer(string Tag);
+
+public sealed record ConsumerRemoved(string Tag);
+
+/// <summary>basic.get: take one message, if there is one.</summary>
+public sealed record GetMessage(bool NoAck, string ConnectionId);
+
+/// <summary>The answer to basic.get; Message is null when the queue is empty.</summary>
+public sealed record GetResult(string Queue, QueuedMessage? Message, uint Remaining);
+
+public enum Settlement
+{
+    /// <summary>basic.ack: the message is done.</summary>
+    Ack,
+
+    /// <summary>nack/reject with requeue: back to the queue, marked redelivered.</summary>
+    Requeue,
+
+    /// <summary>nack/reject without requeue: dropped (no dead-lettering yet).</summary>
+    Discard,
+}
+
+/// <summary>Acks, nacks and rejects of messages this queue delivered to the sending channel.</summary>
+public sealed record Settle(long[] MessageIds, Settlement Outcome);
+
+/// <summary>A channel closed: its consumers go and its unacked messages return, redelivered.</summary>
+public sealed record ChannelGone(IActorRef Channel);
+
+public sealed record PurgeQueue(string ConnectionId);
+
+public sealed record QueuePurged(uint MessageCount);
+
+public sealed record DeleteQueue(bool IfUnused, bool IfEmpty, string ConnectionId);
+
+public sealed record QueueDeleted(uint MessageCount);
+
+/// <summary>Checks that a connection may use this queue (exclusive queues belong to one connection).</summary>
+public sealed record CheckQueueAccess(string ConnectionId);
+
+public sealed record QueueAccessGranted(string Queue);
+
+/// <summary>A command the queue refused, with the AMQP error to close the channel with.</summary>
+public sealed record QueueCommandFailed(AmqpException Error);
+
+// Messages from a QueueActor to a channel.
+
+/// <summary>A message for one of the channel's consumers.</summary>
+public sealed record Deliver(string Queue, IActorRef QueueRef, string ConsumerTag, QueuedMessage Message, bool NoAck);
+
+/// <summary>The queue went away under a consumer (queue deleted): the client gets basic.cancel.</summary>
+public sealed record ConsumerCancelled(string Queue, string ConsumerTag);

@@ -1,0 +1,57 @@
+using System.Collections.Concurrent;
+using Broker.Protocol;
+
+namespace Broker.Actors.Routing;
+
+/// <summary>
+/// This node's copy of every exchange's routing snapshot, keyed by vhost and name. Exchange actors
+/// replace entries; channels read them on every publish without locking. Exchange-to-exchange
+/// bindings are followed here, in the same local step, with a guard against cycles.
+/// </summary>
+public sealed class RoutingTable
+{
+    private readonly ConcurrentDictionary<(string VHost, string Name), ExchangeRoute> _routes = new();
+
+    public void Publish(ExchangeRoute route) => _routes[(route.Definition.VHost, route.Name)] = route;
+
+    public void Remove(string vhost, string name) => _routes.TryRemove((vhost, name), out _);
+
+    public ExchangeRoute? Find(string vhost, string name) => _routes.TryGetValue((vhost, name), out var r) ? r : null;
+
+    public IEnumerable<ExchangeRoute> All(string vhost) => _routes.Values.Where(r => r.Definition.VHost == vhost);
+
+    /// <summary>
+    /// Collects the distinct queue names a message reaches from <paramref name="exchange"/>,
+    /// following exchange-to-exchange bindings.
+    /// </summary>
+    public void Route(string vhost, ExchangeRoute exchange, string routingKey, FieldTable? headers, List<string> queues)
+    {
+        var matched = new List<Binding>();
+        exchange.Match(routingKey, headers, matched);
+        if (matched.Count == 0)
+        {
+            return;
+        }
+
+        HashSet<string>? visited = null;
+        for (int i = 0; i < matched.Count; i++)
+        {
+            var b = matched[i];
+            if (!b.ToExchange)
+            {
+                if (!queues.Contains(b.Destination))
+                {
+                    queues.Add(b.Destination);
+                }
+
+                continue;
+            }
+
+            visited ??= new HashSet<string>(StringComparer.Ordinal) { exchange.Name };
+            if (visited.Add(b.Destination) && Find(vhost, b.Destination) is { } next)
+            {
+                next.Match(routingKey, headers, matched);
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+using Akka.IO;
+using Akka.Streams;
+using Akka.Streams.Stage;
+using Broker.Protocol;
+
+namespace Broker.Actors.Transport;
+
+/// <summary>
+/// The Akka.Streams stage in front of a connection: bytes in, batches of whole commands out (one
+/// batch per TCP read, so the connection actor acknowledges a read rather than every frame).
+/// The decoding itself is <see cref="FrameDecoder"/>; this stage only buffers, pushes and pulls.
+/// </summary>
+public sealed class FrameDecoderStage : GraphStage<FlowShape<ByteString, List<InboundEvent>>>
+{
+    private readonly int _frameMax;
+    private readonly long _maxMessageSize;
+
+    public FrameDecoderStage(int frameMax, long maxMessageSize)
+    {
+        _frameMax = frameMax;
+        _maxMessageSize = maxMessageSize;
+        Shape = new FlowShape<ByteString, List<InboundEvent>>(In, Out);
+    }
+
+    public Inlet<ByteString> In { get; } = new("amqp.bytes.in");
+    public Outlet<List<InboundEvent>> Out { get; } = new("amqp.commands.out");
+    public override FlowShape<ByteString, List<InboundEvent>> Shape { get; }
+
+    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this);
+
+    private sealed class Logic : InAndOutGraphStageLogic
+    {
+        private readonly FrameDecoderStage _stage;
+        private readonly FrameDecoder _decoder;
+
+        public Logic(FrameDecoderStage stage) : base(stage.Shape)
+        {
+            _stage = stage;
+            _decoder = new FrameDecoder(stage._frameMax, stage._maxMessageSize);
+            SetHandler(stage.In, this);
+            SetHandler(stage.Out, this);
+        }
+
+        public override void OnPush()
+        {
+            var bytes = Grab(_stage.In);
+            var events = new List<InboundEvent>();
+            _decoder.Feed(bytes.ToReadOnlySpan(), events);
+
+            if (events.Count > 0)
+            {
+                Push(_stage.Out, events);
+            }
+            else
+            {
+                Pull(_stage.In);
+            }
+        }
+
+        public override void OnPull() => Pull(_stage.In);
+    }
+}

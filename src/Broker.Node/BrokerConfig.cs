@@ -1,0 +1,157 @@
+using System.Globalization;
+using System.Net;
+using Akka.Configuration;
+using Broker.Actors;
+
+namespace Broker.Node;
+
+/// <summary>
+/// Reads the node's configuration: environment overlay, then an optional BROKER_CONFIG_FILE, then
+/// hocon/broker.conf and hocon/akka.conf. Akka's HOCON parser ignores the environment, so the
+/// overlay is built here in code and chained in front of the files. Every value is checked before
+/// anything starts; a bad one stops the node with the setting's name.
+/// </summary>
+public static class BrokerConfig
+{
+    /// <summary>Environment variable -> HOCON path, as documented in README.md.</summary>
+    public static readonly IReadOnlyList<(string Env, string Path)> EnvironmentKeys = new[]
+    {
+        ("BROKER_AMQP_PORT", "broker.amqp.port"),
+        ("BROKER_BIND_ADDRESS", "broker.amqp.bind-address"),
+        ("BROKER_FRAME_MAX", "broker.amqp.frame-max"),
+        ("BROKER_CHANNEL_MAX", "broker.amqp.channel-max"),
+        ("BROKER_HEARTBEAT", "broker.amqp.heartbeat"),
+        ("BROKER_MAX_MESSAGE_SIZE", "broker.amqp.max-message-size"),
+        ("BROKER_DATA_DIR", "broker.data-dir"),
+        ("BROKER_DEFAULT_USER", "broker.default-user"),
+        ("BROKER_DEFAULT_PASS", "broker.default-pass"),
+        ("BROKER_LOG_LEVEL", "akka.loglevel"),
+        ("BROKER_CLUSTER_HOSTNAME", "akka.remote.dot-netty.tcp.hostname"),
+        ("BROKER_CLUSTER_PORT", "akka.remote.dot-netty.tcp.port"),
+    };
+
+    /// <summary>Loads and checks the configuration from the given environment (a dictionary, so tests can pass their own).</summary>
+    public static (BrokerSettings Settings, Config Akka) Load(IReadOnlyDictionary<string, string> env, string? hoconDir = null)
+    {
+        hoconDir ??= Path.Combine(AppContext.BaseDirectory, "hocon");
+        var config = ParseFile(Path.Combine(hoconDir, "akka.conf"), "hocon/akka.conf");
+        config = ParseFile(Path.Combine(hoconDir, "broker.conf"), "hocon/broker.conf").WithFallback(config);
+        if (env.TryGetValue("BROKER_CONFIG_FILE", out var extra) && extra.Length > 0)
+        {
+            if (!File.Exists(extra))
+            {
+                throw new ConfigurationException("config-file", "BROKER_CONFIG_FILE", $"file '{extra}' does not exist");
+            }
+
+            config = ParseFile(extra, extra).WithFallback(config);
+        }
+
+        config = Overlay(env).WithFallback(config);
+        return (ReadSettings(config, env), config);
+    }
+
+    private static Config ParseFile(string path, string name)
+    {
+        try
+        {
+            return ConfigurationFactory.ParseString(File.ReadAllText(path));
+        }
+        catch (Exception e) when (e is not ConfigurationException)
+        {
+            throw new ConfigurationException(name, null, $"cannot be read: {e.Message}");
+        }
+    }
+
+    private static Config Overlay(IReadOnlyDictionary<string, string> env)
+    {
+        var lines = new List<string>();
+        foreach (var (name, path) in EnvironmentKeys)
+        {
+            if (env.TryGetValue(name, out var value) && value.Length > 0)
+            {
+                lines.Add($"{path} = {Quote(value)}");
+            }
+        }
+
+        if (env.TryGetValue("BROKER_VHOSTS", out var vhosts) && vhosts.Length > 0)
+        {
+            lines.Add($"broker.vhosts = [{string.Join(", ", vhosts.Split(',').Select(v => Quote(v.Trim())))}]");
+        }
+
+        return ConfigurationFactory.ParseString(string.Join("\n", lines));
+    }
+
+    private static string Quote(string value) =>
+        "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+
+    private static BrokerSettings ReadSettings(Config c, IReadOnlyDictionary<string, string> env)
+    {
+        string Env(string path) => EnvironmentKeys.FirstOrDefault(k => k.Path == path).Env;
+
+        long Number(string path, long min, long max)
+        {
+            string raw = c.GetString(path) ?? throw new ConfigurationException(path, Env(path), "is missing");
+            if (!long.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out long v) || v < min || v > max)
+            {
+                throw new ConfigurationException(path, Env(path), $"'{raw}' is not a whole number from {min} to {max}");
+            }
+
+            return v;
+        }
+
+        string Text(string path)
+        {
+            string? raw = c.GetString(path);
+            if (string.IsNullOrEmpty(raw))
+            {
+                throw new ConfigurationException(path, Env(path), "must not be empty");
+            }
+
+            return raw;
+        }
+
+        string bind = Text("broker.amqp.bind-address");
+        if (!IPAddress.TryParse(bind, out var address))
+        {
+            throw new ConfigurationException("broker.amqp.bind-address", "BROKER_BIND_ADDRESS", $"'{bind}' is not an IP address");
+        }
+
+        string dataDir = Text("broker.data-dir");
+        try
+        {
+            Directory.CreateDirectory(dataDir);
+        }
+        catch (Exception e)
+        {
+            throw new ConfigurationException("broker.data-dir", "BROKER_DATA_DIR", $"cannot create '{dataDir}': {e.Message}");
+        }
+
+        string level = (c.GetString("akka.loglevel") ?? "INFO").ToUpperInvariant();
+        if (level is not ("DEBUG" or "INFO" or "WARNING" or "ERROR" or "OFF"))
+        {
+            throw new ConfigurationException("akka.loglevel", "BROKER_LOG_LEVEL", $"'{level}' is not one of DEBUG, INFO, WARNING, ERROR, OFF");
+        }
+
+        Number("akka.remote.dot-netty.tcp.port", 0, 65535);
+        string user = Text("broker.default-user");
+        var vhosts = c.GetStringList("broker.vhosts");
+        if (vhosts.Count == 0 || vhosts.Any(string.IsNullOrEmpty))
+        {
+            throw new ConfigurationException("broker.vhosts", "BROKER_VHOSTS", "must list at least one non-empty virtual host");
+        }
+
+        _ = env;
+        return new BrokerSettings
+        {
+            BindAddress = address,
+            AmqpPort = (int)Number("broker.amqp.port", 0, 65535),
+            FrameMax = (int)Number("broker.amqp.frame-max", 4096, 1024 * 1024 * 16),
+            ChannelMax = (ushort)Number("broker.amqp.channel-max", 1, 65535),
+            Heartbeat = (ushort)Number("broker.amqp.heartbeat", 0, 65535),
+            MaxMessageSize = Number("broker.amqp.max-message-size", 1, 512L * 1024 * 1024),
+            DataDirectory = dataDir,
+            Users = new[] { new UserCredential(user, c.GetString("broker.default-pass") ?? string.Empty, user == "guest") },
+            VirtualHosts = vhosts.ToArray(),
+        };
+    }
+}

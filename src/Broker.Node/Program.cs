@@ -1,0 +1,40 @@
+using System.Runtime.InteropServices;
+using Broker.Actors;
+using Broker.Node;
+
+// One command starts a working node: dotnet run --project src/Broker.Node
+BrokerServer server;
+try
+{
+    server = await NodeHost.StartAsync(NodeHost.ProcessEnvironment());
+}
+catch (ConfigurationException e)
+{
+    Console.Error.WriteLine($"broker: configuration error: {e.Message}");
+    return 2;
+}
+catch (Exception e) when (e is not OutOfMemoryException)
+{
+    Console.Error.WriteLine($"broker: could not start: {e.Message}");
+    return 1;
+}
+
+Console.WriteLine($"broker: AMQP 0-9-1 listening on {server.Endpoint} (data in {server.Context.Settings.DataDirectory})");
+
+var stop = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx =>
+{
+    ctx.Cancel = true;
+    stop.TrySetResult("SIGINT");
+});
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+{
+    ctx.Cancel = true;
+    stop.TrySetResult("SIGTERM");
+});
+
+string signal = await stop.Task;
+Console.WriteLine($"broker: {signal} received, shutting down");
+await server.StopAsync($"broker shutdown ({signal})");
+Console.WriteLine("broker: stopped");
+return 0;
