@@ -1,4 +1,5 @@
 using System.Net;
+using Akka;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
@@ -118,6 +119,13 @@ public sealed class BrokerServer : IAsyncDisposable
 
     private void Accept(Akka.Streams.Dsl.Tcp.IncomingConnection incoming, IMaterializer materializer)
     {
+        if (_stopped)
+        {
+            // Shutting down: a connection accepted now is closed right away.
+            incoming.HandleWith(Flow.FromSinkAndSource(Sink.Ignore<ByteString>().MapMaterializedValue(_ => NotUsed.Instance), Source.Empty<ByteString>()), materializer);
+            return;
+        }
+
         var s = Context.Settings;
         var outbound = new OutboundFrames();
         string name = $"{incoming.RemoteAddress} -> {incoming.LocalAddress}";
@@ -147,11 +155,8 @@ public sealed class BrokerServer : IAsyncDisposable
 
         _stopped = true;
         _log.Info("Stopping: closing {0} connection(s) with 320 CONNECTION_FORCED ({1})", Context.Connections.Count, reason);
-        if (_binding is { } binding)
-        {
-            await binding.Unbind();
-        }
-
+        // Connections first: Akka.IO's accepted sockets are children of the listener, so unbinding
+        // first would drop them without the connection.close they are owed.
         foreach (var c in Context.Connections.All)
         {
             c.Tell(new ForceClose(reason));
@@ -161,6 +166,11 @@ public sealed class BrokerServer : IAsyncDisposable
         while (Context.Connections.Count > 0 && DateTime.UtcNow < deadline)
         {
             await Task.Delay(20);
+        }
+
+        if (_binding is { } binding)
+        {
+            await binding.Unbind();
         }
 
         await CoordinatedShutdown.Get(Actors).Run(CoordinatedShutdown.ClrExitReason.Instance);

@@ -1,0 +1,88 @@
+using Broker.Actors;
+using Broker.Node;
+using RabbitMQ.Client;
+
+namespace Broker.EndToEnd.Tests;
+
+/// <summary>
+/// A real broker node started in-process on an ephemeral loopback port, driven over TCP by real
+/// clients. One node is shared by a test collection; tests that need other settings start their own.
+/// </summary>
+public class BrokerFixture : IAsyncLifetime, IAsyncDisposable
+{
+    private readonly Dictionary<string, string> _env;
+    private BrokerServer? _server;
+
+    public BrokerFixture() : this(new Dictionary<string, string>())
+    {
+    }
+
+    protected BrokerFixture(Dictionary<string, string> env)
+    {
+        DataDir = Path.Combine(Path.GetTempPath(), "broker-e2e-" + Guid.NewGuid().ToString("N"));
+        _env = new Dictionary<string, string>(env)
+        {
+            ["BROKER_AMQP_PORT"] = "0",
+            ["BROKER_DATA_DIR"] = DataDir,
+            ["BROKER_LOG_LEVEL"] = env.GetValueOrDefault("BROKER_LOG_LEVEL", "WARNING"),
+        };
+        foreach (var (k, v) in env)
+        {
+            _env[k] = v;
+        }
+    }
+
+    public string DataDir { get; }
+
+    public BrokerServer Server => _server ?? throw new InvalidOperationException("not started");
+
+    public int Port => Server.Endpoint!.Port;
+
+    public string Uri => $"amqp://guest:guest@127.0.0.1:{Port}/";
+
+    public static async Task<BrokerFixture> StartAsync(Dictionary<string, string> env)
+    {
+        var f = new BrokerFixture(env);
+        await f.InitializeAsync();
+        return f;
+    }
+
+    public async Task InitializeAsync() => _server = await NodeHost.StartAsync(_env);
+
+    async ValueTask IAsyncDisposable.DisposeAsync() => await DisposeAsync();
+
+    public async Task DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.StopAsync();
+        }
+
+        try
+        {
+            Directory.Delete(DataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort: a temp folder left behind does no harm.
+        }
+    }
+
+    public ConnectionFactory Factory(string user = "guest", string password = "guest") => new()
+    {
+        HostName = "127.0.0.1",
+        Port = Port,
+        UserName = user,
+        Password = password,
+        AutomaticRecoveryEnabled = false,
+        TopologyRecoveryEnabled = false,
+        RequestedHeartbeat = TimeSpan.FromSeconds(30),
+    };
+
+    public Task<IConnection> ConnectAsync() => Factory().CreateConnectionAsync();
+}
+
+[CollectionDefinition("broker")]
+public sealed class BrokerCollection : ICollectionFixture<BrokerFixture>
+{
+}
