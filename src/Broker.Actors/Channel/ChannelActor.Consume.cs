@@ -14,6 +14,9 @@ public sealed partial class ChannelActor
     private readonly Queue<Deliver> _held = new();
     private readonly Dictionary<(IActorRef Queue, Settlement Outcome), List<long>> _pendingSettlements = new();
     private readonly BasicDeliver _deliverMethod = new();
+
+    /// <summary>Deliveries written per consumer since its queue was last given delivery credit.</summary>
+    private readonly Dictionary<string, int> _deliveredSinceCredit = new(StringComparer.Ordinal);
     private ulong _deliveryTag;
     private ulong _lowestUnacked = 1;
     private ushort _consumerPrefetch;
@@ -163,6 +166,8 @@ public sealed partial class ChannelActor
             _unacked[tag] = new UnackedDelivery(d.QueueRef, d.Message.Id);
         }
 
+        _deliveredSinceCredit.TryGetValue(d.ConsumerTag, out int sent);
+        _deliveredSinceCredit[d.ConsumerTag] = sent + 1;
         var m = d.Message;
         _deliverMethod.ConsumerTag = d.ConsumerTag;
         _deliverMethod.DeliveryTag = tag;
@@ -296,6 +301,34 @@ public sealed partial class ChannelActor
 
         ScheduleFlush();
         SendHeldDeliveries();
+    }
+
+    /// <summary>
+    /// Gives queues delivery credit for what was written, unless the socket is backed up: then the
+    /// credit waits (re-checked shortly) and the queues stop pushing to this channel's consumers.
+    /// </summary>
+    private void GrantDeliveryCredit()
+    {
+        if (_deliveredSinceCredit.Count == 0)
+        {
+            return;
+        }
+
+        if (_outbound.PendingBytes > FlowControl.OutboundHighWatermark)
+        {
+            Timers.StartSingleTimer("delivery-credit", Flush.Instance, TimeSpan.FromMilliseconds(5));
+            return;
+        }
+
+        foreach (var (tag, count) in _deliveredSinceCredit)
+        {
+            if (_consumers.TryGetValue(tag, out var consumer))
+            {
+                consumer.Queue.Tell(new DeliveryCredit(tag, count), Self);
+            }
+        }
+
+        _deliveredSinceCredit.Clear();
     }
 
     private void FlushSettlements()

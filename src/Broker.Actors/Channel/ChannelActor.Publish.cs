@@ -24,6 +24,10 @@ public sealed partial class ChannelActor
     private readonly Queue<long> _confirmOrder = new();
 
     private readonly HashSet<long> _nacked = new();
+
+    /// <summary>Publish credit left per queue (see FlowControl); a queue at zero blocks the channel.</summary>
+    private readonly Dictionary<IActorRef, int> _publishCredit = new();
+    private readonly HashSet<IActorRef> _creditExhausted = new();
     private bool _confirmMode;
     private long _publishSeq;
     private long _lastAcked;
@@ -82,13 +86,13 @@ public sealed partial class ChannelActor
                 {
                     ids = new Queue<long>();
                     _awaitingQueues[queue.Ref] = ids;
-                    Context.Watch(queue.Ref);
                 }
 
                 ids.Enqueue(confirmId);
             }
 
             queue.Ref.Tell(new Publish(message, confirmId), Self);
+            TakePublishCredit(queue.Ref);
             sent++;
         }
 
@@ -120,6 +124,41 @@ public sealed partial class ChannelActor
         return sent;
     }
 
+    private void TakePublishCredit(IActorRef queue)
+    {
+        if (!_publishCredit.TryGetValue(queue, out int credit))
+        {
+            credit = FlowControl.InitialPublishCredit;
+            Context.Watch(queue);
+        }
+
+        _publishCredit[queue] = --credit;
+        if (credit <= 0 && _creditExhausted.Add(queue) && _creditExhausted.Count == 1)
+        {
+            _connection.Connection.Tell(new Connection.ChannelPublishFlow(Blocked: true));
+        }
+    }
+
+    private void OnPublishCredit(PublishCredit credit)
+    {
+        if (_publishCredit.TryGetValue(credit.Queue, out int left))
+        {
+            _publishCredit[credit.Queue] = left + credit.Count;
+            if (left + credit.Count > 0)
+            {
+                ReleaseCreditBlock(credit.Queue);
+            }
+        }
+    }
+
+    private void ReleaseCreditBlock(IActorRef queue)
+    {
+        if (_creditExhausted.Remove(queue) && _creditExhausted.Count == 0)
+        {
+            _connection.Connection.Tell(new Connection.ChannelPublishFlow(Blocked: false));
+        }
+    }
+
     private void OnEnqueued(Enqueued e)
     {
         if (_awaitingQueues.TryGetValue(e.Queue, out var ids) && ids.Count > 0 && ids.Peek() == e.ConfirmId)
@@ -146,6 +185,8 @@ public sealed partial class ChannelActor
     private void OnQueueTerminated(IActorRef queue)
     {
         _touchedQueues.Remove(queue);
+        _publishCredit.Remove(queue);
+        ReleaseCreditBlock(queue);
         if (_awaitingQueues.Remove(queue, out var ids))
         {
             foreach (var id in ids)

@@ -70,6 +70,17 @@ public sealed partial class ChannelActor
     {
         RequireNotDefaultExchange(source);
         RequireNotDefaultExchange(destination);
+        if (!bind && (_broker.Routes.Find(VHost, source) is null || _broker.Routes.Find(VHost, destination) is null))
+        {
+            // Unbinding what cannot be bound succeeds, as in RabbitMQ.
+            if (!nowait)
+            {
+                Emit(new ExchangeUnbindOk());
+            }
+
+            return;
+        }
+
         RequireExchange(source);
         RequireExchange(destination);
         var binding = new Binding(source, destination, true, routingKey, args);
@@ -86,6 +97,13 @@ public sealed partial class ChannelActor
     {
         string queue = ResolveQueueName(queueName);
         RequireNotDefaultExchange(exchange);
+        if (!bind && (_broker.Queues.Find(VHost, queue) is null || _broker.Routes.Find(VHost, exchange) is null))
+        {
+            // Unbinding what cannot be bound succeeds, as in RabbitMQ.
+            Emit(new QueueUnbindOk());
+            return;
+        }
+
         FindQueue(queue);
         RequireExchange(exchange);
         var binding = new Binding(exchange, queue, false, routingKey, args);

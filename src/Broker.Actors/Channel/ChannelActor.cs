@@ -86,6 +86,7 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
         Receive<Deliver>(OnDeliver);
         Receive<Enqueued>(OnEnqueued);
         Receive<EnqueueFailed>(OnEnqueueFailed);
+        Receive<PublishCredit>(OnPublishCredit);
         Receive<ConsumerCancelled>(OnConsumerCancelled);
         Receive<Terminated>(t => OnQueueTerminated(t.ActorRef));
         Receive<Flush>(_ => FlushNow());
@@ -253,6 +254,12 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
         }
 
         _touchedQueues.Clear();
+        if (_creditExhausted.Count > 0)
+        {
+            _creditExhausted.Clear();
+            _connection.Connection.Tell(new ChannelPublishFlow(Blocked: false));
+        }
+
         _consumers.Clear();
         _unacked.Clear();
         _held.Clear();
@@ -322,6 +329,7 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
             _out.Reset();
         }
 
+        GrantDeliveryCredit();
         _flushScheduled = false;
     }
 }

@@ -32,6 +32,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly AmqpWriter _writer = new(512);
     private readonly Dictionary<ushort, IActorRef> _channels = new();
     private readonly Authenticator _authenticator;
+    private readonly HashSet<IActorRef> _blockedChannels = new();
+    private IActorRef? _stalledStream;
     private Phase _phase = Phase.AwaitingHeader;
     private string _user = string.Empty;
     private string _vhost = string.Empty;
@@ -58,7 +60,15 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         Receive<StreamCompleted>(_ => OnSocketClosed(null));
         Receive<StreamFailed>(f => OnSocketClosed(f.Cause));
         Receive<ConnectionError>(e => CloseWithError(e.Error));
-        Receive<ChannelFinished>(f => _channels.Remove(f.Number));
+        Receive<ChannelFinished>(f =>
+        {
+            // Only if the number still belongs to that actor: the client may already have reused it.
+            if (_channels.TryGetValue(f.Number, out var ch) && ch.Equals(Sender))
+            {
+                _channels.Remove(f.Number);
+            }
+        });
+        Receive<ChannelPublishFlow>(OnChannelPublishFlow);
         Receive<ForceClose>(f => CloseWithError(new AmqpException(ReplyCode.ConnectionForced,
             AmqpException.Format(ReplyCode.ConnectionForced, f.Reason))));
         Receive<HeartbeatTick>(_ => OnHeartbeatTick());
@@ -142,7 +152,31 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             }
         }
 
-        Sender.Tell(StreamAck.Instance);
+        if (_blockedChannels.Count > 0)
+        {
+            // Some channel's queues are behind: read nothing more until they catch up.
+            _stalledStream = Sender;
+        }
+        else
+        {
+            Sender.Tell(StreamAck.Instance);
+        }
+    }
+
+    private void OnChannelPublishFlow(ChannelPublishFlow flow)
+    {
+        if (flow.Blocked)
+        {
+            _blockedChannels.Add(Sender);
+            return;
+        }
+
+        _blockedChannels.Remove(Sender);
+        if (_blockedChannels.Count == 0 && _stalledStream is { } stream)
+        {
+            _stalledStream = null;
+            stream.Tell(StreamAck.Instance);
+        }
     }
 
     private void OnProtocolHeader(ProtocolHeaderReceived header)
@@ -309,9 +343,9 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             }
 
             channel.Tell(command);
-            if (command.Method is ChannelClose)
+            if (command.Method is ChannelClose or ChannelCloseOk)
             {
-                // The channel answers close-ok and stops; its number may be reused right away.
+                // The channel finishes closing and stops; its number may be reused right away.
                 _channels.Remove(command.Channel);
             }
 
@@ -367,6 +401,12 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     private void OnHeartbeatTick()
     {
+        if (_stalledStream is not null)
+        {
+            // We are not reading the socket, so the client's heartbeats cannot be seen: not its fault.
+            _lastReceived = Environment.TickCount64;
+        }
+
         if (Environment.TickCount64 - _lastReceived > 2L * _heartbeat * 1000)
         {
             _log.Warning("closing AMQP connection {0} ({1}, vhost: '{2}', user: '{3}'): missed heartbeats from client, timeout: {4}s",

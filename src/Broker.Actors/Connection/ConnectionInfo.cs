@@ -17,5 +17,11 @@ public sealed record ConnectionError(Protocol.AmqpException Error);
 /// <summary>A channel finished closing (close-ok exchanged): its number is free again.</summary>
 public sealed record ChannelFinished(ushort Number);
 
+/// <summary>
+/// A channel ran out of publish credit at some queue (Blocked) or got it back: while any channel
+/// is blocked the connection stops reading its socket, so TCP pushes back on the publisher.
+/// </summary>
+public sealed record ChannelPublishFlow(bool Blocked);
+
 /// <summary>Asks a connection to close with 320 CONNECTION_FORCED (node shutdown).</summary>
 public sealed record ForceClose(string Reason);

@@ -23,7 +23,11 @@ internal sealed class Consumer
     /// <summary>Delivered and not yet settled.</summary>
     public int InFlight { get; set; }
 
-    public bool HasCredit => NoAck || Prefetch == 0 || InFlight < Prefetch;
+    /// <summary>Delivered and not yet handed to the socket (credited back by the channel).</summary>
+    public int Outstanding { get; set; }
+
+    public bool HasCredit =>
+        Outstanding < FlowControl.DeliveryWindow && (NoAck || Prefetch == 0 || InFlight < Prefetch);
 }
 
 /// <summary>A delivered message awaiting ack: which channel holds it and for which consumer (null for basic.get).</summary>

@@ -22,6 +22,7 @@ public sealed class QueueActor : ReceivePersistentActor
     private readonly MessageDeque _ready = new();
     private readonly Dictionary<long, Unacked> _unacked = new();
     private readonly List<Consumer> _consumers = new();
+    private readonly Dictionary<IActorRef, int> _publishesSinceCredit = new();
     private readonly string _vhost;
     private readonly string _name;
     private QueueDefinition? _definition;
@@ -55,6 +56,7 @@ public sealed class QueueActor : ReceivePersistentActor
         Command<RemoveConsumer>(RemoveConsumer);
         Command<GetMessage>(cmd => IfDeclared(cmd.ConnectionId, () => Get(cmd)));
         Command<Settle>(OnSettle);
+        Command<DeliveryCredit>(OnDeliveryCredit);
         Command<ChannelGone>(cmd => DropChannel(cmd.Channel));
         Command<PurgeQueue>(cmd => IfDeclared(cmd.ConnectionId, Purge));
         Command<DeleteQueue>(Delete);
@@ -129,6 +131,7 @@ public sealed class QueueActor : ReceivePersistentActor
 
     private void OnPublish(Publish cmd)
     {
+        GrantPublishCredit();
         if (_definition is null)
         {
             // Routed just as the queue went away: the message is dropped, as for a deleted queue.
@@ -139,6 +142,28 @@ public sealed class QueueActor : ReceivePersistentActor
         _ready.PushBack(new QueuedMessage(_nextId++, cmd.Message));
         ConfirmIfAsked(cmd.ConfirmId);
         DeliverReady();
+    }
+
+    private void GrantPublishCredit()
+    {
+        _publishesSinceCredit.TryGetValue(Sender, out int n);
+        if (++n >= FlowControl.PublishCreditBatch)
+        {
+            Sender.Tell(new PublishCredit(Self, n));
+            n = 0;
+        }
+
+        _publishesSinceCredit[Sender] = n;
+    }
+
+    private void OnDeliveryCredit(DeliveryCredit credit)
+    {
+        var c = _consumers.Find(x => x.Tag == credit.ConsumerTag && x.Channel.Equals(Sender));
+        if (c is not null)
+        {
+            c.Outstanding = Math.Max(0, c.Outstanding - credit.Count);
+            DeliverReady();
+        }
     }
 
     private void ConfirmIfAsked(long confirmId)
@@ -224,6 +249,7 @@ public sealed class QueueActor : ReceivePersistentActor
     private void DropChannel(IActorRef channel)
     {
         int removed = _consumers.RemoveAll(c => c.Channel.Equals(channel));
+        _publishesSinceCredit.Remove(channel);
         List<long>? ids = null;
         foreach (var (id, u) in _unacked)
         {
@@ -350,6 +376,8 @@ public sealed class QueueActor : ReceivePersistentActor
                 _unacked[m.Id] = new Unacked(m, target.Channel, target);
                 target.InFlight++;
             }
+
+            target.Outstanding++;
 
             target.Channel.Tell(new Deliver(_name, Self, target.Tag, m, target.NoAck));
         }

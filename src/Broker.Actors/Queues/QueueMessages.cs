@@ -74,3 +74,17 @@ public sealed record Deliver(string Queue, IActorRef QueueRef, string ConsumerTa
 
 /// <summary>The queue went away under a consumer (queue deleted): the client gets basic.cancel.</summary>
 public sealed record ConsumerCancelled(string Queue, string ConsumerTag);
+
+// Flow control (RabbitMQ's credit flow, simplified).
+
+/// <summary>
+/// Queue -> publishing channel: the queue has worked through this many of the channel's
+/// publishes, so the channel may send that many more. Keeps a queue's mailbox bounded.
+/// </summary>
+public sealed record PublishCredit(IActorRef Queue, int Count);
+
+/// <summary>
+/// Channel -> queue: this many deliveries to the consumer were handed to the socket, so the
+/// queue may push that many more. A slow reader therefore holds deliveries in the queue.
+/// </summary>
+public sealed record DeliveryCredit(string ConsumerTag, int Count);

@@ -14,7 +14,7 @@ public sealed class TopicTrie
         foreach (var b in bindings)
         {
             var node = _root;
-            foreach (var word in b.RoutingKey.Split('.'))
+            foreach (var word in Words(b.RoutingKey))
             {
                 node.Children ??= new Dictionary<string, Node>(StringComparer.Ordinal);
                 if (!node.Children.TryGetValue(word, out var child))
@@ -34,9 +34,11 @@ public sealed class TopicTrie
     /// <summary>Adds every binding whose pattern matches <paramref name="routingKey"/> (duplicates possible).</summary>
     public void Match(string routingKey, List<Binding> result)
     {
-        var words = routingKey.Split('.');
-        Walk(_root, words, 0, result);
+        Walk(_root, Words(routingKey), 0, result);
     }
+
+    /// <summary>An empty key has no words (so '*' does not match it, '#' does), as in RabbitMQ.</summary>
+    private static string[] Words(string key) => key.Length == 0 ? Array.Empty<string>() : key.Split('.');
 
     private static void Walk(Node node, string[] words, int index, List<Binding> result)
     {
