@@ -1,0 +1,146 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace Broker.EndToEnd.Tests;
+
+/// <summary>
+/// Drives the broker with a second, independent client library (Node's amqplib) so protocol
+/// mistakes that RabbitMQ.Client happens to tolerate still show up. The client script lives in
+/// tests/interop; its dependencies are installed with <c>npm ci --prefix tests/interop</c>.
+/// </summary>
+[Collection("broker")]
+public sealed class InteropTests
+{
+    private static readonly TimeSpan ScriptTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly BrokerFixture _broker;
+
+    public InteropTests(BrokerFixture broker) => _broker = broker;
+
+    [Fact]
+    public async Task AmqplibRoundTrip()
+    {
+        var root = FindRepoRoot();
+        var interopDir = Path.Combine(root, "tests", "interop");
+        var script = Path.Combine(interopDir, "amqplib-roundtrip.js");
+        Assert.True(File.Exists(script), $"interop script not found at {script}");
+        if (!File.Exists(Path.Combine(interopDir, "node_modules", "amqplib", "package.json")))
+        {
+            Assert.Fail($"amqplib is not installed in {interopDir}/node_modules: run `npm ci --prefix tests/interop` from the repository root ({root}) first.");
+        }
+
+        var (exitCode, output) = await RunAsync("node", [script, _broker.Uri], root, ScriptTimeout);
+
+        Assert.True(exitCode == 0, $"amqplib interop script exited with code {exitCode}; output:\n{output}");
+        Assert.Contains("\"ok\":true", output);
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunAsync(string file, string[] args, string workingDir, TimeSpan timeout)
+    {
+        var psi = new ProcessStartInfo(file)
+        {
+            WorkingDirectory = workingDir,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        var stdout = new StringBuilder();
+        var stderr = new StringBuilder();
+        using var process = new Process { StartInfo = psi };
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lock (stdout)
+                {
+                    stdout.AppendLine(e.Data);
+                }
+            }
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lock (stderr)
+                {
+                    stderr.AppendLine(e.Data);
+                }
+            }
+        };
+
+        try
+        {
+            process.Start();
+        }
+        catch (Win32Exception ex)
+        {
+            Assert.Fail($"could not start `{file}` ({ex.Message}); Node.js 20+ must be on PATH for the interop tests.");
+        }
+
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            try
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // Exited between the timeout and the kill.
+            }
+
+            await process.WaitForExitAsync();
+            Assert.Fail($"`{file} {string.Join(' ', args)}` did not finish within {timeout.TotalSeconds:0} s; output so far:\n{Describe(stdout, stderr)}");
+        }
+
+        // The parameterless wait also drains the redirected streams.
+        await process.WaitForExitAsync();
+        return (process.ExitCode, Describe(stdout, stderr));
+    }
+
+    private static string Describe(StringBuilder stdout, StringBuilder stderr)
+    {
+        lock (stdout)
+        {
+            lock (stderr)
+            {
+                return $"--- stdout ---\n{stdout}--- stderr ---\n{stderr}";
+            }
+        }
+    }
+
+    /// <summary>
+    /// The folder holding Broker.sln: found from the test binaries, the working directory, or
+    /// (when built with an --artifacts-path outside the repository) this source file's location.
+    /// </summary>
+    private static string FindRepoRoot([CallerFilePath] string sourceFile = "")
+    {
+        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory(), Path.GetDirectoryName(sourceFile) })
+        {
+            for (var dir = string.IsNullOrEmpty(start) ? null : new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "Broker.sln")))
+                {
+                    return dir.FullName;
+                }
+            }
+        }
+
+        Assert.Fail($"could not find the repository root (the folder containing Broker.sln) above {AppContext.BaseDirectory}");
+        return string.Empty;
+    }
+}
