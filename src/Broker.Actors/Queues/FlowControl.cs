@@ -9,6 +9,12 @@ public static class FlowControl
     /// <summary>A queue grants credit back after working through this many of a channel's publishes.</summary>
     public const int PublishCreditBatch = 500;
 
+    /// <summary>
+    /// Ready messages above which a queue that has consumers hands publish credit back only as it
+    /// delivers: publishers then go at the consumers' pace instead of starving them of CPU.
+    /// </summary>
+    public const int BacklogThreshold = 20_000;
+
     /// <summary>Deliveries a queue pushes to one consumer ahead of the socket.</summary>
     public const int DeliveryWindow = 2000;
 

@@ -23,6 +23,8 @@ public sealed class QueueActor : ReceivePersistentActor
     private readonly Dictionary<long, Unacked> _unacked = new();
     private readonly List<Consumer> _consumers = new();
     private readonly Dictionary<IActorRef, int> _publishesSinceCredit = new();
+    private readonly Queue<IActorRef> _deferredCredit = new();
+    private int _deliveredSinceCreditRelease;
     private readonly string _vhost;
     private readonly string _name;
     private QueueDefinition? _definition;
@@ -149,11 +151,36 @@ public sealed class QueueActor : ReceivePersistentActor
         _publishesSinceCredit.TryGetValue(Sender, out int n);
         if (++n >= FlowControl.PublishCreditBatch)
         {
-            Sender.Tell(new PublishCredit(Self, n));
+            if (_ready.Count >= FlowControl.BacklogThreshold && _consumers.Count > 0)
+            {
+                _deferredCredit.Enqueue(Sender);
+            }
+            else
+            {
+                Sender.Tell(new PublishCredit(Self, n));
+            }
+
             n = 0;
         }
 
         _publishesSinceCredit[Sender] = n;
+    }
+
+    /// <summary>Hands back deferred publish credit as deliveries drain the backlog (or consumers go).</summary>
+    private void ReleaseDeferredCredit(int delivered)
+    {
+        if (_deferredCredit.Count == 0)
+        {
+            return;
+        }
+
+        _deliveredSinceCreditRelease += delivered;
+        bool all = _consumers.Count == 0 || _ready.Count < FlowControl.BacklogThreshold;
+        while (_deferredCredit.Count > 0 && (all || _deliveredSinceCreditRelease >= FlowControl.PublishCreditBatch))
+        {
+            _deferredCredit.Dequeue().Tell(new PublishCredit(Self, FlowControl.PublishCreditBatch));
+            _deliveredSinceCreditRelease = Math.Max(0, _deliveredSinceCreditRelease - FlowControl.PublishCreditBatch);
+        }
     }
 
     private void OnDeliveryCredit(DeliveryCredit credit)
@@ -197,6 +224,7 @@ public sealed class QueueActor : ReceivePersistentActor
         }
 
         Sender.Tell(new ConsumerRemoved(cmd.Tag));
+        ReleaseDeferredCredit(0);
         DeleteIfUnused();
     }
 
@@ -284,6 +312,7 @@ public sealed class QueueActor : ReceivePersistentActor
     {
         int n = _ready.Clear();
         Sender.Tell(new QueuePurged((uint)n));
+        ReleaseDeferredCredit(0);
     }
 
     private void Delete(DeleteQueue cmd)
@@ -350,6 +379,13 @@ public sealed class QueueActor : ReceivePersistentActor
     }
 
     private void DeliverReady()
+    {
+        int before = _ready.Count;
+        DeliverToConsumers();
+        ReleaseDeferredCredit(before - _ready.Count);
+    }
+
+    private void DeliverToConsumers()
     {
         int n = _consumers.Count;
         while (_ready.Count > 0 && n > 0)
