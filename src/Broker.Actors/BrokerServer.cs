@@ -110,8 +110,17 @@ public sealed class BrokerServer : IAsyncDisposable
         var connections = Actors.TcpStream().Bind(s.BindAddress.ToString(), s.AmqpPort, backlog: 1024,
             options: System.Collections.Immutable.ImmutableList.Create<Inet.SocketOption>(
                 new Inet.SO.ReceiveBufferSize(256 * 1024), new Inet.SO.SendBufferSize(256 * 1024)));
-        var binding = await connections.To(Sink.ForEach<Akka.Streams.Dsl.Tcp.IncomingConnection>(c => Accept(c, materializer)))
-            .Run(materializer);
+        Akka.Streams.Dsl.Tcp.ServerBinding binding;
+        try
+        {
+            binding = await connections.To(Sink.ForEach<Akka.Streams.Dsl.Tcp.IncomingConnection>(c => Accept(c, materializer)))
+                .Run(materializer);
+        }
+        catch (Exception e)
+        {
+            throw new InvalidOperationException($"cannot listen for AMQP on {s.BindAddress}:{s.AmqpPort}: {e.Message}", e);
+        }
+
         _binding = binding;
         Endpoint = binding.LocalAddress as IPEndPoint;
         _log.Info("AMQP listener started on {0}", binding.LocalAddress);

@@ -15,6 +15,9 @@ public static class FlowControl
     /// </summary>
     public const int BacklogThreshold = 20_000;
 
+    /// <summary>How often a queue holding back publishers checks that its consumers still take messages.</summary>
+    public static readonly TimeSpan StallCheckInterval = TimeSpan.FromSeconds(1);
+
     /// <summary>Deliveries a queue pushes to one consumer ahead of the socket.</summary>
     public const int DeliveryWindow = 2000;
 

@@ -15,7 +15,7 @@ namespace Broker.Actors.Queues;
 /// - enforces exclusivity (owner connection), auto-delete after the last consumer, if-unused/if-empty;
 /// - journals only what must survive: a durable queue's existence and removal.
 /// </summary>
-public sealed class QueueActor : ReceivePersistentActor
+public sealed class QueueActor : ReceivePersistentActor, IWithTimers
 {
     private readonly BrokerContext _broker;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -25,6 +25,8 @@ public sealed class QueueActor : ReceivePersistentActor
     private readonly Dictionary<IActorRef, int> _publishesSinceCredit = new();
     private readonly Queue<IActorRef> _deferredCredit = new();
     private int _deliveredSinceCreditRelease;
+    private int _deliveredSinceStallCheck;
+    private bool _consumersStalled;
     private readonly string _vhost;
     private readonly string _name;
     private QueueDefinition? _definition;
@@ -59,6 +61,7 @@ public sealed class QueueActor : ReceivePersistentActor
         Command<GetMessage>(cmd => IfDeclared(cmd.ConnectionId, () => Get(cmd)));
         Command<Settle>(OnSettle);
         Command<DeliveryCredit>(OnDeliveryCredit);
+        Command<StallCheck>(_ => CheckForStalledConsumers());
         Command<ChannelGone>(cmd => DropChannel(cmd.Channel));
         Command<PurgeQueue>(cmd => IfDeclared(cmd.ConnectionId, Purge));
         Command<DeleteQueue>(Delete);
@@ -75,6 +78,8 @@ public sealed class QueueActor : ReceivePersistentActor
     }
 
     public override string PersistenceId { get; }
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     private uint ConsumerCount => (uint)_consumers.Count;
 
@@ -151,9 +156,13 @@ public sealed class QueueActor : ReceivePersistentActor
         _publishesSinceCredit.TryGetValue(Sender, out int n);
         if (++n >= FlowControl.PublishCreditBatch)
         {
-            if (_ready.Count >= FlowControl.BacklogThreshold && _consumers.Count > 0)
+            if (_ready.Count >= FlowControl.BacklogThreshold && _consumers.Count > 0 && !_consumersStalled)
             {
                 _deferredCredit.Enqueue(Sender);
+                if (!Timers.IsTimerActive("stall-check"))
+                {
+                    Timers.StartPeriodicTimer("stall-check", StallCheck.Instance, FlowControl.StallCheckInterval);
+                }
             }
             else
             {
@@ -180,6 +189,28 @@ public sealed class QueueActor : ReceivePersistentActor
         {
             _deferredCredit.Dequeue().Tell(new PublishCredit(Self, FlowControl.PublishCreditBatch));
             _deliveredSinceCreditRelease = Math.Max(0, _deliveredSinceCreditRelease - FlowControl.PublishCreditBatch);
+        }
+    }
+
+    /// <summary>
+    /// Consumers that took nothing for a whole interval are stuck, not slow: publishers must not wait
+    /// for them, so deferred credit goes back and no more is deferred until deliveries resume.
+    /// </summary>
+    private void CheckForStalledConsumers()
+    {
+        if (_deliveredSinceStallCheck == 0)
+        {
+            _consumersStalled = true;
+            while (_deferredCredit.Count > 0)
+            {
+                _deferredCredit.Dequeue().Tell(new PublishCredit(Self, FlowControl.PublishCreditBatch));
+            }
+        }
+
+        _deliveredSinceStallCheck = 0;
+        if (_deferredCredit.Count == 0)
+        {
+            Timers.Cancel("stall-check");
         }
     }
 
@@ -382,7 +413,14 @@ public sealed class QueueActor : ReceivePersistentActor
     {
         int before = _ready.Count;
         DeliverToConsumers();
-        ReleaseDeferredCredit(before - _ready.Count);
+        int delivered = before - _ready.Count;
+        if (delivered > 0)
+        {
+            _consumersStalled = false;
+            _deliveredSinceStallCheck += delivered;
+        }
+
+        ReleaseDeferredCredit(delivered);
     }
 
     private void DeliverToConsumers()
@@ -453,6 +491,11 @@ public sealed class QueueActor : ReceivePersistentActor
         {
             Context.Parent.Tell(new Passivate(StopEntity.Instance));
         }
+    }
+
+    private sealed class StallCheck
+    {
+        public static readonly StallCheck Instance = new();
     }
 
     protected override void PostStop()

@@ -15,6 +15,11 @@ public static class HeadersMatcher
         bool withX = mode.EndsWith("-with-x", StringComparison.Ordinal);
         foreach (var (key, expected) in bindingArgs)
         {
+            if (key == "x-match")
+            {
+                continue;
+            }
+
             if (!withX && key.StartsWith("x-", StringComparison.Ordinal))
             {
                 continue;
