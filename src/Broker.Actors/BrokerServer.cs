@@ -6,6 +6,7 @@ using Akka.Cluster.Sharding;
 using Akka.Configuration;
 using Akka.Event;
 using Akka.IO;
+using Akka.Persistence.Query;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Broker.Actors.Cluster;
@@ -54,6 +55,8 @@ public sealed class BrokerServer : IAsyncDisposable
         {
             await server.JoinClusterAsync(ct);
             await server.StartShardingAsync();
+            await server.RecoverDurableEntitiesAsync();
+            await server.DeclareBuiltInExchangesAsync();
             await server.BindAsync();
         }
         catch
@@ -87,7 +90,53 @@ public sealed class BrokerServer : IAsyncDisposable
         var ctx = Context;
         ctx.QueueRegion = await sharding.StartAsync("queue", id => Props.Create(() => new QueueActor(ctx, id)), settings, extractor);
         ctx.ExchangeRegion = await sharding.StartAsync("exchange", id => Props.Create(() => new ExchangeActor(ctx, id)), settings, extractor);
+    }
 
+    /// <summary>
+    /// Wakes every queue and exchange that has a journal, exchanges first (so their routes are in
+    /// place), and waits until each has recovered: clients connect to a broker that is whole again.
+    /// </summary>
+    private async Task RecoverDurableEntitiesAsync()
+    {
+        if (Context.Settings.JournalQueryPluginId is not { } plugin)
+        {
+            return;
+        }
+
+        var started = DateTime.UtcNow;
+        var query = PersistenceQuery.Get(Actors).ReadJournalFor<ICurrentPersistenceIdsQuery>(plugin);
+        var ids = await query.CurrentPersistenceIds()
+            .RunAggregate(new List<string>(), (list, id) =>
+            {
+                list.Add(id);
+                return list;
+            }, Actors.Materializer());
+
+        int exchanges = await WakeAllAsync(ids, "exchange-", Context.ExchangeRegion);
+        int queues = await WakeAllAsync(ids, "queue-", Context.QueueRegion);
+        _log.Info("Recovered {0} durable exchange(s) and {1} durable queue(s) in {2:F2} s from the {3}",
+            exchanges, queues, (DateTime.UtcNow - started).TotalSeconds, Context.Settings.JournalDescription);
+    }
+
+    private static async Task<int> WakeAllAsync(List<string> persistenceIds, string prefix, IActorRef region)
+    {
+        var wakes = persistenceIds
+            .Where(id => id.StartsWith(prefix, StringComparison.Ordinal))
+            .Select(id =>
+            {
+                var suffix = id[prefix.Length..];
+                int bar = suffix.IndexOf('|');
+                var entityId = bar < 0 ? EntityIds.For("/", suffix) : EntityIds.For(suffix[..bar], suffix[(bar + 1)..]);
+                return region.Ask<EntityAwake>(new ShardingEnvelope(entityId, WakeEntity.Instance), TimeSpan.FromMinutes(10));
+            })
+            .ToList();
+        var results = await Task.WhenAll(wakes);
+        return results.Count(r => r.Exists);
+    }
+
+    private async Task DeclareBuiltInExchangesAsync()
+    {
+        var ctx = Context;
         foreach (var vhost in ctx.Settings.VirtualHosts)
         {
             foreach (var (name, type) in ExchangeDefinition.BuiltIn)
@@ -182,7 +231,26 @@ public sealed class BrokerServer : IAsyncDisposable
             await binding.Unbind();
         }
 
+        await FlushJournalsAsync();
+
         await CoordinatedShutdown.Get(Actors).Run(CoordinatedShutdown.ClrExitReason.Instance);
+    }
+
+    /// <summary>Makes every queue write what it has batched (acks above all) before the node stops.</summary>
+    private async Task FlushJournalsAsync()
+    {
+        var flushes = Context.Queues.All
+            .Where(q => q.Definition is { Durable: true, Exclusive: false })
+            .Select(q => q.Ref.Ask<JournalFlushed>(FlushJournal.Instance, TimeSpan.FromSeconds(10)))
+            .ToList();
+        try
+        {
+            await Task.WhenAll(flushes);
+        }
+        catch (Exception e)
+        {
+            _log.Warning("Some queues did not confirm their last journal writes before shutdown: {0}", e.Message);
+        }
     }
 
     public async ValueTask DisposeAsync() => await StopAsync();

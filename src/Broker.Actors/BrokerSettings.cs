@@ -34,4 +34,13 @@ public sealed record BrokerSettings
     public IReadOnlyList<string> VirtualHosts { get; init; } = new[] { "/" };
 
     public string ClusterName { get; init; } = "broker@" + Environment.MachineName;
+
+    /// <summary>
+    /// The persistence query plugin used at start-up to find durable queues and exchanges and
+    /// recover them before clients connect; null when the journal has none (in-memory journal).
+    /// </summary>
+    public string? JournalQueryPluginId { get; init; }
+
+    /// <summary>Where the journal lives, for logs ("SQLite file ...", "PostgreSQL ...").</summary>
+    public string JournalDescription { get; init; } = "in-memory journal";
 }

@@ -23,6 +23,8 @@ public static class BrokerConfig
         ("BROKER_HEARTBEAT", "broker.amqp.heartbeat"),
         ("BROKER_MAX_MESSAGE_SIZE", "broker.amqp.max-message-size"),
         ("BROKER_DATA_DIR", "broker.data-dir"),
+        ("BROKER_JOURNAL_PROVIDER", "broker.journal.provider"),
+        ("BROKER_JOURNAL_CONNECTION", "broker.journal.connection-string"),
         ("BROKER_DEFAULT_USER", "broker.default-user"),
         ("BROKER_DEFAULT_PASS", "broker.default-pass"),
         ("BROKER_LOG_LEVEL", "akka.loglevel"),
@@ -47,7 +49,15 @@ public static class BrokerConfig
         }
 
         config = Overlay(env).WithFallback(config);
-        return (ReadSettings(config, env), config);
+        var settings = ReadSettings(config, env);
+        var journal = JournalConfig.From(config, settings.DataDirectory);
+        config = journal.Akka.WithFallback(config).WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
+        settings = settings with
+        {
+            JournalQueryPluginId = journal.QueryPluginId,
+            JournalDescription = journal.Description,
+        };
+        return (settings, config);
     }
 
     private static Config ParseFile(string path, string name)
@@ -81,7 +91,7 @@ public static class BrokerConfig
         return ConfigurationFactory.ParseString(string.Join("\n", lines));
     }
 
-    private static string Quote(string value) =>
+    internal static string Quote(string value) =>
         "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 
     private static BrokerSettings ReadSettings(Config c, IReadOnlyDictionary<string, string> env)

@@ -50,6 +50,13 @@ public sealed class ContentHeader
         return new ContentHeader(classId, bodySize, props, raw.ToArray());
     }
 
+    /// <summary>Decodes properties kept in their raw wire form (flags + values), e.g. from the journal.</summary>
+    public static BasicProperties DecodeProperties(byte[] rawProperties)
+    {
+        var reader = new AmqpReader(rawProperties);
+        return BasicProperties.Decode(ref reader);
+    }
+
     /// <summary>Encodes properties into their raw wire form (flags + values).</summary>
     public static byte[] EncodeProperties(BasicProperties properties)
     {

@@ -11,15 +11,17 @@ namespace Broker.EndToEnd.Tests;
 public class BrokerFixture : IAsyncLifetime, IAsyncDisposable
 {
     private readonly Dictionary<string, string> _env;
+    private readonly bool _ownsDataDir;
     private BrokerServer? _server;
 
     public BrokerFixture() : this(new Dictionary<string, string>())
     {
     }
 
-    protected BrokerFixture(Dictionary<string, string> env)
+    protected BrokerFixture(Dictionary<string, string> env, string? dataDir = null)
     {
-        DataDir = Path.Combine(Path.GetTempPath(), "broker-e2e-" + Guid.NewGuid().ToString("N"));
+        _ownsDataDir = dataDir is null;
+        DataDir = dataDir ?? Path.Combine(Path.GetTempPath(), "broker-e2e-" + Guid.NewGuid().ToString("N"));
         _env = new Dictionary<string, string>(env)
         {
             ["BROKER_AMQP_PORT"] = "0",
@@ -40,9 +42,10 @@ public class BrokerFixture : IAsyncLifetime, IAsyncDisposable
 
     public string Uri => $"amqp://guest:guest@127.0.0.1:{Port}/";
 
-    public static async Task<BrokerFixture> StartAsync(Dictionary<string, string> env)
+    /// <summary>Starts a node of its own; with <paramref name="dataDir"/> it reuses (and leaves) that data.</summary>
+    public static async Task<BrokerFixture> StartAsync(Dictionary<string, string> env, string? dataDir = null)
     {
-        var f = new BrokerFixture(env);
+        var f = new BrokerFixture(env, dataDir);
         await f.InitializeAsync();
         return f;
     }
@@ -56,6 +59,11 @@ public class BrokerFixture : IAsyncLifetime, IAsyncDisposable
         if (_server is not null)
         {
             await _server.StopAsync();
+        }
+
+        if (!_ownsDataDir)
+        {
+            return;
         }
 
         try

@@ -181,7 +181,10 @@ public sealed partial class ChannelActor
         Resolve(e.ConfirmId, failed: true);
     }
 
-    /// <summary>A queue that stopped (deleted, or its node went) answers for nothing any more.</summary>
+    /// <summary>
+    /// A queue that stopped (deleted, failed, or its node went) answers for nothing any more: what
+    /// it had not confirmed may be lost, so the publisher gets basic.nack for it.
+    /// </summary>
     private void OnQueueTerminated(IActorRef queue)
     {
         _touchedQueues.Remove(queue);
@@ -191,7 +194,7 @@ public sealed partial class ChannelActor
         {
             foreach (var id in ids)
             {
-                Resolve(id, failed: false);
+                Resolve(id, failed: true);
             }
         }
     }

@@ -84,7 +84,8 @@ public sealed partial class ChannelActor
         RequireExchange(source);
         RequireExchange(destination);
         var binding = new Binding(source, destination, true, routingKey, args);
-        SendBinding(binding, bind, () =>
+        bool durable = _broker.Routes.Find(VHost, destination)?.Definition.Durable ?? false;
+        SendBinding(binding, bind, durable, () =>
         {
             if (!nowait)
             {
@@ -104,10 +105,11 @@ public sealed partial class ChannelActor
             return;
         }
 
-        FindQueue(queue);
+        var queueInfo = FindQueue(queue);
         RequireExchange(exchange);
         var binding = new Binding(exchange, queue, false, routingKey, args);
-        SendBinding(binding, bind, () =>
+        bool durable = queueInfo.Definition is { Durable: true, Exclusive: false };
+        SendBinding(binding, bind, durable, () =>
         {
             if (!nowait)
             {
@@ -116,9 +118,9 @@ public sealed partial class ChannelActor
         });
     }
 
-    private void SendBinding(Binding binding, bool bind, Action done)
+    private void SendBinding(Binding binding, bool bind, bool destinationDurable, Action done)
     {
-        object request = bind ? new AddBinding(binding) : new RemoveBinding(binding);
+        object request = bind ? new AddBinding(binding, destinationDurable) : new RemoveBinding(binding);
         Request(() => _broker.TellExchange(VHost, binding.Source, request, Self), _ => done());
     }
 

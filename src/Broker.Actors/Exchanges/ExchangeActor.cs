@@ -12,13 +12,20 @@ namespace Broker.Actors.Exchanges;
 /// One exchange: the authoritative, persisted definition and its bindings (as source). It is not
 /// on the publish path: after every change it publishes a new immutable <see cref="ExchangeRoute"/>
 /// to the node's <see cref="RoutingTable"/>, which channels route against. A durable exchange
-/// journals its creation, its bindings and its removal.
+/// journals its creation, its bindings to durable destinations and its removal, and every
+/// <see cref="SnapshotEvery"/> binding changes it snapshots itself and deletes the events before.
 /// </summary>
 public sealed class ExchangeActor : ReceivePersistentActor
 {
     private readonly BrokerContext _broker;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private const int SnapshotEvery = 100;
+
     private readonly List<Binding> _bindings = new();
+
+    /// <summary>The bindings that are in the journal (those to durable destinations).</summary>
+    private readonly List<Binding> _journaled = new();
+    private int _eventsSinceSnapshot;
     private readonly string _vhost;
     private readonly string _name;
     private ExchangeDefinition? _definition;
@@ -31,16 +38,38 @@ public sealed class ExchangeActor : ReceivePersistentActor
 
         Recover<ExchangeCreated>(e => _definition = new ExchangeDefinition(e.VHost, e.Name, e.Type, true, e.AutoDelete,
             e.Internal, ArgumentCodec.Decode(e.Arguments)));
-        Recover<ExchangeBound>(e => _bindings.Add(ToBinding(e.Destination, e.ToExchange, e.RoutingKey, e.Arguments)));
+        Recover<ExchangeBound>(e =>
+        {
+            var b = ToBinding(e.Destination, e.ToExchange, e.RoutingKey, e.Arguments);
+            _bindings.Add(b);
+            _journaled.Add(b);
+        });
         Recover<ExchangeUnbound>(e =>
         {
             var b = ToBinding(e.Destination, e.ToExchange, e.RoutingKey, e.Arguments);
             _bindings.RemoveAll(x => x.SameAs(b));
+            _journaled.RemoveAll(x => x.SameAs(b));
         });
         Recover<ExchangeRemoved>(_ =>
         {
             _definition = null;
             _bindings.Clear();
+            _journaled.Clear();
+        });
+        Recover<SnapshotOffer>(offer =>
+        {
+            if (offer.Snapshot is ExchangeSnapshot s)
+            {
+                var e = s.Definition;
+                _definition = new ExchangeDefinition(e.VHost, e.Name, e.Type, true, e.AutoDelete, e.Internal,
+                    ArgumentCodec.Decode(e.Arguments));
+                foreach (var x in s.Bindings)
+                {
+                    var b = ToBinding(x.Destination, x.ToExchange, x.RoutingKey, x.Arguments);
+                    _bindings.Add(b);
+                    _journaled.Add(b);
+                }
+            }
         });
         Recover<RecoveryCompleted>(_ =>
         {
@@ -52,10 +81,25 @@ public sealed class ExchangeActor : ReceivePersistentActor
 
         Command<DeclareExchange>(Declare);
         Command<DeleteExchange>(Delete);
-        Command<AddBinding>(cmd => IfDeclared(() => Bind(cmd.Binding)));
+        Command<AddBinding>(cmd => IfDeclared(() => Bind(cmd.Binding, cmd.DestinationDurable)));
         Command<RemoveBinding>(cmd => IfDeclared(() => Unbind(cmd.Binding)));
         Command<RemoveBindingsTo>(RemoveBindingsTo);
         Command<StopEntity>(_ => Context.Stop(Self));
+        Command<Queues.WakeEntity>(_ =>
+        {
+            Sender.Tell(new Queues.EntityAwake(_definition is not null, _bindings.Count));
+            Passivate();
+        });
+        Command<SaveSnapshotSuccess>(s =>
+        {
+            DeleteMessages(s.Metadata.SequenceNr);
+            DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
+        });
+        Command<SaveSnapshotFailure>(f => _log.Warning("exchange '{0}': snapshot failed: {1}", _name, f.Cause.Message));
+        Command<DeleteMessagesSuccess>(_ => { });
+        Command<DeleteMessagesFailure>(f => _log.Warning("exchange '{0}': journal compaction failed: {1}", _name, f.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(f => _log.Warning("exchange '{0}': snapshot cleanup failed: {1}", _name, f.Cause.Message));
     }
 
     public override string PersistenceId { get; }
@@ -126,19 +170,24 @@ public sealed class ExchangeActor : ReceivePersistentActor
         var wasDurable = Durable;
         _definition = null;
         _bindings.Clear();
+        _journaled.Clear();
         _broker.Routes.Remove(_vhost, _name);
         _broker.RemoveBindingsTo(_vhost, _name, toExchange: true)
             .ContinueWith(_ => replyTo.Tell(new ExchangeDeleted(_name)));
         if (wasDurable)
         {
-            Persist(new ExchangeRemoved(_name), _ => DeleteMessages(LastSequenceNr));
+            Persist(new ExchangeRemoved(_name), _ =>
+            {
+                DeleteMessages(LastSequenceNr);
+                DeleteSnapshots(SnapshotSelectionCriteria.Latest);
+            });
         }
 
         _log.Info("Deleted exchange '{0}' in vhost '{1}'", _name, _vhost);
         Passivate();
     }
 
-    private void Bind(Binding binding)
+    private void Bind(Binding binding, bool destinationDurable)
     {
         if (_definition!.Type == ExchangeType.Headers)
         {
@@ -158,10 +207,15 @@ public sealed class ExchangeActor : ReceivePersistentActor
             Sender.Tell(new BindingAdded(binding));
         }
 
-        if (Durable)
+        if (Durable && destinationDurable)
         {
             Persist(new ExchangeBound(binding.Destination, binding.ToExchange, binding.RoutingKey,
-                ArgumentCodec.Encode(binding.Arguments)), _ => Added());
+                ArgumentCodec.Encode(binding.Arguments)), _ =>
+            {
+                _journaled.Add(binding);
+                Added();
+                MaybeSnapshot();
+            });
         }
         else
         {
@@ -185,10 +239,15 @@ public sealed class ExchangeActor : ReceivePersistentActor
             DeleteIfUnused();
         }
 
-        if (Durable)
+        if (_journaled.Exists(b => b.SameAs(binding)))
         {
             Persist(new ExchangeUnbound(binding.Destination, binding.ToExchange, binding.RoutingKey,
-                ArgumentCodec.Encode(binding.Arguments)), _ => Removed());
+                ArgumentCodec.Encode(binding.Arguments)), _ =>
+            {
+                _journaled.RemoveAll(b => b.SameAs(binding));
+                Removed();
+                MaybeSnapshot();
+            });
         }
         else
         {
@@ -213,16 +272,19 @@ public sealed class ExchangeActor : ReceivePersistentActor
             DeleteIfUnused();
         }
 
-        if (Durable)
+        var journaled = gone.Where(g => _journaled.Exists(b => b.SameAs(g))).ToList();
+        if (journaled.Count > 0)
         {
-            var events = gone.Select(b => new ExchangeUnbound(b.Destination, b.ToExchange, b.RoutingKey,
+            var events = journaled.Select(b => new ExchangeUnbound(b.Destination, b.ToExchange, b.RoutingKey,
                 ArgumentCodec.Encode(b.Arguments))).ToList();
             int left = events.Count;
             PersistAll(events, _ =>
             {
                 if (--left == 0)
                 {
+                    _journaled.RemoveAll(b => b.Destination == cmd.Destination && b.ToExchange == cmd.ToExchange);
                     Removed();
+                    MaybeSnapshot();
                 }
             });
         }
@@ -252,6 +314,21 @@ public sealed class ExchangeActor : ReceivePersistentActor
         }
 
         action();
+    }
+
+    /// <summary>Bounds the journal: a snapshot of the definition and journaled bindings replaces the events.</summary>
+    private void MaybeSnapshot()
+    {
+        if (++_eventsSinceSnapshot < SnapshotEvery || _definition is not { } d)
+        {
+            return;
+        }
+
+        _eventsSinceSnapshot = 0;
+        var created = new ExchangeCreated(d.VHost, d.Name, d.Type, d.AutoDelete, d.Internal, ArgumentCodec.Encode(d.Arguments));
+        var bindings = _journaled.Select(b => new ExchangeBound(b.Destination, b.ToExchange, b.RoutingKey,
+            ArgumentCodec.Encode(b.Arguments))).ToList();
+        SaveSnapshot(new ExchangeSnapshot(created, bindings));
     }
 
     private void PublishRoute() => _broker.Routes.Publish(new ExchangeRoute(_definition!, _bindings.ToArray()));

@@ -1,3 +1,4 @@
+using Broker.Actors.Persistence;
 using Broker.Actors.Routing;
 using Broker.Protocol;
 
@@ -12,8 +13,8 @@ public sealed record DeleteExchange(bool IfUnused);
 
 public sealed record ExchangeDeleted(string Name);
 
-/// <summary>queue.bind / exchange.bind, sent to the source exchange.</summary>
-public sealed record AddBinding(Binding Binding);
+/// <summary>queue.bind / exchange.bind, sent to the source exchange; DestinationDurable decides whether it is journaled.</summary>
+public sealed record AddBinding(Binding Binding, bool DestinationDurable);
 
 public sealed record BindingAdded(Binding Binding);
 
@@ -29,12 +30,17 @@ public sealed record BindingsRemoved(string Destination);
 
 public sealed record ExchangeCommandFailed(AmqpException Error);
 
-// Journal events of a durable exchange.
+// Journal events of a durable exchange. A binding is journaled only when its destination is
+// durable too, as in RabbitMQ: a binding to a transient queue does not outlive a restart.
 
-public sealed record ExchangeCreated(string VHost, string Name, string Type, bool AutoDelete, bool Internal, byte[] Arguments);
+public sealed record ExchangeCreated(string VHost, string Name, string Type, bool AutoDelete, bool Internal, byte[] Arguments)
+    : IJournalEvent;
 
-public sealed record ExchangeRemoved(string Name);
+public sealed record ExchangeRemoved(string Name) : IJournalEvent;
 
-public sealed record ExchangeBound(string Destination, bool ToExchange, string RoutingKey, byte[] Arguments);
+public sealed record ExchangeBound(string Destination, bool ToExchange, string RoutingKey, byte[] Arguments) : IJournalEvent;
 
-public sealed record ExchangeUnbound(string Destination, bool ToExchange, string RoutingKey, byte[] Arguments);
+public sealed record ExchangeUnbound(string Destination, bool ToExchange, string RoutingKey, byte[] Arguments) : IJournalEvent;
+
+/// <summary>Snapshot of a durable exchange: its definition and durable bindings, so old events can be deleted.</summary>
+public sealed record ExchangeSnapshot(ExchangeCreated Definition, IReadOnlyList<ExchangeBound> Bindings) : IJournalEvent;

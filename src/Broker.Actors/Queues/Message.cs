@@ -9,11 +9,16 @@ namespace Broker.Actors.Queues;
 public sealed class Message
 {
     public Message(string exchange, string routingKey, ContentHeader header, byte[] body)
+        : this(exchange, routingKey, header.Properties, header.RawProperties, body)
+    {
+    }
+
+    public Message(string exchange, string routingKey, BasicProperties properties, byte[] rawProperties, byte[] body)
     {
         Exchange = exchange;
         RoutingKey = routingKey;
-        Properties = header.Properties;
-        RawProperties = header.RawProperties;
+        Properties = properties;
+        RawProperties = rawProperties;
         Body = body;
     }
 

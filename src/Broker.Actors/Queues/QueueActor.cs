@@ -10,31 +10,26 @@ namespace Broker.Actors.Queues;
 /// <summary>
 /// One queue: a persistent actor and a sharded entity keyed by vhost and name.
 /// - holds the ready messages in order, the consumers with their prefetch credit, and the unacked set;
-/// - delivers round-robin to consumers with credit, answers basic.get, settles acks/nacks/rejects;
+/// - delivers round-robin to consumers with credit, answers basic.get, settles acks/nacks/rejects
+///   (QueueActor.Delivery.cs);
 /// - returns a closed channel's unacked messages to the front, marked redelivered;
 /// - enforces exclusivity (owner connection), auto-delete after the last consumer, if-unused/if-empty;
-/// - journals only what must survive: a durable queue's existence and removal.
+/// - paces publishers with credit (QueueActor.Flow.cs);
+/// - journals what must survive, in batches: a durable queue's existence, its persistent messages,
+///   their removal, and how far deliveries went; it compacts its journal as acks come in
+///   (QueueActor.Journal.cs).
 /// </summary>
-public sealed class QueueActor : ReceivePersistentActor, IWithTimers
+public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
 {
     private readonly BrokerContext _broker;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly MessageDeque _ready = new();
-    private readonly Dictionary<long, Unacked> _unacked = new();
-    private readonly List<Consumer> _consumers = new();
-    private readonly Dictionary<IActorRef, int> _publishesSinceCredit = new();
-    private readonly Queue<IActorRef> _deferredCredit = new();
-    private int _deliveredSinceCreditRelease;
-    private int _deliveredSinceStallCheck;
-    private bool _consumersStalled;
     private readonly string _vhost;
     private readonly string _name;
     private QueueDefinition? _definition;
     private string? _ownerConnectionId;
     private IActorRef? _ownerConnection;
     private long _nextId = 1;
-    private int _roundRobin;
-    private bool _hadConsumers;
 
     public QueueActor(BrokerContext broker, string entityId)
     {
@@ -42,30 +37,28 @@ public sealed class QueueActor : ReceivePersistentActor, IWithTimers
         (_vhost, _name) = EntityIds.Parse(entityId);
         PersistenceId = "queue-" + EntityIds.PersistenceSuffix(_vhost, _name);
 
-        Recover<QueueCreated>(e => _definition = new QueueDefinition(e.VHost, e.Name, true, false, e.AutoDelete,
-            ArgumentCodec.Decode(e.Arguments)));
-        Recover<QueueRemoved>(_ => _definition = null);
-        Recover<RecoveryCompleted>(_ =>
-        {
-            if (_definition is not null)
-            {
-                Register();
-                _log.Info("Recovered durable queue '{0}' in vhost '{1}'", _name, _vhost);
-            }
-        });
+        RecoverJournal();
 
-        Command<DeclareQueue>(Declare);
         Command<Publish>(OnPublish);
+        Command<Settle>(OnSettle);
+        Command<DeliveryCredit>(OnDeliveryCredit);
+        Command<DeclareQueue>(Declare);
         Command<AddConsumer>(cmd => IfDeclared(cmd.ConnectionId, () => AddConsumer(cmd)));
         Command<RemoveConsumer>(RemoveConsumer);
         Command<GetMessage>(cmd => IfDeclared(cmd.ConnectionId, () => Get(cmd)));
-        Command<Settle>(OnSettle);
-        Command<DeliveryCredit>(OnDeliveryCredit);
-        Command<StallCheck>(_ => CheckForStalledConsumers());
         Command<ChannelGone>(cmd => DropChannel(cmd.Channel));
         Command<PurgeQueue>(cmd => IfDeclared(cmd.ConnectionId, Purge));
         Command<DeleteQueue>(Delete);
-        Command<CheckQueueAccess>(cmd => IfDeclared(cmd.ConnectionId, () => Sender.Tell(new QueueAccessGranted(_name))));
+        Command<WakeEntity>(_ =>
+        {
+            Sender.Tell(new EntityAwake(_definition is not null, _ready.Count));
+            StopIfUndeclared();
+        });
+        Command<FlushJournal>(_ => FlushAndReply());
+        Command<JournalTick>(_ => WriteBatches());
+        Command<StallCheck>(_ => CheckForStalledConsumers());
+        Command<DeleteMessagesSuccess>(s => _log.Debug("queue '{0}': journal compacted up to {1}", _name, s.ToSequenceNr));
+        Command<DeleteMessagesFailure>(f => _log.Warning("queue '{0}': journal compaction failed: {1}", _name, f.Cause.Message));
         Command<StopEntity>(_ => Context.Stop(Self));
         Command<Terminated>(t =>
         {
@@ -81,7 +74,8 @@ public sealed class QueueActor : ReceivePersistentActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    private uint ConsumerCount => (uint)_consumers.Count;
+    /// <summary>Durable, non-exclusive queues journal; everything else lives in memory only.</summary>
+    private bool Durable => _definition is { Durable: true, Exclusive: false };
 
     private void Declare(DeclareQueue cmd)
     {
@@ -95,6 +89,7 @@ public sealed class QueueActor : ReceivePersistentActor, IWithTimers
             }
 
             var def = cmd.Definition;
+            var replyTo = Sender;
             void Created()
             {
                 _definition = def;
@@ -106,12 +101,12 @@ public sealed class QueueActor : ReceivePersistentActor, IWithTimers
                 }
 
                 Register();
-                Sender.Tell(new QueueDeclareResult(_name, 0, 0));
+                replyTo.Tell(new QueueDeclareResult(_name, 0, 0));
             }
 
             if (def.Durable && !def.Exclusive)
             {
-                Persist(new QueueCreated(_vhost, _name, def.AutoDelete, ArgumentCodec.Encode(def.Arguments)), _ => Created());
+                Persist(CreatedEvent(def), _ => Created());
             }
             else
             {
@@ -142,89 +137,26 @@ public sealed class QueueActor : ReceivePersistentActor, IWithTimers
         if (_definition is null)
         {
             // Routed just as the queue went away: the message is dropped, as for a deleted queue.
-            ConfirmIfAsked(cmd.ConfirmId);
+            ConfirmNow(cmd.ConfirmId);
             return;
         }
 
-        _ready.PushBack(new QueuedMessage(_nextId++, cmd.Message));
-        ConfirmIfAsked(cmd.ConfirmId);
+        var m = new QueuedMessage(_nextId++, cmd.Message);
+        _ready.PushBack(m);
+        if (Durable && cmd.Message.Persistent)
+        {
+            // Confirmed once the batch holding it is in the journal.
+            JournalEnqueue(m, cmd.ConfirmId);
+        }
+        else
+        {
+            ConfirmNow(cmd.ConfirmId);
+        }
+
         DeliverReady();
     }
 
-    private void GrantPublishCredit()
-    {
-        _publishesSinceCredit.TryGetValue(Sender, out int n);
-        if (++n >= FlowControl.PublishCreditBatch)
-        {
-            if (_ready.Count >= FlowControl.BacklogThreshold && _consumers.Count > 0 && !_consumersStalled)
-            {
-                _deferredCredit.Enqueue(Sender);
-                if (!Timers.IsTimerActive("stall-check"))
-                {
-                    Timers.StartPeriodicTimer("stall-check", StallCheck.Instance, FlowControl.StallCheckInterval);
-                }
-            }
-            else
-            {
-                Sender.Tell(new PublishCredit(Self, n));
-            }
-
-            n = 0;
-        }
-
-        _publishesSinceCredit[Sender] = n;
-    }
-
-    /// <summary>Hands back deferred publish credit as deliveries drain the backlog (or consumers go).</summary>
-    private void ReleaseDeferredCredit(int delivered)
-    {
-        if (_deferredCredit.Count == 0)
-        {
-            return;
-        }
-
-        _deliveredSinceCreditRelease += delivered;
-        bool all = _consumers.Count == 0 || _ready.Count < FlowControl.BacklogThreshold;
-        while (_deferredCredit.Count > 0 && (all || _deliveredSinceCreditRelease >= FlowControl.PublishCreditBatch))
-        {
-            _deferredCredit.Dequeue().Tell(new PublishCredit(Self, FlowControl.PublishCreditBatch));
-            _deliveredSinceCreditRelease = Math.Max(0, _deliveredSinceCreditRelease - FlowControl.PublishCreditBatch);
-        }
-    }
-
-    /// <summary>
-    /// Consumers that took nothing for a whole interval are stuck, not slow: publishers must not wait
-    /// for them, so deferred credit goes back and no more is deferred until deliveries resume.
-    /// </summary>
-    private void CheckForStalledConsumers()
-    {
-        if (_deliveredSinceStallCheck == 0)
-        {
-            _consumersStalled = true;
-            while (_deferredCredit.Count > 0)
-            {
-                _deferredCredit.Dequeue().Tell(new PublishCredit(Self, FlowControl.PublishCreditBatch));
-            }
-        }
-
-        _deliveredSinceStallCheck = 0;
-        if (_deferredCredit.Count == 0)
-        {
-            Timers.Cancel("stall-check");
-        }
-    }
-
-    private void OnDeliveryCredit(DeliveryCredit credit)
-    {
-        var c = _consumers.Find(x => x.Tag == credit.ConsumerTag && x.Channel.Equals(Sender));
-        if (c is not null)
-        {
-            c.Outstanding = Math.Max(0, c.Outstanding - credit.Count);
-            DeliverReady();
-        }
-    }
-
-    private void ConfirmIfAsked(long confirmId)
+    private void ConfirmNow(long confirmId)
     {
         if (confirmId != 0)
         {
@@ -232,117 +164,21 @@ public sealed class QueueActor : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private void AddConsumer(AddConsumer cmd)
-    {
-        if (_consumers.Count > 0 && (cmd.Exclusive || _consumers.Exists(c => c.Exclusive)))
-        {
-            Fail(AmqpException.AccessRefused($"queue '{_name}' in vhost '{_vhost}' in exclusive use"));
-            return;
-        }
-
-        _consumers.Add(new Consumer(cmd.Tag, Sender, cmd.NoAck, cmd.Exclusive, cmd.Prefetch));
-        _hadConsumers = true;
-        Sender.Tell(new ConsumerAdded(cmd.Tag));
-        DeliverReady();
-    }
-
-    private void RemoveConsumer(RemoveConsumer cmd)
-    {
-        int i = _consumers.FindIndex(c => c.Tag == cmd.Tag && c.Channel.Equals(Sender));
-        if (i >= 0)
-        {
-            _consumers.RemoveAt(i);
-        }
-
-        Sender.Tell(new ConsumerRemoved(cmd.Tag));
-        ReleaseDeferredCredit(0);
-        DeleteIfUnused();
-    }
-
-    private void Get(GetMessage cmd)
-    {
-        if (_ready.Count == 0)
-        {
-            Sender.Tell(new GetResult(_name, null, 0));
-            return;
-        }
-
-        var m = _ready.PopFront();
-        if (!cmd.NoAck)
-        {
-            _unacked[m.Id] = new Unacked(m, Sender, null);
-        }
-
-        Sender.Tell(new GetResult(_name, m, (uint)_ready.Count));
-    }
-
-    private void OnSettle(Settle cmd)
-    {
-        bool requeued = false;
-        foreach (var id in cmd.MessageIds)
-        {
-            if (!_unacked.Remove(id, out var u))
-            {
-                continue;
-            }
-
-            if (u.Consumer is { } c)
-            {
-                c.InFlight--;
-            }
-
-            if (cmd.Outcome == Settlement.Requeue)
-            {
-                u.Message.Redelivered = true;
-                _ready.InsertById(u.Message);
-                requeued = true;
-            }
-        }
-
-        if (requeued || _consumers.Count > 0)
-        {
-            DeliverReady();
-        }
-    }
-
-    private void DropChannel(IActorRef channel)
-    {
-        int removed = _consumers.RemoveAll(c => c.Channel.Equals(channel));
-        _publishesSinceCredit.Remove(channel);
-        List<long>? ids = null;
-        foreach (var (id, u) in _unacked)
-        {
-            if (u.Channel.Equals(channel))
-            {
-                (ids ??= new List<long>()).Add(id);
-            }
-        }
-
-        if (ids is not null)
-        {
-            foreach (var id in ids)
-            {
-                _unacked.Remove(id, out var u);
-                u.Message.Redelivered = true;
-                _ready.InsertById(u.Message);
-            }
-        }
-
-        if (removed > 0)
-        {
-            DeleteIfUnused();
-        }
-
-        if (_definition is not null)
-        {
-            DeliverReady();
-        }
-    }
-
     private void Purge()
     {
-        int n = _ready.Clear();
-        Sender.Tell(new QueuePurged((uint)n));
+        int purged = _ready.Count;
+        var removed = new List<long>();
+        while (_ready.Count > 0)
+        {
+            var m = _ready.PopFront();
+            if (m.Message.Persistent)
+            {
+                removed.Add(m.Id);
+            }
+        }
+
+        JournalRemove(removed);
+        Sender.Tell(new QueuePurged((uint)purged));
         ReleaseDeferredCredit(0);
     }
 
@@ -380,7 +216,7 @@ public sealed class QueueActor : ReceivePersistentActor, IWithTimers
     /// <summary>Deletes the queue: consumers are cancelled, bindings removed, the journal cleared.</summary>
     private void Remove(IActorRef replyTo, uint count)
     {
-        var definition = _definition!;
+        bool durable = Durable;
         foreach (var c in _consumers)
         {
             c.Channel.Tell(new ConsumerCancelled(_name, c.Tag));
@@ -392,69 +228,13 @@ public sealed class QueueActor : ReceivePersistentActor, IWithTimers
         _definition = null;
         _broker.Queues.Unregister(_vhost, _name, Self);
         _broker.RemoveBindingsTo(_vhost, _name, toExchange: false).ContinueWith(_ => replyTo.Tell(new QueueDeleted(count)));
-        if (definition.Durable && !definition.Exclusive)
+        if (durable)
         {
+            WriteBatches();
             Persist(new QueueRemoved(_name), _ => DeleteMessages(LastSequenceNr));
         }
 
         Context.Parent.Tell(new Passivate(StopEntity.Instance));
-    }
-
-    private void DeleteIfUnused()
-    {
-        if (_definition is { AutoDelete: true } && _hadConsumers && _consumers.Count == 0)
-        {
-            _log.Info("Deleting auto-delete queue '{0}' in vhost '{1}': its last consumer went", _name, _vhost);
-            Remove(ActorRefs.Nobody, 0);
-        }
-    }
-
-    private void DeliverReady()
-    {
-        int before = _ready.Count;
-        DeliverToConsumers();
-        int delivered = before - _ready.Count;
-        if (delivered > 0)
-        {
-            _consumersStalled = false;
-            _deliveredSinceStallCheck += delivered;
-        }
-
-        ReleaseDeferredCredit(delivered);
-    }
-
-    private void DeliverToConsumers()
-    {
-        int n = _consumers.Count;
-        while (_ready.Count > 0 && n > 0)
-        {
-            Consumer? target = null;
-            for (int tries = 0; tries < n; tries++)
-            {
-                var c = _consumers[_roundRobin++ % n];
-                if (c.HasCredit)
-                {
-                    target = c;
-                    break;
-                }
-            }
-
-            if (target is null)
-            {
-                return;
-            }
-
-            var m = _ready.PopFront();
-            if (!target.NoAck)
-            {
-                _unacked[m.Id] = new Unacked(m, target.Channel, target);
-                target.InFlight++;
-            }
-
-            target.Outstanding++;
-
-            target.Channel.Tell(new Deliver(_name, Self, target.Tag, m, target.NoAck));
-        }
     }
 
     private void IfDeclared(string connectionId, Action action)
@@ -493,14 +273,11 @@ public sealed class QueueActor : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private sealed class StallCheck
-    {
-        public static readonly StallCheck Instance = new();
-    }
-
     protected override void PostStop()
     {
-        if (_definition is not null)
+        // A queue stopped by a journal failure stays in the directory: publishes to it then fail
+        // (basic.nack) until sharding restarts it, instead of being silently unroutable.
+        if (_definition is not null && !_journalFailed)
         {
             _broker.Queues.Unregister(_vhost, _name, Self);
         }

@@ -31,4 +31,6 @@ public sealed class QueueDirectory
     public QueueInfo? Find(string vhost, string name) => _queues.TryGetValue((vhost, name), out var q) ? q : null;
 
     public int Count => _queues.Count;
+
+    public IReadOnlyCollection<QueueInfo> All => _queues.Values.ToList();
 }

@@ -1,8 +1,27 @@
+using Broker.Actors.Persistence;
+
 namespace Broker.Actors.Queues;
 
-// Journal events of a queue. Only durable queues journal anything; transient messages never
-// reach the journal. Arguments are kept in their AMQP table encoding, a stable storage format.
+// Journal events of a durable queue. Only persistent messages of durable queues reach the
+// journal; transient messages never do. Arguments stay in their AMQP table encoding.
 
-public sealed record QueueCreated(string VHost, string Name, bool AutoDelete, byte[] Arguments);
+/// <summary>The queue was declared (also re-written by compaction, with the counters it needs).</summary>
+public sealed record QueueCreated(string VHost, string Name, bool AutoDelete, byte[] Arguments, long NextId, long DeliveredUpTo)
+    : IJournalEvent;
 
-public sealed record QueueRemoved(string Name);
+/// <summary>A batch of persistent messages entered the queue, in order (one journal row for many messages).</summary>
+public sealed record MessagesEnqueued(IReadOnlyList<StoredMessage> Messages) : IJournalEvent;
+
+/// <summary>Messages left the queue: acked, rejected without requeue, or purged.</summary>
+public sealed record MessagesRemoved(long[] Ids) : IJournalEvent;
+
+/// <summary>
+/// No message above this id has been delivered. Written ahead of deliveries, so that after a
+/// crash every message that may have been delivered comes back with redelivered=true.
+/// </summary>
+public sealed record DeliveryWatermark(long UpTo) : IJournalEvent;
+
+public sealed record QueueRemoved(string Name) : IJournalEvent;
+
+/// <summary>A message as journaled: its id in the queue and what a delivery needs.</summary>
+public sealed record StoredMessage(long Id, string Exchange, string RoutingKey, byte[] RawProperties, byte[] Body);

@@ -59,10 +59,24 @@ public sealed record DeleteQueue(bool IfUnused, bool IfEmpty, string ConnectionI
 
 public sealed record QueueDeleted(uint MessageCount);
 
-/// <summary>Checks that a connection may use this queue (exclusive queues belong to one connection).</summary>
-public sealed record CheckQueueAccess(string ConnectionId);
+/// <summary>Start-up: recover (the entity exists once this is answered) and report whether the queue exists.</summary>
+public sealed class WakeEntity
+{
+    public static readonly WakeEntity Instance = new();
+}
 
-public sealed record QueueAccessGranted(string Queue);
+public sealed record EntityAwake(bool Exists, int Messages);
+
+/// <summary>Shutdown: write what is batched (acks above all) and answer when the journal has it.</summary>
+public sealed class FlushJournal
+{
+    public static readonly FlushJournal Instance = new();
+}
+
+public sealed class JournalFlushed
+{
+    public static readonly JournalFlushed Instance = new();
+}
 
 /// <summary>A command the queue refused, with the AMQP error to close the channel with.</summary>
 public sealed record QueueCommandFailed(AmqpException Error);

@@ -1,0 +1,95 @@
+using Akka.Actor;
+
+namespace Broker.Actors.Queues;
+
+/// <summary>
+/// Credit flow: publishers get credit back as their messages are worked through (and, with a deep
+/// backlog and consumers taking messages, only as fast as those consumers); consumers get deliveries
+/// only as fast as their channel's socket takes them.
+/// </summary>
+public sealed partial class QueueActor
+{
+    private readonly Dictionary<IActorRef, int> _publishesSinceCredit = new();
+    private readonly Queue<IActorRef> _deferredCredit = new();
+    private int _deliveredSinceCreditRelease;
+    private int _deliveredSinceStallCheck;
+    private bool _consumersStalled;
+
+    private void GrantPublishCredit()
+    {
+        _publishesSinceCredit.TryGetValue(Sender, out int n);
+        if (++n >= FlowControl.PublishCreditBatch)
+        {
+            if (_ready.Count >= FlowControl.BacklogThreshold && _consumers.Count > 0 && !_consumersStalled)
+            {
+                _deferredCredit.Enqueue(Sender);
+                if (!Timers.IsTimerActive("stall-check"))
+                {
+                    Timers.StartPeriodicTimer("stall-check", StallCheck.Instance, FlowControl.StallCheckInterval);
+                }
+            }
+            else
+            {
+                Sender.Tell(new PublishCredit(Self, n));
+            }
+
+            n = 0;
+        }
+
+        _publishesSinceCredit[Sender] = n;
+    }
+
+    /// <summary>Hands back deferred publish credit as deliveries drain the backlog (or consumers go).</summary>
+    private void ReleaseDeferredCredit(int delivered)
+    {
+        if (_deferredCredit.Count == 0)
+        {
+            return;
+        }
+
+        _deliveredSinceCreditRelease += delivered;
+        bool all = _consumers.Count == 0 || _ready.Count < FlowControl.BacklogThreshold;
+        while (_deferredCredit.Count > 0 && (all || _deliveredSinceCreditRelease >= FlowControl.PublishCreditBatch))
+        {
+            _deferredCredit.Dequeue().Tell(new PublishCredit(Self, FlowControl.PublishCreditBatch));
+            _deliveredSinceCreditRelease = Math.Max(0, _deliveredSinceCreditRelease - FlowControl.PublishCreditBatch);
+        }
+    }
+
+    /// <summary>
+    /// Consumers that took nothing for a whole interval are stuck, not slow: publishers must not wait
+    /// for them, so deferred credit goes back and no more is deferred until deliveries resume.
+    /// </summary>
+    private void CheckForStalledConsumers()
+    {
+        if (_deliveredSinceStallCheck == 0)
+        {
+            _consumersStalled = true;
+            while (_deferredCredit.Count > 0)
+            {
+                _deferredCredit.Dequeue().Tell(new PublishCredit(Self, FlowControl.PublishCreditBatch));
+            }
+        }
+
+        _deliveredSinceStallCheck = 0;
+        if (_deferredCredit.Count == 0)
+        {
+            Timers.Cancel("stall-check");
+        }
+    }
+
+    private void OnDeliveryCredit(DeliveryCredit credit)
+    {
+        var c = _consumers.Find(x => x.Tag == credit.ConsumerTag && x.Channel.Equals(Sender));
+        if (c is not null)
+        {
+            c.Outstanding = Math.Max(0, c.Outstanding - credit.Count);
+            DeliverReady();
+        }
+    }
+
+    private sealed class StallCheck
+    {
+        public static readonly StallCheck Instance = new();
+    }
+}

@@ -1,0 +1,361 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Persistence;
+using Broker.Actors.Cluster;
+using Broker.Protocol;
+
+namespace Broker.Actors.Queues;
+
+/// <summary>
+/// What a durable queue writes to the journal and how it reads it back.
+/// - Persistent messages are written in batches (one MessagesEnqueued row for everything that
+///   arrived while the previous write was going on) with PersistAsync, and confirmed from the
+///   write's callback: confirmed means journaled.
+/// - Acks, rejects and purges are batched the same way into MessagesRemoved rows.
+/// - A DeliveryWatermark is written ahead of deliveries: after a crash, a message at or below it
+///   comes back with redelivered=true, one above it was never handed out.
+/// - Compaction: once the oldest live message is far enough ahead, the queue re-writes its
+///   definition (with counters) and deletes every event below the oldest live message, so the
+///   journal holds what is queued, not the queue's history, and recovery replays only that.
+/// </summary>
+public sealed partial class QueueActor
+{
+    /// <summary>How far ahead of the last delivered id a watermark is written.</summary>
+    private const long WatermarkMargin = 2000;
+
+    /// <summary>Events written between compaction attempts.</summary>
+    private const int CompactAfterEvents = 256;
+
+    private readonly Dictionary<long, (StoredMessage Message, long SeqNr)> _recovered = new();
+    private readonly List<StoredMessage> _enqueueBatch = new();
+    private readonly List<(IActorRef Channel, long ConfirmId)> _enqueueConfirms = new();
+    private readonly List<long> _removeBatch = new();
+    private readonly Queue<List<(IActorRef Channel, long ConfirmId)>> _confirmsInFlight = new();
+    private readonly HashSet<long> _unwritten = new();
+    private readonly HashSet<long> _removedBeforeWritten = new();
+    private readonly Dictionary<long, long> _journaledAt = new();
+    private readonly SortedDictionary<long, int> _liveInBatch = new();
+    private long _recoveredWatermark;
+    private long _deliverableUpTo;
+    private bool _watermarkInFlight;
+    private bool _deliverAfterWatermark;
+    private readonly List<Action> _afterWatermark = new();
+    private bool _tickScheduled;
+    private int _eventsSinceCompaction;
+    private long _compactedUpTo;
+    private bool _journalFailed;
+
+    private void RecoverJournal()
+    {
+        Recover<QueueCreated>(e =>
+        {
+            _definition = new QueueDefinition(e.VHost, e.Name, true, false, e.AutoDelete, ArgumentCodec.Decode(e.Arguments));
+            _nextId = Math.Max(_nextId, e.NextId);
+            _recoveredWatermark = Math.Max(_recoveredWatermark, e.DeliveredUpTo);
+        });
+        Recover<MessagesEnqueued>(e =>
+        {
+            long seq = LastSequenceNr;
+            foreach (var m in e.Messages)
+            {
+                _recovered[m.Id] = (m, seq);
+                _nextId = Math.Max(_nextId, m.Id + 1);
+            }
+        });
+        Recover<MessagesRemoved>(e =>
+        {
+            foreach (var id in e.Ids)
+            {
+                _recovered.Remove(id);
+            }
+        });
+        Recover<DeliveryWatermark>(e => _recoveredWatermark = Math.Max(_recoveredWatermark, e.UpTo));
+        Recover<QueueRemoved>(_ =>
+        {
+            _definition = null;
+            _recovered.Clear();
+        });
+        Recover<RecoveryCompleted>(_ => OnRecovered());
+    }
+
+    private void OnRecovered()
+    {
+        if (_definition is null)
+        {
+            _recovered.Clear();
+            return;
+        }
+
+        foreach (var (id, (m, seq)) in _recovered.OrderBy(r => r.Key))
+        {
+            var message = new Message(m.Exchange, m.RoutingKey, ContentHeader.DecodeProperties(m.RawProperties), m.RawProperties, m.Body);
+            _ready.PushBack(new QueuedMessage(id, message, redelivered: id <= _recoveredWatermark));
+            TrackJournaled(id, seq);
+        }
+
+        _deliverableUpTo = _recoveredWatermark;
+        _recovered.Clear();
+        Register();
+        _log.Info("Recovered durable queue '{0}' in vhost '{1}' with {2} message(s)", _name, _vhost, _ready.Count);
+    }
+
+    private QueueCreated CreatedEvent(QueueDefinition def) =>
+        new(_vhost, _name, def.AutoDelete, ArgumentCodec.Encode(def.Arguments), _nextId, _deliverableUpTo);
+
+    private void JournalEnqueue(QueuedMessage m, long confirmId)
+    {
+        var msg = m.Message;
+        _enqueueBatch.Add(new StoredMessage(m.Id, msg.Exchange, msg.RoutingKey, msg.RawProperties, msg.Body));
+        _unwritten.Add(m.Id);
+        if (confirmId != 0)
+        {
+            _enqueueConfirms.Add((Sender, confirmId));
+        }
+
+        ScheduleWrite();
+    }
+
+    private void JournalRemove(QueuedMessage m)
+    {
+        if (Durable && m.Message.Persistent)
+        {
+            JournalRemove(new[] { m.Id });
+        }
+    }
+
+    private void JournalRemove(IEnumerable<long> ids)
+    {
+        if (!Durable)
+        {
+            return;
+        }
+
+        foreach (var id in ids)
+        {
+            if (_unwritten.Contains(id))
+            {
+                // Its enqueue is still being written: the removal follows it into the journal.
+                _removedBeforeWritten.Add(id);
+            }
+            else if (!UntrackJournaled(id))
+            {
+                continue;
+            }
+
+            _removeBatch.Add(id);
+        }
+
+        if (_removeBatch.Count > 0)
+        {
+            ScheduleWrite();
+        }
+    }
+
+    /// <summary>Batches are written once the mailbox has been worked through (a self-message away).</summary>
+    private void ScheduleWrite()
+    {
+        if (!_tickScheduled)
+        {
+            _tickScheduled = true;
+            Self.Tell(JournalTick.Instance);
+        }
+    }
+
+    private void WriteBatches()
+    {
+        _tickScheduled = false;
+        if (_enqueueBatch.Count > 0)
+        {
+            var batch = new MessagesEnqueued(_enqueueBatch.ToArray());
+            var confirms = _enqueueConfirms.ToList();
+            _enqueueBatch.Clear();
+            _enqueueConfirms.Clear();
+            _confirmsInFlight.Enqueue(confirms);
+            PersistAsync(batch, e => OnEnqueuesWritten(e, confirms));
+        }
+
+        if (_removeBatch.Count > 0)
+        {
+            var removed = new MessagesRemoved(_removeBatch.ToArray());
+            _removeBatch.Clear();
+            PersistAsync(removed, _ => AfterWrite());
+        }
+    }
+
+    private void OnEnqueuesWritten(MessagesEnqueued written, List<(IActorRef Channel, long ConfirmId)> confirms)
+    {
+        _confirmsInFlight.Dequeue();
+        long seq = LastSequenceNr;
+        foreach (var m in written.Messages)
+        {
+            _unwritten.Remove(m.Id);
+            if (!_removedBeforeWritten.Remove(m.Id))
+            {
+                TrackJournaled(m.Id, seq);
+            }
+        }
+
+        foreach (var (channel, confirmId) in confirms)
+        {
+            channel.Tell(new Enqueued(Self, confirmId), Self);
+        }
+
+        AfterWrite();
+    }
+
+    private void TrackJournaled(long id, long seq)
+    {
+        _journaledAt[id] = seq;
+        _liveInBatch[seq] = _liveInBatch.TryGetValue(seq, out int n) ? n + 1 : 1;
+    }
+
+    private bool UntrackJournaled(long id)
+    {
+        if (!_journaledAt.Remove(id, out long seq))
+        {
+            return false;
+        }
+
+        if (--_liveInBatch[seq] == 0)
+        {
+            _liveInBatch.Remove(seq);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Deletes the journal below the oldest live message once enough was written, after re-writing
+    /// the queue's definition above that point so that it survives the cut.
+    /// </summary>
+    private void AfterWrite()
+    {
+        if (++_eventsSinceCompaction < CompactAfterEvents || _definition is null)
+        {
+            return;
+        }
+
+        long oldestLive = _liveInBatch.Count > 0 ? _liveInBatch.Keys.First() : long.MaxValue;
+        long cut = Math.Min(oldestLive - 1, LastSequenceNr);
+        if (cut <= _compactedUpTo)
+        {
+            return;
+        }
+
+        _eventsSinceCompaction = 0;
+        PersistAsync(CreatedEvent(_definition), _ =>
+        {
+            _compactedUpTo = cut;
+            DeleteMessages(cut);
+        });
+    }
+
+    /// <summary>True when a delivery of this message is already covered by a written watermark.</summary>
+    private bool MayDeliver(QueuedMessage m) => !Durable || m.Id <= _deliverableUpTo;
+
+    /// <summary>Starts the next watermark write early, so deliveries rarely wait for one.</summary>
+    private void PrepareWatermark(long deliveredId)
+    {
+        if (Durable && !_watermarkInFlight && deliveredId > _deliverableUpTo - WatermarkMargin / 2)
+        {
+            RaiseWatermark(deliveredId, null);
+        }
+    }
+
+    /// <summary>Writes a watermark above <paramref name="id"/>; <paramref name="then"/> runs once it is written.</summary>
+    private void RaiseWatermark(long id, Action? then)
+    {
+        if (then == DeliverReady)
+        {
+            _deliverAfterWatermark = true;
+        }
+        else if (then is not null)
+        {
+            _afterWatermark.Add(then);
+        }
+
+        if (_watermarkInFlight)
+        {
+            return;
+        }
+
+        _watermarkInFlight = true;
+        long target = Math.Max(id, _deliverableUpTo) + WatermarkMargin;
+        PersistAsync(new DeliveryWatermark(target), _ =>
+        {
+            _deliverableUpTo = target;
+            _watermarkInFlight = false;
+            var actions = _afterWatermark.ToArray();
+            _afterWatermark.Clear();
+            foreach (var action in actions)
+            {
+                action();
+            }
+
+            if (_deliverAfterWatermark)
+            {
+                _deliverAfterWatermark = false;
+                DeliverReady();
+            }
+
+            AfterWrite();
+        });
+    }
+
+    /// <summary>Shutdown: write the batches and answer once the journal has everything.</summary>
+    private void FlushAndReply()
+    {
+        WriteBatches();
+        var replyTo = Sender;
+        DeferAsync(JournalFlushed.Instance, done => replyTo.Tell(done));
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _journalFailed = true;
+        _log.Error(cause,
+            "queue '{0}' in vhost '{1}': journal write failed ({2}); unconfirmed publishes get basic.nack and the queue restarts from the journal",
+            _name, _vhost, cause.GetBaseException().Message);
+        NackUnwritten(cause.GetBaseException().Message);
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        _log.Error(cause, "queue '{0}' in vhost '{1}': journal rejected a write ({2})", _name, _vhost,
+            cause.GetBaseException().Message);
+        if (@event is MessagesEnqueued && _confirmsInFlight.Count > 0)
+        {
+            foreach (var (channel, confirmId) in _confirmsInFlight.Dequeue())
+            {
+                channel.Tell(new EnqueueFailed(Self, confirmId, cause.GetBaseException().Message), Self);
+            }
+        }
+
+        base.OnPersistRejected(cause, @event, sequenceNr);
+    }
+
+    private void NackUnwritten(string reason)
+    {
+        foreach (var confirms in _confirmsInFlight)
+        {
+            foreach (var (channel, confirmId) in confirms)
+            {
+                channel.Tell(new EnqueueFailed(Self, confirmId, reason), Self);
+            }
+        }
+
+        foreach (var (channel, confirmId) in _enqueueConfirms)
+        {
+            channel.Tell(new EnqueueFailed(Self, confirmId, reason), Self);
+        }
+
+        _confirmsInFlight.Clear();
+        _enqueueConfirms.Clear();
+    }
+
+    private sealed class JournalTick
+    {
+        public static readonly JournalTick Instance = new();
+    }
+}
