@@ -24,7 +24,7 @@ public sealed partial class QueueActor
     private const long WatermarkMargin = 2000;
 
     /// <summary>Events written between compaction attempts.</summary>
-    private const int CompactAfterEvents = 256;
+    private const int CompactAfterEvents = 64;
 
     private readonly Dictionary<long, (StoredMessage Message, long SeqNr)> _recovered = new();
     private readonly List<StoredMessage> _enqueueBatch = new();
@@ -230,7 +230,15 @@ public sealed partial class QueueActor
     /// </summary>
     private void AfterWrite()
     {
-        if (++_eventsSinceCompaction < CompactAfterEvents || _definition is null)
+        if (++_eventsSinceCompaction >= CompactAfterEvents)
+        {
+            Compact();
+        }
+    }
+
+    private void Compact()
+    {
+        if (_definition is null || !Durable)
         {
             return;
         }
@@ -306,6 +314,7 @@ public sealed partial class QueueActor
     private void FlushAndReply()
     {
         WriteBatches();
+        Compact();
         var replyTo = Sender;
         DeferAsync(JournalFlushed.Instance, done => replyTo.Tell(done));
     }
