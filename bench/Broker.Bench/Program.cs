@@ -14,6 +14,11 @@ internal static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "fill")
+        {
+            return await Fill.RunAsync(args[1..]).ConfigureAwait(false);
+        }
+
         BenchOptions? options = BenchOptions.Parse(args, out bool help, out string? error);
         if (help)
         {

@@ -59,6 +59,8 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
                 connection-string = {{cs}}
                 provider-name = {{pn}}
                 auto-initialize = on
+                # Rows are inserted with parameters: the multi-row path renders blobs as SQL text.
+                max-row-by-row-size = 100000
                 # After a failed write the journal fails fast for this long, then tries again.
                 circuit-breaker.reset-timeout = 5s
               }

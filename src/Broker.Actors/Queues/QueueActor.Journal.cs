@@ -23,6 +23,12 @@ public sealed partial class QueueActor
     /// <summary>How far ahead of the last delivered id a watermark is written.</summary>
     private const long WatermarkMargin = 2000;
 
+    /// <summary>
+    /// Batch writes in flight at once. While they are, new messages and removals gather into the
+    /// next batch: group commit, so under load each journal row carries many messages.
+    /// </summary>
+    private const int MaxWritesInFlight = 2;
+
     /// <summary>Events written between compaction attempts.</summary>
     private const int CompactAfterEvents = 64;
 
@@ -44,6 +50,7 @@ public sealed partial class QueueActor
     private int _eventsSinceCompaction;
     private long _compactedUpTo;
     private bool _journalFailed;
+    private int _writesInFlight;
 
     private void RecoverJournal()
     {
@@ -164,6 +171,17 @@ public sealed partial class QueueActor
     private void WriteBatches()
     {
         _tickScheduled = false;
+        if (_writesInFlight >= MaxWritesInFlight)
+        {
+            // The batch keeps growing; the next write completion sends it.
+            return;
+        }
+
+        if (_enqueueBatch.Count > 0 || _removeBatch.Count > 0)
+        {
+            _writesInFlight++;
+        }
+
         if (_enqueueBatch.Count > 0)
         {
             var batch = new MessagesEnqueued(_enqueueBatch.ToArray());
@@ -171,14 +189,35 @@ public sealed partial class QueueActor
             _enqueueBatch.Clear();
             _enqueueConfirms.Clear();
             _confirmsInFlight.Enqueue(confirms);
-            PersistAsync(batch, e => OnEnqueuesWritten(e, confirms));
+            bool last = _removeBatch.Count == 0;
+            PersistAsync(batch, e =>
+            {
+                OnEnqueuesWritten(e, confirms);
+                if (last)
+                {
+                    OnBatchWritten();
+                }
+            });
         }
 
         if (_removeBatch.Count > 0)
         {
             var removed = new MessagesRemoved(_removeBatch.ToArray());
             _removeBatch.Clear();
-            PersistAsync(removed, _ => AfterWrite());
+            PersistAsync(removed, _ =>
+            {
+                AfterWrite();
+                OnBatchWritten();
+            });
+        }
+    }
+
+    private void OnBatchWritten()
+    {
+        _writesInFlight--;
+        if (_enqueueBatch.Count > 0 || _removeBatch.Count > 0)
+        {
+            WriteBatches();
         }
     }
 
