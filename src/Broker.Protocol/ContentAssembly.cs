@@ -6,6 +6,8 @@ namespace Broker.Protocol;
 /// </summary>
 internal sealed class ContentAssembly
 {
+    private const int InitialBodyBuffer = 1024 * 1024;
+
     private readonly ushort _channel;
     private ContentHeader? _header;
     private byte[]? _body;
@@ -50,7 +52,9 @@ internal sealed class ContentAssembly
         }
 
         _header = header;
-        _body = _expected == 0 ? Array.Empty<byte>() : new byte[_expected];
+        // Grown as body frames arrive, so a header alone cannot make the broker allocate a large
+        // declared size up front.
+        _body = _expected == 0 ? Array.Empty<byte>() : new byte[Math.Min(_expected, InitialBodyBuffer)];
     }
 
     public void AcceptBody(ReadOnlySpan<byte> payload)
@@ -68,6 +72,12 @@ internal sealed class ContentAssembly
 
         if (_body is not null)
         {
+            long needed = _received + payload.Length;
+            if (needed > _body.Length)
+            {
+                Array.Resize(ref _body, (int)Math.Min(_expected, Math.Max(needed, 2L * _body.Length)));
+            }
+
             payload.CopyTo(_body.AsSpan((int)_received));
         }
 

@@ -52,6 +52,7 @@ public static class FieldValues
         int v => v,
         uint v => v,
         long v => v,
+        ulong v when v <= long.MaxValue => (long)v,
         _ => null,
     };
 
