@@ -101,6 +101,8 @@ public sealed partial class QueueActor
         }
 
         _deliverableUpTo = _recoveredWatermark;
+        // New messages start above the watermark, so none of them is taken for a redelivery.
+        _nextId = Math.Max(_nextId, _recoveredWatermark + 1);
         _recovered.Clear();
         Register();
         _log.Info("Recovered durable queue '{0}' in vhost '{1}' with {2} message(s)", _name, _vhost, _ready.Count);
