@@ -55,6 +55,34 @@ public sealed class RawProtocolTests
     }
 
     [Fact]
+    public async Task UnknownFieldTypeInATableIs502()
+    {
+        await using var c = await RawAmqpClient.OpenAsync(_broker.Port);
+        await c.SendAsync(1, new ChannelOpen());
+        await c.ExpectAsync<ChannelOpenOk>();
+        // queue.declare whose arguments table holds one entry of type 'Z', which does not exist.
+        var w = new AmqpWriter();
+        w.WriteShort(50);
+        w.WriteShort(10);
+        w.WriteShort(0);
+        w.WriteShortString("q502");
+        w.WriteOctet(0);
+        w.WriteLong(3);
+        w.WriteOctet(1);
+        w.WriteOctet((byte)'k');
+        w.WriteOctet((byte)'Z');
+        var payload = w.ToArray();
+        var frame = new AmqpWriter();
+        frame.WriteOctet(1);
+        frame.WriteShort(1);
+        frame.WriteLong((uint)payload.Length);
+        frame.WriteBytes(payload);
+        frame.WriteOctet(0xCE);
+        await c.SendRawAsync(frame.ToArray());
+        await ExpectConnectionClose(c, ReplyCode.SyntaxError);
+    }
+
+    [Fact]
     public async Task MethodOnAnUnopenedChannelIs504()
     {
         await using var c = await RawAmqpClient.OpenAsync(_broker.Port);
