@@ -21,19 +21,9 @@ public sealed class AmqpWriter
 
     public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, _pos);
 
-    public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _pos);
-
     public void Reset() => _pos = 0;
 
     public byte[] ToArray() => _buffer.AsSpan(0, _pos).ToArray();
-
-    public Span<byte> GetSpan(int size)
-    {
-        Ensure(size);
-        return _buffer.AsSpan(_pos, size);
-    }
-
-    public void Advance(int count) => _pos += count;
 
     private void Ensure(int extra)
     {

@@ -61,8 +61,9 @@ public sealed partial class ChannelActor
         {
             if (reply is ConsumerAdded)
             {
-                _consumers[tag] = new ConsumerRegistration(tag, queue.Ref, queueName, consume.NoAck);
+                _consumers[tag] = new ConsumerRegistration(tag, queue.Ref);
                 _touchedQueues.Add(queue.Ref);
+                Context.Watch(queue.Ref);
                 if (!consume.Nowait)
                 {
                     Emit(new BasicConsumeOk { ConsumerTag = tag });
@@ -92,6 +93,15 @@ public sealed partial class ChannelActor
                 Emit(new BasicCancelOk { ConsumerTag = cancel.ConsumerTag });
             }
         });
+    }
+
+    /// <summary>A queue that stopped (failed, or its node went) cancels its consumers here, as a deleted one does.</summary>
+    private void CancelConsumersOf(IActorRef queue)
+    {
+        foreach (var c in _consumers.Values.Where(c => c.Queue.Equals(queue)).ToList())
+        {
+            OnConsumerCancelled(new ConsumerCancelled(string.Empty, c.Tag));
+        }
     }
 
     private void OnConsumerCancelled(ConsumerCancelled cancelled)
@@ -206,6 +216,7 @@ public sealed partial class ChannelActor
         if (_tx)
         {
             _txSettlements.Add((tags, Settlement.Ack));
+            _txSettledTags.UnionWith(tags);
             return;
         }
 
@@ -219,6 +230,7 @@ public sealed partial class ChannelActor
         if (_tx)
         {
             _txSettlements.Add((tags, outcome));
+            _txSettledTags.UnionWith(tags);
             return;
         }
 
@@ -227,8 +239,8 @@ public sealed partial class ChannelActor
 
     private void OnRecover(bool requeue, bool reply)
     {
-        // requeue=false would redeliver to the same consumer; requeueing gives the client the same
-        // messages again, marked redelivered, which is what recover is used for.
+        // requeue=false asks for redelivery to the same consumer; this broker requeues in both cases
+        // (the messages come again, marked redelivered, possibly to another consumer of the queue).
         _ = requeue;
         var tags = _unacked.Keys.ToList();
         Settle(tags, Settlement.Requeue);
@@ -346,7 +358,7 @@ public sealed partial class ChannelActor
         _pendingSettlements.Clear();
     }
 
-    private sealed record ConsumerRegistration(string Tag, IActorRef Queue, string QueueName, bool NoAck);
+    private sealed record ConsumerRegistration(string Tag, IActorRef Queue);
 
     private readonly record struct UnackedDelivery(IActorRef Queue, long MessageId);
 }

@@ -13,9 +13,13 @@ namespace Broker.Actors.Channel;
 public sealed partial class ChannelActor
 {
     private readonly List<string> _routeBuffer = new();
+    private readonly Routing.RouteScratch _routeScratch = new();
 
-    /// <summary>Per queue, the confirm ids sent to it and not yet answered, oldest first (queues answer in order).</summary>
-    private readonly Dictionary<IActorRef, Queue<long>> _awaitingQueues = new();
+    /// <summary>
+    /// Per queue, the confirm ids sent to it and not yet answered. Not a FIFO: a durable queue
+    /// confirms a transient message at once and a persistent one after its journal write.
+    /// </summary>
+    private readonly Dictionary<IActorRef, HashSet<long>> _awaitingQueues = new();
 
     /// <summary>Confirm id -> number of queues that still have to answer.</summary>
     private readonly Dictionary<long, int> _unconfirmed = new();
@@ -56,7 +60,7 @@ public sealed partial class ChannelActor
                 throw AmqpException.AccessRefused($"cannot publish to internal exchange '{publish.Exchange}' in vhost '{VHost}'");
             }
 
-            _broker.Routes.Route(VHost, exchange, publish.RoutingKey, header.Properties.Headers, _routeBuffer);
+            _broker.Routes.Route(VHost, exchange, publish.RoutingKey, header.Properties.Headers, _routeBuffer, _routeScratch);
         }
 
         long seq = _confirmMode ? ++_publishSeq : 0;
@@ -84,11 +88,11 @@ public sealed partial class ChannelActor
             {
                 if (!_awaitingQueues.TryGetValue(queue.Ref, out var ids))
                 {
-                    ids = new Queue<long>();
+                    ids = new HashSet<long>();
                     _awaitingQueues[queue.Ref] = ids;
                 }
 
-                ids.Enqueue(confirmId);
+                ids.Add(confirmId);
             }
 
             queue.Ref.Tell(new Publish(message, confirmId), Self);
@@ -130,6 +134,9 @@ public sealed partial class ChannelActor
         {
             credit = FlowControl.InitialPublishCredit;
             Context.Watch(queue);
+
+            // So the queue hears ChannelGone and forgets this channel's flow state.
+            _touchedQueues.Add(queue);
         }
 
         _publishCredit[queue] = --credit;
@@ -161,24 +168,20 @@ public sealed partial class ChannelActor
 
     private void OnEnqueued(Enqueued e)
     {
-        if (_awaitingQueues.TryGetValue(e.Queue, out var ids) && ids.Count > 0 && ids.Peek() == e.ConfirmId)
+        if (_awaitingQueues.TryGetValue(e.Queue, out var ids) && ids.Remove(e.ConfirmId))
         {
-            ids.Dequeue();
+            Resolve(e.ConfirmId, failed: false);
         }
-
-        Resolve(e.ConfirmId, failed: false);
     }
 
     private void OnEnqueueFailed(EnqueueFailed e)
     {
         _log.Warning("channel {0} of connection {1}: queue could not take message {2}: {3}", _number,
             _connection.ConnectionId, e.ConfirmId, e.Reason);
-        if (_awaitingQueues.TryGetValue(e.Queue, out var ids) && ids.Count > 0 && ids.Peek() == e.ConfirmId)
+        if (_awaitingQueues.TryGetValue(e.Queue, out var ids) && ids.Remove(e.ConfirmId))
         {
-            ids.Dequeue();
+            Resolve(e.ConfirmId, failed: true);
         }
-
-        Resolve(e.ConfirmId, failed: true);
     }
 
     /// <summary>
@@ -190,6 +193,7 @@ public sealed partial class ChannelActor
         _touchedQueues.Remove(queue);
         _publishCredit.Remove(queue);
         ReleaseCreditBlock(queue);
+        CancelConsumersOf(queue);
         if (_awaitingQueues.Remove(queue, out var ids))
         {
             foreach (var id in ids)

@@ -17,7 +17,9 @@ public sealed partial class ChannelActor
     private long _txSeq;
     private int _txOutstanding;
 
-    private bool IsSettledInTx(ulong tag) => _tx && _txSettlements.Exists(s => s.Tags.Contains(tag));
+    private readonly HashSet<ulong> _txSettledTags = new();
+
+    private bool IsSettledInTx(ulong tag) => _tx && _txSettledTags.Contains(tag);
 
     private void OnTxSelect()
     {
@@ -39,6 +41,7 @@ public sealed partial class ChannelActor
         }
 
         _txSettlements.Clear();
+        _txSettledTags.Clear();
         var publishes = _txPublishes.ToList();
         _txPublishes.Clear();
         _txOutstanding = 0;
@@ -70,6 +73,7 @@ public sealed partial class ChannelActor
         RequireTx();
         _txPublishes.Clear();
         _txSettlements.Clear();
+        _txSettledTags.Clear();
         Emit(new TxRollbackOk());
     }
 

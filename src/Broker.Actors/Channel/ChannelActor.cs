@@ -77,7 +77,7 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
                 Context.Stop(Self);
             }
         });
-        Receive<Deliver>(d => ReturnDelivery(d));
+        // Cleanup already sent ChannelGone, which returned these deliveries to their queues.
         ReceiveAny(_ => { });
     }
 
@@ -163,6 +163,8 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
     /// <summary>Sends a request to a queue or exchange and handles its answer before the next client command.</summary>
     private void Request(Action send, Action<object> onReply)
     {
+        // Acks and nacks the client sent before this method must reach the queues before it.
+        FlushSettlements();
         _onReply = onReply;
         send();
         Timers.StartSingleTimer("reply", ReplyTimeout.Instance, _broker.EntityTimeout);

@@ -26,6 +26,9 @@ public sealed class ExchangeActor : ReceivePersistentActor
     /// <summary>The bindings that are in the journal (those to durable destinations).</summary>
     private readonly List<Binding> _journaled = new();
     private int _eventsSinceSnapshot;
+
+    /// <summary>Sequence number of the ExchangeRemoved being cleaned up after, 0 when none.</summary>
+    private long _removedAt;
     private readonly string _vhost;
     private readonly string _name;
     private ExchangeDefinition? _definition;
@@ -96,10 +99,25 @@ public sealed class ExchangeActor : ReceivePersistentActor
             DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
         });
         Command<SaveSnapshotFailure>(f => _log.Warning("exchange '{0}': snapshot failed: {1}", _name, f.Cause.Message));
-        Command<DeleteMessagesSuccess>(_ => { });
-        Command<DeleteMessagesFailure>(f => _log.Warning("exchange '{0}': journal compaction failed: {1}", _name, f.Cause.Message));
-        Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(f => _log.Warning("exchange '{0}': snapshot cleanup failed: {1}", _name, f.Cause.Message));
+        Command<DeleteMessagesSuccess>(_ => FinishRemoval());
+        Command<DeleteMessagesFailure>(f =>
+        {
+            _log.Warning("exchange '{0}': journal compaction failed: {1}", _name, f.Cause.Message);
+            FinishRemoval();
+        });
+        Command<DeleteSnapshotsSuccess>(_ =>
+        {
+            if (_removedAt > 0)
+            {
+                DeleteMessages(_removedAt);
+            }
+        });
+        Command<DeleteSnapshotsFailure>(f =>
+        {
+            // Keep the events (ending in ExchangeRemoved): they still say the exchange is gone.
+            _log.Warning("exchange '{0}': snapshot cleanup failed: {1}", _name, f.Cause.Message);
+            FinishRemoval();
+        });
     }
 
     public override string PersistenceId { get; }
@@ -176,15 +194,20 @@ public sealed class ExchangeActor : ReceivePersistentActor
             .ContinueWith(_ => replyTo.Tell(new ExchangeDeleted(_name)));
         if (wasDurable)
         {
+            // Snapshots first, then the events: deleting the events first could leave a snapshot
+            // that brings the exchange back after a crash in between.
             Persist(new ExchangeRemoved(_name), _ =>
             {
-                DeleteMessages(LastSequenceNr);
-                DeleteSnapshots(SnapshotSelectionCriteria.Latest);
+                _removedAt = LastSequenceNr;
+                DeleteSnapshots(new SnapshotSelectionCriteria(LastSequenceNr));
             });
         }
 
         _log.Info("Deleted exchange '{0}' in vhost '{1}'", _name, _vhost);
-        Passivate();
+        if (!wasDurable)
+        {
+            Passivate();
+        }
     }
 
     private void Bind(Binding binding, bool destinationDurable)
@@ -314,6 +337,15 @@ public sealed class ExchangeActor : ReceivePersistentActor
         }
 
         action();
+    }
+
+    private void FinishRemoval()
+    {
+        if (_removedAt > 0)
+        {
+            _removedAt = 0;
+            Passivate();
+        }
     }
 
     /// <summary>Bounds the journal: a snapshot of the definition and journaled bindings replaces the events.</summary>

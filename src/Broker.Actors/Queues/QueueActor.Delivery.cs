@@ -87,10 +87,14 @@ public sealed partial class QueueActor
         List<long>? removed = null;
         foreach (var id in cmd.MessageIds)
         {
-            if (!_unacked.Remove(id, out var u))
+            // Only the channel holding a delivery settles it: a late return from a channel that
+            // already went must not touch the message once it is held by another.
+            if (!_unacked.TryGetValue(id, out var u) || !u.Channel.Equals(Sender))
             {
                 continue;
             }
+
+            _unacked.Remove(id);
 
             if (u.Consumer is { } c)
             {
@@ -124,6 +128,7 @@ public sealed partial class QueueActor
     {
         int removed = _consumers.RemoveAll(c => c.Channel.Equals(channel));
         _publishesSinceCredit.Remove(channel);
+        ForgetDeferredCredit(channel);
         List<long>? ids = null;
         foreach (var (id, u) in _unacked)
         {

@@ -39,6 +39,19 @@ public sealed partial class QueueActor
         _publishesSinceCredit[Sender] = n;
     }
 
+    private void ForgetDeferredCredit(IActorRef channel)
+    {
+        int n = _deferredCredit.Count;
+        for (int i = 0; i < n; i++)
+        {
+            var c = _deferredCredit.Dequeue();
+            if (!c.Equals(channel))
+            {
+                _deferredCredit.Enqueue(c);
+            }
+        }
+    }
+
     /// <summary>Hands back deferred publish credit as deliveries drain the backlog (or consumers go).</summary>
     private void ReleaseDeferredCredit(int delivered)
     {

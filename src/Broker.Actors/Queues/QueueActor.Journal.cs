@@ -51,6 +51,7 @@ public sealed partial class QueueActor
     private long _compactedUpTo;
     private bool _journalFailed;
     private int _writesInFlight;
+    private readonly List<IActorRef> _flushWaiters = new();
 
     private void RecoverJournal()
     {
@@ -221,6 +222,8 @@ public sealed partial class QueueActor
         {
             WriteBatches();
         }
+
+        ReplyIfFlushed();
     }
 
     private void OnEnqueuesWritten(MessagesEnqueued written, List<(IActorRef Channel, long ConfirmId)> confirms)
@@ -299,8 +302,11 @@ public sealed partial class QueueActor
         });
     }
 
-    /// <summary>True when a delivery of this message is already covered by a written watermark.</summary>
-    private bool MayDeliver(QueuedMessage m) => !Durable || m.Id <= _deliverableUpTo;
+    /// <summary>
+    /// True when a delivery of this message is already covered by a written watermark. Only
+    /// persistent messages need it: transient ones do not come back after a restart.
+    /// </summary>
+    private bool MayDeliver(QueuedMessage m) => !Durable || !m.Message.Persistent || m.Id <= _deliverableUpTo;
 
     /// <summary>Starts the next watermark write early, so deliveries rarely wait for one.</summary>
     private void PrepareWatermark(long deliveredId)
@@ -354,10 +360,47 @@ public sealed partial class QueueActor
     /// <summary>Shutdown: write the batches and answer once the journal has everything.</summary>
     private void FlushAndReply()
     {
+        _flushWaiters.Add(Sender);
         WriteBatches();
         Compact();
-        var replyTo = Sender;
-        DeferAsync(JournalFlushed.Instance, done => replyTo.Tell(done));
+        ReplyIfFlushed();
+    }
+
+    /// <summary>Answers shutdown flushes once no batch is waiting (DeferAsync runs after every write in flight).</summary>
+    private void ReplyIfFlushed()
+    {
+        if (_flushWaiters.Count == 0 || _enqueueBatch.Count > 0 || _removeBatch.Count > 0)
+        {
+            return;
+        }
+
+        var waiters = _flushWaiters.ToArray();
+        _flushWaiters.Clear();
+        DeferAsync(JournalFlushed.Instance, done =>
+        {
+            foreach (var w in waiters)
+            {
+                w.Tell(done);
+            }
+        });
+    }
+
+    /// <summary>Drops what is batched and not yet written (the queue is being deleted); its publishers get basic.nack.</summary>
+    private void DropBatches(string reason)
+    {
+        foreach (var (channel, confirmId) in _enqueueConfirms)
+        {
+            channel.Tell(new EnqueueFailed(Self, confirmId, reason), Self);
+        }
+
+        foreach (var m in _enqueueBatch)
+        {
+            _unwritten.Remove(m.Id);
+        }
+
+        _enqueueConfirms.Clear();
+        _enqueueBatch.Clear();
+        _removeBatch.Clear();
     }
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
@@ -370,19 +413,17 @@ public sealed partial class QueueActor
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
+    /// <summary>
+    /// A rejected write runs no callback, so the batching and watermark bookkeeping would stall:
+    /// handled like a failed write (nack, stop, be restarted from the journal).
+    /// </summary>
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
-        _log.Error(cause, "queue '{0}' in vhost '{1}': journal rejected a write ({2})", _name, _vhost,
-            cause.GetBaseException().Message);
-        if (@event is MessagesEnqueued && _confirmsInFlight.Count > 0)
-        {
-            foreach (var (channel, confirmId) in _confirmsInFlight.Dequeue())
-            {
-                channel.Tell(new EnqueueFailed(Self, confirmId, cause.GetBaseException().Message), Self);
-            }
-        }
-
-        base.OnPersistRejected(cause, @event, sequenceNr);
+        _journalFailed = true;
+        _log.Error(cause, "queue '{0}' in vhost '{1}': journal rejected a write ({2}); unconfirmed publishes get basic.nack and the queue restarts from the journal",
+            _name, _vhost, cause.GetBaseException().Message);
+        NackUnwritten(cause.GetBaseException().Message);
+        Context.Stop(Self);
     }
 
     private void NackUnwritten(string reason)

@@ -230,7 +230,8 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         _broker.RemoveBindingsTo(_vhost, _name, toExchange: false).ContinueWith(_ => replyTo.Tell(new QueueDeleted(count)));
         if (durable)
         {
-            WriteBatches();
+            // Nothing may be written after QueueRemoved: what is still batched goes with the queue.
+            DropBatches("queue deleted");
             Persist(new QueueRemoved(_name), _ => DeleteMessages(LastSequenceNr));
         }
 

@@ -24,9 +24,25 @@ public sealed class RoutingTable
     /// Collects the distinct queue names a message reaches from <paramref name="exchange"/>,
     /// following exchange-to-exchange bindings.
     /// </summary>
-    public void Route(string vhost, ExchangeRoute exchange, string routingKey, FieldTable? headers, List<string> queues)
+    public void Route(string vhost, ExchangeRoute exchange, string routingKey, FieldTable? headers, List<string> queues) =>
+        Route(vhost, exchange, routingKey, headers, queues, new RouteScratch());
+
+    /// <summary>
+    /// As above, with buffers the caller keeps (a channel routes every publish with the same ones),
+    /// so routing allocates nothing per message.
+    /// </summary>
+    public void Route(string vhost, ExchangeRoute exchange, string routingKey, FieldTable? headers, List<string> queues,
+        RouteScratch scratch)
     {
-        var matched = new List<Binding>();
+        var matched = scratch.Matched;
+        var seen = scratch.Seen;
+        matched.Clear();
+        seen.Clear();
+        foreach (var q in queues)
+        {
+            seen.Add(q);
+        }
+
         exchange.Match(routingKey, headers, matched);
         if (matched.Count == 0)
         {
@@ -39,7 +55,7 @@ public sealed class RoutingTable
             var b = matched[i];
             if (!b.ToExchange)
             {
-                if (!queues.Contains(b.Destination))
+                if (seen.Add(b.Destination))
                 {
                     queues.Add(b.Destination);
                 }
@@ -54,4 +70,12 @@ public sealed class RoutingTable
             }
         }
     }
+}
+
+/// <summary>Reusable buffers for <see cref="RoutingTable.Route(string, ExchangeRoute, string, FieldTable?, List{string}, RouteScratch)"/>.</summary>
+public sealed class RouteScratch
+{
+    public List<Binding> Matched { get; } = new();
+
+    public HashSet<string> Seen { get; } = new(StringComparer.Ordinal);
 }
