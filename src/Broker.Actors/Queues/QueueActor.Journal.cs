@@ -24,8 +24,8 @@ public sealed partial class QueueActor
     private const long WatermarkMargin = 2000;
 
     /// <summary>
-    /// Batch writes in flight at once. While they are, new messages and removals gather into the
-    /// next batch: group commit, so under load each journal row carries many messages.
+    /// Batch writes in flight at once, per lane (enqueues, removals). While they are, new messages
+    /// and removals gather into the next batch: group commit, so under load each row carries many.
     /// </summary>
     private const int MaxWritesInFlight = 2;
 
@@ -50,7 +50,11 @@ public sealed partial class QueueActor
     private int _eventsSinceCompaction;
     private long _compactedUpTo;
     private bool _journalFailed;
-    private int _writesInFlight;
+    private int _enqueueWritesInFlight;
+    private int _removeWritesInFlight;
+
+    /// <summary>Ids in the enqueue batch not yet handed to the journal.</summary>
+    private readonly HashSet<long> _unissued = new();
     private readonly List<IActorRef> _flushWaiters = new();
 
     private void RecoverJournal()
@@ -117,6 +121,7 @@ public sealed partial class QueueActor
         var msg = m.Message;
         _enqueueBatch.Add(new StoredMessage(m.Id, msg.Exchange, msg.RoutingKey, msg.RawProperties, msg.Body));
         _unwritten.Add(m.Id);
+        _unissued.Add(m.Id);
         if (confirmId != 0)
         {
             _enqueueConfirms.Add((Sender, confirmId));
@@ -171,53 +176,61 @@ public sealed partial class QueueActor
         }
     }
 
+    /// <summary>
+    /// Writes what is batched. Enqueues and removals have lanes of their own, so acks are not held
+    /// up behind message writes (the fewer acks in flight, the fewer come back after a crash). A
+    /// removal is written only once the enqueue of the same message has been issued, so the journal
+    /// never holds a removal before its enqueue.
+    /// </summary>
     private void WriteBatches()
     {
         _tickScheduled = false;
-        if (_writesInFlight >= MaxWritesInFlight)
-        {
-            // The batch keeps growing; the next write completion sends it.
-            return;
-        }
-
-        if (_enqueueBatch.Count > 0 || _removeBatch.Count > 0)
-        {
-            _writesInFlight++;
-        }
-
-        if (_enqueueBatch.Count > 0)
+        if (_enqueueBatch.Count > 0 && _enqueueWritesInFlight < MaxWritesInFlight)
         {
             var batch = new MessagesEnqueued(_enqueueBatch.ToArray());
             var confirms = _enqueueConfirms.ToList();
             _enqueueBatch.Clear();
             _enqueueConfirms.Clear();
+            _unissued.Clear();
             _confirmsInFlight.Enqueue(confirms);
-            bool last = _removeBatch.Count == 0;
+            _enqueueWritesInFlight++;
             PersistAsync(batch, e =>
             {
+                _enqueueWritesInFlight--;
                 OnEnqueuesWritten(e, confirms);
-                if (last)
-                {
-                    OnBatchWritten();
-                }
+                OnBatchWritten();
             });
         }
 
-        if (_removeBatch.Count > 0)
+        if (_removeBatch.Count > 0 && _removeWritesInFlight < MaxWritesInFlight)
         {
-            var removed = new MessagesRemoved(_removeBatch.ToArray());
-            _removeBatch.Clear();
-            PersistAsync(removed, _ =>
+            long[] ready;
+            if (_unissued.Count == 0)
             {
-                AfterWrite();
-                OnBatchWritten();
-            });
+                ready = _removeBatch.ToArray();
+                _removeBatch.Clear();
+            }
+            else
+            {
+                ready = _removeBatch.Where(id => !_unissued.Contains(id)).ToArray();
+                _removeBatch.RemoveAll(id => !_unissued.Contains(id));
+            }
+
+            if (ready.Length > 0)
+            {
+                _removeWritesInFlight++;
+                PersistAsync(new MessagesRemoved(ready), _ =>
+                {
+                    _removeWritesInFlight--;
+                    AfterWrite();
+                    OnBatchWritten();
+                });
+            }
         }
     }
 
     private void OnBatchWritten()
     {
-        _writesInFlight--;
         if (_enqueueBatch.Count > 0 || _removeBatch.Count > 0)
         {
             WriteBatches();
@@ -397,6 +410,8 @@ public sealed partial class QueueActor
         {
             _unwritten.Remove(m.Id);
         }
+
+        _unissued.Clear();
 
         _enqueueConfirms.Clear();
         _enqueueBatch.Clear();
