@@ -29,6 +29,9 @@ public sealed partial class QueueActor
     /// </summary>
     private const int MaxWritesInFlight = 2;
 
+    /// <summary>Removal writes in flight: one, so removals batch up well while acks still never wait for enqueues.</summary>
+    private const int MaxRemoveWritesInFlight = 1;
+
     /// <summary>Events written between compaction attempts.</summary>
     private const int CompactAfterEvents = 64;
 
@@ -202,7 +205,7 @@ public sealed partial class QueueActor
             });
         }
 
-        if (_removeBatch.Count > 0 && _removeWritesInFlight < MaxWritesInFlight)
+        if (_removeBatch.Count > 0 && _removeWritesInFlight < MaxRemoveWritesInFlight)
         {
             long[] ready;
             if (_unissued.Count == 0)
