@@ -271,6 +271,27 @@ public sealed class BasicTests
     }
 
     [Fact]
+    public async Task GlobalPrefetchDoesNotHoardMessagesOtherConsumersCouldTake()
+    {
+        var (conn, ch, q) = await SetupAsync();
+        await using var _ = conn;
+        // Channel A: channel-wide prefetch 1 and never acks. Channel B: no limit.
+        await using var a = await conn.CreateChannelAsync();
+        await a.BasicQosAsync(0, 1, global: true);
+        var (_, fromA) = await ConsumeAsync(a, q);
+        await using var b = await conn.CreateChannelAsync();
+        var (_, fromB) = await ConsumeAsync(b, q, autoAck: true);
+        for (int i = 0; i < 20; i++)
+        {
+            await ch.BasicPublishAsync("", q, Body("h" + i));
+        }
+
+        // A takes its one message (and at most one more waiting for room); B gets the rest.
+        await Wait.Until(() => fromB.Reader.Count >= 18, "B to receive at least 18 of 20");
+        Assert.Equal(1, fromA.Reader.Count);
+    }
+
+    [Fact]
     public async Task CancelStopsDeliveries()
     {
         var (conn, ch, q) = await SetupAsync();

@@ -56,7 +56,10 @@ public sealed partial class ChannelActor
         }
 
         var queue = FindQueue(queueName);
-        var request = new AddConsumer(tag, consume.NoAck, consume.Exclusive, _consumerPrefetch, _connection.ConnectionId);
+        int window = _channelPrefetch > 0 && !consume.NoAck
+            ? Math.Min((int)_channelPrefetch, FlowControl.DeliveryWindow)
+            : FlowControl.DeliveryWindow;
+        var request = new AddConsumer(tag, consume.NoAck, consume.Exclusive, _consumerPrefetch, _connection.ConnectionId, window);
         Request(() => queue.Ref.Tell(request, Self), reply =>
         {
             if (reply is ConsumerAdded)

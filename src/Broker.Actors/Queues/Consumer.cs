@@ -5,8 +5,9 @@ namespace Broker.Actors.Queues;
 /// <summary>A consumer as its queue sees it: where deliveries go and how many it may still take.</summary>
 internal sealed class Consumer
 {
-    public Consumer(string tag, IActorRef channel, bool noAck, bool exclusive, ushort prefetch)
+    public Consumer(string tag, IActorRef channel, bool noAck, bool exclusive, ushort prefetch, int window)
     {
+        Window = window;
         Tag = tag;
         Channel = channel;
         NoAck = noAck;
@@ -26,8 +27,10 @@ internal sealed class Consumer
     /// <summary>Delivered and not yet handed to the socket (credited back by the channel).</summary>
     public int Outstanding { get; set; }
 
-    public bool HasCredit =>
-        Outstanding < FlowControl.DeliveryWindow && (NoAck || Prefetch == 0 || InFlight < Prefetch);
+    /// <summary>Deliveries that may be on their way to the socket at once.</summary>
+    public int Window { get; }
+
+    public bool HasCredit => Outstanding < Window && (NoAck || Prefetch == 0 || InFlight < Prefetch);
 }
 
 /// <summary>A delivered message awaiting ack: which channel holds it and for which consumer (null for basic.get).</summary>

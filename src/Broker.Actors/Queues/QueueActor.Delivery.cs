@@ -22,7 +22,7 @@ public sealed partial class QueueActor
             return;
         }
 
-        _consumers.Add(new Consumer(cmd.Tag, Sender, cmd.NoAck, cmd.Exclusive, cmd.Prefetch));
+        _consumers.Add(new Consumer(cmd.Tag, Sender, cmd.NoAck, cmd.Exclusive, cmd.Prefetch, cmd.Window));
         _hadConsumers = true;
         Sender.Tell(new ConsumerAdded(cmd.Tag));
         DeliverReady();

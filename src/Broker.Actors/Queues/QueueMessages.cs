@@ -18,8 +18,12 @@ public sealed record Enqueued(IActorRef Queue, long ConfirmId);
 
 public sealed record EnqueueFailed(IActorRef Queue, long ConfirmId, string Reason);
 
-/// <summary>basic.consume on this queue. Prefetch 0 means no per-consumer limit.</summary>
-public sealed record AddConsumer(string Tag, bool NoAck, bool Exclusive, ushort Prefetch, string ConnectionId);
+/// <summary>
+/// basic.consume on this queue. Prefetch 0 means no per-consumer limit. Window caps deliveries not
+/// yet written to the socket: a channel with a channel-wide prefetch asks for no more than that,
+/// so the channel does not hold back messages other consumers of the queue could take.
+/// </summary>
+public sealed record AddConsumer(string Tag, bool NoAck, bool Exclusive, ushort Prefetch, string ConnectionId, int Window);
 
 public sealed record ConsumerAdded(string Tag);
 
