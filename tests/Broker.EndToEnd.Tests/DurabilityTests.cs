@@ -309,4 +309,43 @@ public abstract class DurabilityTests : IAsyncLifetime
         await using var ch2 = await conn2.CreateChannelAsync();
         Assert.Equal(5u, (await ch2.QueueDeclarePassiveAsync("churn")).MessageCount);
     }
+
+    [Fact]
+    public async Task OneLongUnackedMessageDoesNotPinTheJournal()
+    {
+        // One message at a time (each confirm awaited, each ack its own), so that every message
+        // makes journal rows of its own: thousands of rows of history behind the held message.
+        const int total = 3000;
+        await using (var conn = await _node.ConnectAsync())
+        await using (var ch = await ConfirmChannelAsync(conn))
+        await using (var holder = await conn.CreateChannelAsync())
+        {
+            await ch.QueueDeclareAsync("straggler", durable: true, exclusive: false, autoDelete: false);
+            await ch.BasicPublishAsync("", "straggler", true, Persistent, Body("first"));
+            // Held unacked for the whole run by another channel.
+            var held = await holder.BasicGetAsync("straggler", autoAck: false);
+            Assert.Equal("first", Text(held!.Body));
+
+            var (_, deliveries) = await ConsumeAsync(ch, "straggler", autoAck: false);
+            for (int i = 0; i < total; i++)
+            {
+                await ch.BasicPublishAsync("", "straggler", true, Persistent, new byte[64]);
+                var d = await deliveries.NextAsync(TimeSpan.FromSeconds(30));
+                await ch.BasicAckAsync(d.DeliveryTag, multiple: false);
+            }
+
+            await ch.QueueDeclarePassiveAsync("straggler");
+        }
+
+        await RestartAsync();
+        long rows = await CountJournalRowsAsync("queue-/|straggler");
+        // Without re-writing the held message, every row after it stays (several thousand here).
+        Assert.True(rows < 600, $"{rows} journal rows left for a queue holding 1 message after {total}");
+        await using var conn2 = await _node.ConnectAsync();
+        await using var ch2 = await conn2.CreateChannelAsync();
+        var back = await ch2.BasicGetAsync("straggler", autoAck: true);
+        Assert.Equal("first", Text(back!.Body));
+        Assert.True(back.Redelivered);
+        Assert.Null(await ch2.BasicGetAsync("straggler", autoAck: true));
+    }
 }

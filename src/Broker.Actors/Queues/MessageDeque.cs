@@ -54,6 +54,32 @@ public sealed class MessageDeque
         _count++;
     }
 
+    /// <summary>The message with this id, if it is here (binary search: the deque is in id order).</summary>
+    public QueuedMessage? FindById(long id)
+    {
+        int lo = 0, hi = _count - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            var m = _items[(_head + mid) % _items.Length];
+            if (m.Id == id)
+            {
+                return m;
+            }
+
+            if (m.Id < id)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+
+        return null;
+    }
+
     public int Clear()
     {
         int n = _count;

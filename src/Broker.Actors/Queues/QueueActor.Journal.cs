@@ -32,6 +32,15 @@ public sealed partial class QueueActor
     /// <summary>Removal writes in flight: one, so removals batch up well while acks still never wait for enqueues.</summary>
     private const int MaxRemoveWritesInFlight = 1;
 
+    /// <summary>
+    /// How far (in events) the oldest live row may fall behind before its few live messages are
+    /// written again in a new row, so one long-unacked message does not pin the journal.
+    /// </summary>
+    private const long StragglerDistance = 256;
+
+    /// <summary>Most live messages a straggler row may have to be re-written rather than waited for.</summary>
+    private const int StragglerMaxMessages = 1000;
+
     /// <summary>Events written between compaction attempts.</summary>
     private const int CompactAfterEvents = 64;
 
@@ -53,6 +62,7 @@ public sealed partial class QueueActor
     private int _eventsSinceCompaction;
     private long _compactedUpTo;
     private bool _journalFailed;
+    private bool _stragglerRewriteInFlight;
     private int _enqueueWritesInFlight;
     private int _removeWritesInFlight;
 
@@ -304,6 +314,12 @@ public sealed partial class QueueActor
         }
 
         long oldestLive = _liveInBatch.Count > 0 ? _liveInBatch.Keys.First() : long.MaxValue;
+        if (oldestLive != long.MaxValue && LastSequenceNr - oldestLive > StragglerDistance &&
+            _liveInBatch[oldestLive] <= StragglerMaxMessages && !_stragglerRewriteInFlight)
+        {
+            RewriteStragglers(oldestLive);
+        }
+
         long cut = Math.Min(oldestLive - 1, LastSequenceNr);
         if (cut <= _compactedUpTo)
         {
@@ -315,6 +331,51 @@ public sealed partial class QueueActor
         {
             _compactedUpTo = cut;
             DeleteMessages(cut);
+        });
+    }
+
+    /// <summary>
+    /// Writes the live messages of an old row again in a new row (recovery keeps the later copy, and
+    /// a later removal still removes it), so that the next compaction can cut past the old row.
+    /// </summary>
+    private void RewriteStragglers(long batchSeq)
+    {
+        var stored = new List<StoredMessage>();
+        foreach (var (id, seq) in _journaledAt)
+        {
+            if (seq != batchSeq)
+            {
+                continue;
+            }
+
+            var m = _unacked.TryGetValue(id, out var u) ? u.Message : _ready.FindById(id);
+            if (m is not null)
+            {
+                var msg = m.Message;
+                stored.Add(new StoredMessage(id, msg.Exchange, msg.RoutingKey, msg.RawProperties, msg.Body));
+            }
+        }
+
+        if (stored.Count == 0)
+        {
+            return;
+        }
+
+        _stragglerRewriteInFlight = true;
+        PersistAsync(new MessagesEnqueued(stored), written =>
+        {
+            _stragglerRewriteInFlight = false;
+            long newSeq = LastSequenceNr;
+            foreach (var m in written.Messages)
+            {
+                if (_journaledAt.TryGetValue(m.Id, out long old) && old == batchSeq)
+                {
+                    UntrackJournaled(m.Id);
+                    TrackJournaled(m.Id, newSeq);
+                }
+            }
+
+            _log.Debug("queue '{0}': re-wrote {1} long-lived message(s) so the journal can be compacted", _name, stored.Count);
         });
     }
 
