@@ -3,6 +3,21 @@ using Broker.Actors;
 using Broker.Node;
 
 // One command starts a working node: dotnet run --project src/Broker.Node
+
+// Signal handlers first: a SIGTERM that arrives while the node is still starting must still lead
+// to a clean stop, not to the runtime's default (exit 143).
+var stop = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx =>
+{
+    ctx.Cancel = true;
+    stop.TrySetResult("SIGINT");
+});
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+{
+    ctx.Cancel = true;
+    stop.TrySetResult("SIGTERM");
+});
+
 BrokerServer server;
 try
 {
@@ -20,18 +35,6 @@ catch (Exception e) when (e is not OutOfMemoryException)
 }
 
 Console.WriteLine($"broker: AMQP 0-9-1 listening on {server.Endpoint} (data in {server.Context.Settings.DataDirectory})");
-
-var stop = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx =>
-{
-    ctx.Cancel = true;
-    stop.TrySetResult("SIGINT");
-});
-using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
-{
-    ctx.Cancel = true;
-    stop.TrySetResult("SIGTERM");
-});
 
 string signal = await stop.Task;
 Console.WriteLine($"broker: {signal} received, shutting down");
