@@ -191,7 +191,7 @@ public sealed class BrokerServer : IAsyncDisposable
         var actor = Actors.ActorOf(
             Props.Create(() => new ConnectionActor(ctx, outbound, incoming.RemoteAddress, name)),
             $"connection-{Interlocked.Increment(ref _connectionSeq)}");
-        Context.Connections.Add(actor, name);
+        Context.Connections.Add(actor);
 
         var inbound = Flow.Create<ByteString>()
             .Via(new FrameDecoderStage(s.FrameMax, s.MaxMessageSize))

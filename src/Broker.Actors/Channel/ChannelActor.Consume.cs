@@ -15,8 +15,8 @@ public sealed partial class ChannelActor
     private readonly Dictionary<(IActorRef Queue, Settlement Outcome), List<long>> _pendingSettlements = new();
     private readonly BasicDeliver _deliverMethod = new();
 
-    /// <summary>Deliveries written per consumer since its queue was last given delivery credit.</summary>
-    private readonly Dictionary<string, int> _deliveredSinceCredit = new(StringComparer.Ordinal);
+    /// <summary>Deliveries written since delivery credit was last given (the per-consumer counts are on the registrations).</summary>
+    private int _deliveredSinceCredit;
     private ulong _deliveryTag;
     private ulong _lowestUnacked = 1;
     private ushort _consumerPrefetch;
@@ -147,7 +147,7 @@ public sealed partial class ChannelActor
 
     private void OnDeliver(Deliver d)
     {
-        if (_closed || !_consumers.ContainsKey(d.ConsumerTag))
+        if (_closed || !_consumers.TryGetValue(d.ConsumerTag, out var consumer))
         {
             ReturnDelivery(d);
             return;
@@ -159,7 +159,7 @@ public sealed partial class ChannelActor
             return;
         }
 
-        SendDelivery(d);
+        SendDelivery(d, consumer);
     }
 
     /// <summary>A delivery this channel cannot take (consumer gone) goes back to its queue.</summary>
@@ -171,7 +171,7 @@ public sealed partial class ChannelActor
         }
     }
 
-    private void SendDelivery(Deliver d)
+    private void SendDelivery(Deliver d, ConsumerRegistration consumer)
     {
         ulong tag = ++_deliveryTag;
         if (!d.NoAck)
@@ -179,8 +179,8 @@ public sealed partial class ChannelActor
             _unacked[tag] = new UnackedDelivery(d.QueueRef, d.Message.Id);
         }
 
-        _deliveredSinceCredit.TryGetValue(d.ConsumerTag, out int sent);
-        _deliveredSinceCredit[d.ConsumerTag] = sent + 1;
+        consumer.SentSinceCredit++;
+        _deliveredSinceCredit++;
         var m = d.Message;
         _deliverMethod.ConsumerTag = d.ConsumerTag;
         _deliverMethod.DeliveryTag = tag;
@@ -202,9 +202,9 @@ public sealed partial class ChannelActor
             }
 
             _held.Dequeue();
-            if (_consumers.ContainsKey(d.ConsumerTag))
+            if (_consumers.TryGetValue(d.ConsumerTag, out var consumer))
             {
-                SendDelivery(d);
+                SendDelivery(d, consumer);
             }
             else
             {
@@ -324,7 +324,7 @@ public sealed partial class ChannelActor
     /// </summary>
     private void GrantDeliveryCredit()
     {
-        if (_deliveredSinceCredit.Count == 0)
+        if (_deliveredSinceCredit == 0)
         {
             return;
         }
@@ -335,15 +335,16 @@ public sealed partial class ChannelActor
             return;
         }
 
-        foreach (var (tag, count) in _deliveredSinceCredit)
+        foreach (var consumer in _consumers.Values)
         {
-            if (_consumers.TryGetValue(tag, out var consumer))
+            if (consumer.SentSinceCredit > 0)
             {
-                consumer.Queue.Tell(new DeliveryCredit(tag, count), Self);
+                consumer.Queue.Tell(new DeliveryCredit(consumer.Tag, consumer.SentSinceCredit), Self);
+                consumer.SentSinceCredit = 0;
             }
         }
 
-        _deliveredSinceCredit.Clear();
+        _deliveredSinceCredit = 0;
     }
 
     private void FlushSettlements()
@@ -361,7 +362,13 @@ public sealed partial class ChannelActor
         _pendingSettlements.Clear();
     }
 
-    private sealed record ConsumerRegistration(string Tag, IActorRef Queue);
+    /// <summary>A consumer of this channel: its queue, and what was written to it since that queue got credit.</summary>
+    private sealed class ConsumerRegistration(string tag, IActorRef queue)
+    {
+        public string Tag { get; } = tag;
+        public IActorRef Queue { get; } = queue;
+        public int SentSinceCredit { get; set; }
+    }
 
     private readonly record struct UnackedDelivery(IActorRef Queue, long MessageId);
 }

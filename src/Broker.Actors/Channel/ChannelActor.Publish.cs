@@ -166,21 +166,20 @@ public sealed partial class ChannelActor
         }
     }
 
-    private void OnEnqueued(Enqueued e)
-    {
-        if (_awaitingQueues.TryGetValue(e.Queue, out var ids) && ids.Remove(e.ConfirmId))
-        {
-            Resolve(e.ConfirmId, failed: false);
-        }
-    }
+    private void OnEnqueued(Enqueued e) => OnQueueAnswer(e.Queue, e.ConfirmId, failed: false);
 
     private void OnEnqueueFailed(EnqueueFailed e)
     {
         _log.Warning("channel {0} of connection {1}: queue could not take message {2}: {3}", _number,
             _connection.ConnectionId, e.ConfirmId, e.Reason);
-        if (_awaitingQueues.TryGetValue(e.Queue, out var ids) && ids.Remove(e.ConfirmId))
+        OnQueueAnswer(e.Queue, e.ConfirmId, failed: true);
+    }
+
+    private void OnQueueAnswer(IActorRef queue, long confirmId, bool failed)
+    {
+        if (_awaitingQueues.TryGetValue(queue, out var ids) && ids.Remove(confirmId))
         {
-            Resolve(e.ConfirmId, failed: true);
+            Resolve(confirmId, failed);
         }
     }
 

@@ -6,11 +6,11 @@ namespace Broker.Actors.Connection;
 /// <summary>The node's open connections, so a shutdown can close each one with 320 CONNECTION_FORCED.</summary>
 public sealed class ConnectionRegistry
 {
-    private readonly ConcurrentDictionary<IActorRef, string> _connections = new();
+    private readonly ConcurrentDictionary<IActorRef, byte> _connections = new();
 
     public int Count => _connections.Count;
 
-    public void Add(IActorRef connection, string name) => _connections[connection] = name;
+    public void Add(IActorRef connection) => _connections[connection] = 0;
 
     public void Remove(IActorRef connection) => _connections.TryRemove(connection, out _);
 

@@ -90,7 +90,7 @@ public sealed class ExchangeActor : ReceivePersistentActor
         Command<StopEntity>(_ => Context.Stop(Self));
         Command<Queues.WakeEntity>(_ =>
         {
-            Sender.Tell(new Queues.EntityAwake(_definition is not null, _bindings.Count));
+            Sender.Tell(new Queues.EntityAwake(_definition is not null));
             Passivate();
         });
         Command<SaveSnapshotSuccess>(s =>

@@ -17,7 +17,7 @@ public sealed partial class QueueActor
 
     private void GrantPublishCredit()
     {
-        _publishesSinceCredit.TryGetValue(Sender, out int n);
+        ref int n = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_publishesSinceCredit, Sender, out _);
         if (++n >= FlowControl.PublishCreditBatch)
         {
             if (_ready.Count >= FlowControl.BacklogThreshold && _consumers.Count > 0 && !_consumersStalled)
@@ -35,8 +35,6 @@ public sealed partial class QueueActor
 
             n = 0;
         }
-
-        _publishesSinceCredit[Sender] = n;
     }
 
     private void ForgetDeferredCredit(IActorRef channel)

@@ -465,11 +465,7 @@ public sealed partial class QueueActor
     /// <summary>Drops what is batched and not yet written (the queue is being deleted); its publishers get basic.nack.</summary>
     private void DropBatches(string reason)
     {
-        foreach (var (channel, confirmId) in _enqueueConfirms)
-        {
-            channel.Tell(new EnqueueFailed(Self, confirmId, reason), Self);
-        }
-
+        Nack(_enqueueConfirms, reason);
         foreach (var m in _enqueueBatch)
         {
             _unwritten.Remove(m.Id);
@@ -509,19 +505,21 @@ public sealed partial class QueueActor
     {
         foreach (var confirms in _confirmsInFlight)
         {
-            foreach (var (channel, confirmId) in confirms)
-            {
-                channel.Tell(new EnqueueFailed(Self, confirmId, reason), Self);
-            }
+            Nack(confirms, reason);
         }
 
-        foreach (var (channel, confirmId) in _enqueueConfirms)
-        {
-            channel.Tell(new EnqueueFailed(Self, confirmId, reason), Self);
-        }
+        Nack(_enqueueConfirms, reason);
 
         _confirmsInFlight.Clear();
         _enqueueConfirms.Clear();
+    }
+
+    private void Nack(IEnumerable<(IActorRef Channel, long ConfirmId)> confirms, string reason)
+    {
+        foreach (var (channel, confirmId) in confirms)
+        {
+            channel.Tell(new EnqueueFailed(Self, confirmId, reason), Self);
+        }
     }
 
     private sealed class JournalTick

@@ -51,7 +51,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         Command<DeleteQueue>(Delete);
         Command<WakeEntity>(_ =>
         {
-            Sender.Tell(new EntityAwake(_definition is not null, _ready.Count));
+            Sender.Tell(new EntityAwake(_definition is not null));
             StopIfUndeclared();
         });
         Command<FlushJournal>(_ => FlushAndReply());

@@ -69,7 +69,7 @@ public sealed class WakeEntity
     public static readonly WakeEntity Instance = new();
 }
 
-public sealed record EntityAwake(bool Exists, int Messages);
+public sealed record EntityAwake(bool Exists);
 
 /// <summary>Shutdown: write what is batched (acks above all) and answer when the journal has it.</summary>
 public sealed class FlushJournal
