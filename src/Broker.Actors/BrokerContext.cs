@@ -4,26 +4,33 @@ using Broker.Actors.Cluster;
 using Broker.Actors.Exchanges;
 using Broker.Actors.Queues;
 using Broker.Actors.Routing;
+using Broker.Actors.Topology;
 
 namespace Broker.Actors;
 
 /// <summary>
-/// What every connection, channel, queue and exchange actor of this node shares: settings, the
-/// node-local routing snapshots and queue index, and the shard regions of the sharded entities.
+/// What every connection, channel, queue and exchange actor of this node shares: settings, this
+/// node's replica of the cluster's topology (routing snapshots and queue locations), the shard
+/// regions of the sharded entities and the home of this node's node-local queues.
 /// </summary>
 public sealed class BrokerContext
 {
     public BrokerContext(BrokerSettings settings)
     {
         Settings = settings;
+        Topology = new TopologyReplicator(Routes, Queues);
     }
 
     public BrokerSettings Settings { get; }
     public RoutingTable Routes { get; } = new();
     public QueueDirectory Queues { get; } = new();
+    public TopologyReplicator Topology { get; }
     public Connection.ConnectionRegistry Connections { get; } = new();
     public IActorRef QueueRegion { get; internal set; } = ActorRefs.Nobody;
     public IActorRef ExchangeRegion { get; internal set; } = ActorRefs.Nobody;
+
+    /// <summary>Parent of the exclusive and non-durable queues declared through this node (they never move).</summary>
+    public IActorRef LocalQueues { get; internal set; } = ActorRefs.Nobody;
 
     /// <summary>Time to wait for a queue or exchange entity to answer a channel.</summary>
     public TimeSpan EntityTimeout { get; init; } = TimeSpan.FromSeconds(30);
@@ -37,6 +44,7 @@ public sealed class BrokerContext
     /// <summary>
     /// Removes every binding that points at a queue or exchange being deleted, and completes when
     /// the source exchanges have done so, so a re-declared namesake never loses a new binding.
+    /// The routing table holds every exchange of the cluster, so this finds them on any node.
     /// </summary>
     public Task RemoveBindingsTo(string vhost, string destination, bool toExchange)
     {
@@ -52,5 +60,17 @@ public sealed class BrokerContext
         }
 
         return Task.WhenAll(tasks);
+    }
+
+    /// <summary>Answers once <paramref name="task"/> is done (at once when it already is, as on a single node).</summary>
+    public static void TellWhenDone(Task task, IActorRef to, object message, IActorRef sender)
+    {
+        if (task.IsCompleted)
+        {
+            to.Tell(message, sender);
+            return;
+        }
+
+        task.ContinueWith(_ => to.Tell(message, sender), TaskContinuationOptions.ExecuteSynchronously);
     }
 }

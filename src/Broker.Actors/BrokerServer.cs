@@ -14,14 +14,16 @@ using Broker.Actors.Connection;
 using Broker.Actors.Exchanges;
 using Broker.Actors.Queues;
 using Broker.Actors.Routing;
+using Broker.Actors.Topology;
 using Broker.Actors.Transport;
 using Broker.Protocol;
 
 namespace Broker.Actors;
 
 /// <summary>
-/// A running broker node: the actor system (a cluster, of one node until others join), the
-/// queue and exchange shard regions, the pre-declared exchanges and the AMQP TCP listener.
+/// A running broker node: the actor system (a cluster, of one node unless seeds are configured),
+/// this node's topology replica, the queue and exchange shard regions, the home of node-local
+/// queues, the pre-declared exchanges and the AMQP TCP listener.
 /// </summary>
 public sealed class BrokerServer : IAsyncDisposable
 {
@@ -49,13 +51,20 @@ public sealed class BrokerServer : IAsyncDisposable
     /// <summary>Starts a node: joins (or forms) the cluster, starts sharding and listens for AMQP.</summary>
     public static async Task<BrokerServer> StartAsync(BrokerSettings settings, Config akkaConfig, CancellationToken ct = default)
     {
-        var system = ActorSystem.Create("broker", akkaConfig);
+        var system = ActorSystem.Create(SystemName, akkaConfig);
         var server = new BrokerServer(system, new BrokerContext(settings));
         try
         {
+            server.StartTopology();
             await server.JoinClusterAsync(ct);
+            await server.CopyTopologyFromPeerAsync();
             await server.StartShardingAsync();
-            await server.RecoverDurableEntitiesAsync();
+            await using (settings.JournalInitLock is { } initLock ? await initLock.AcquireAsync(ct) : null)
+            {
+                // Tables are created by the first journal access, which recovery makes.
+                await server.RecoverDurableEntitiesAsync();
+            }
+
             await server.DeclareBuiltInExchangesAsync();
             await server.BindAsync();
         }
@@ -68,6 +77,21 @@ public sealed class BrokerServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>The actor system's name, part of every cluster address (the same on every node).</summary>
+    public const string SystemName = "broker";
+
+    /// <summary>How long a node waits to become a member (its seeds may still be starting).</summary>
+    private static readonly TimeSpan JoinTimeout = TimeSpan.FromSeconds(120);
+
+    /// <summary>The replica's actor must exist before other nodes can see this one.</summary>
+    private void StartTopology()
+    {
+        Context.Topology.Attach(Actors);
+        var ctx = Context;
+        Actors.ActorOf(Props.Create(() => new TopologyActor(ctx)), TopologyReplicator.ActorName);
+        ctx.LocalQueues = Actors.ActorOf(Props.Create(() => new LocalQueuesActor(ctx)), LocalQueuesActor.ActorName);
+    }
+
     private async Task JoinClusterAsync(CancellationToken ct)
     {
         var cluster = Akka.Cluster.Cluster.Get(Actors);
@@ -78,8 +102,60 @@ public sealed class BrokerServer : IAsyncDisposable
             // A single node is a cluster of one that seeds itself.
             cluster.Join(cluster.SelfAddress);
         }
+        else
+        {
+            _log.Info("Node {0} joining the cluster through its seeds {1}", Context.Settings.NodeName,
+                string.Join(", ", cluster.Settings.SeedNodes));
+        }
 
-        await up.Task.WaitAsync(TimeSpan.FromSeconds(60), ct);
+        try
+        {
+            await up.Task.WaitAsync(JoinTimeout, ct);
+        }
+        catch (TimeoutException)
+        {
+            throw new InvalidOperationException(
+                $"not a member of a cluster after {JoinTimeout.TotalSeconds:0} s: no seed node answered ({string.Join(", ", cluster.Settings.SeedNodes)})");
+        }
+
+        // A node that is downed (split-brain resolver, or removed while frozen) stops its actor
+        // system; the process then exits instead of serving clients outside the cluster.
+        _ = Actors.WhenTerminated.ContinueWith(_ => Terminated.TrySetResult());
+        _log.Info("Node {0} is up in cluster '{1}' with {2} member(s)", Context.Settings.NodeName, Context.Settings.ClusterName,
+            cluster.State.Members.Count);
+    }
+
+    /// <summary>Completes when the actor system stopped by itself (downed) or at shutdown.</summary>
+    public TaskCompletionSource Terminated { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>A joining node copies the topology from an older member before it serves clients.</summary>
+    private async Task CopyTopologyFromPeerAsync()
+    {
+        var peers = TopologyReplicator.Peers(Actors);
+        if (peers.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var peer in peers)
+        {
+            try
+            {
+                var snapshot = await TopologyReplicator.TopologyActorOf(Actors, peer)
+                    .Ask<TopologySnapshot>(TopologySnapshotRequest.Instance, TimeSpan.FromSeconds(10));
+                foreach (var u in snapshot.Updates)
+                {
+                    Context.Topology.Apply(u);
+                }
+
+                _log.Info("Copied the topology ({0} entries) from {1}", snapshot.Updates.Count, peer);
+                return;
+            }
+            catch (Exception e) when (e is TimeoutException or AskTimeoutException)
+            {
+                _log.Warning("No topology from {0} within 10 s; trying another member", peer);
+            }
+        }
     }
 
     private async Task StartShardingAsync()
@@ -88,8 +164,11 @@ public sealed class BrokerServer : IAsyncDisposable
         var settings = ClusterShardingSettings.Create(Actors);
         var extractor = new EntityMessageExtractor(MaxShards);
         var ctx = Context;
-        ctx.QueueRegion = await sharding.StartAsync("queue", id => Props.Create(() => new QueueActor(ctx, id)), settings, extractor);
-        ctx.ExchangeRegion = await sharding.StartAsync("exchange", id => Props.Create(() => new ExchangeActor(ctx, id)), settings, extractor);
+        // Entities stop on StopEntity, not PoisonPill: a queue moving to another node finishes its journal writes first.
+        ctx.QueueRegion = await sharding.StartAsync("queue", id => Props.Create(() => new QueueActor(ctx, id)), settings, extractor,
+            sharding.DefaultShardAllocationStrategy(settings), StopEntity.Instance);
+        ctx.ExchangeRegion = await sharding.StartAsync("exchange", id => Props.Create(() => new ExchangeActor(ctx, id)), settings,
+            extractor, sharding.DefaultShardAllocationStrategy(settings), StopEntity.Instance);
     }
 
     /// <summary>
@@ -240,7 +319,7 @@ public sealed class BrokerServer : IAsyncDisposable
     private async Task FlushJournalsAsync()
     {
         var flushes = Context.Queues.All
-            .Where(q => q.Definition is { Durable: true, Exclusive: false })
+            .Where(q => q.Definition is { Durable: true, Exclusive: false } && q.Available && q.Ref.Path.Address.HasLocalScope)
             .Select(q => q.Ref.Ask<JournalFlushed>(FlushJournal.Instance, TimeSpan.FromSeconds(10)))
             .ToList();
         try

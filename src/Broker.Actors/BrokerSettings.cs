@@ -33,7 +33,14 @@ public sealed record BrokerSettings
 
     public IReadOnlyList<string> VirtualHosts { get; init; } = new[] { "/" };
 
+    /// <summary>Reported to clients as cluster_name; the same on every node of a cluster.</summary>
     public string ClusterName { get; init; } = "broker@" + Environment.MachineName;
+
+    /// <summary>This node's name in logs.</summary>
+    public string NodeName { get; init; } = "broker@" + Environment.MachineName;
+
+    /// <summary>Held while the journal creates its tables at start-up (PostgreSQL shared by several nodes); null if not needed.</summary>
+    public IJournalInitLock? JournalInitLock { get; init; }
 
     /// <summary>
     /// The persistence query plugin used at start-up to find durable queues and exchanges and

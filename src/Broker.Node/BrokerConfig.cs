@@ -29,7 +29,10 @@ public static class BrokerConfig
         ("BROKER_DEFAULT_PASS", "broker.default-pass"),
         ("BROKER_LOG_LEVEL", "akka.loglevel"),
         ("BROKER_CLUSTER_HOSTNAME", "akka.remote.dot-netty.tcp.hostname"),
+        ("BROKER_CLUSTER_PUBLIC_HOSTNAME", "akka.remote.dot-netty.tcp.public-hostname"),
         ("BROKER_CLUSTER_PORT", "akka.remote.dot-netty.tcp.port"),
+        ("BROKER_NODE_NAME", "broker.cluster.node-name"),
+        ("BROKER_CLUSTER_NAME", "broker.cluster.name"),
     };
 
     /// <summary>Loads and checks the configuration from the given environment (a dictionary, so tests can pass their own).</summary>
@@ -50,12 +53,24 @@ public static class BrokerConfig
 
         config = Overlay(env).WithFallback(config);
         var settings = ReadSettings(config, env);
+        var cluster = ClusterConfig.From(config);
         var journal = JournalConfig.From(config, settings.DataDirectory);
-        config = journal.Akka.WithFallback(config).WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
+        if (cluster.IsMultiNode && !journal.Shared)
+        {
+            throw new ConfigurationException("broker.journal.provider", "BROKER_JOURNAL_PROVIDER",
+                $"a cluster of several nodes (BROKER_CLUSTER_SEEDS) needs a journal every node can reach: set it to postgresql " +
+                $"('{journal.Provider}' is for a single node)");
+        }
+
+        config = cluster.Akka.WithFallback(journal.Akka).WithFallback(config)
+            .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
         settings = settings with
         {
             JournalQueryPluginId = journal.QueryPluginId,
             JournalDescription = journal.Description,
+            JournalInitLock = journal.InitLock,
+            NodeName = cluster.NodeName,
+            ClusterName = cluster.ClusterName,
         };
         return (settings, config);
     }
@@ -86,6 +101,11 @@ public static class BrokerConfig
         if (env.TryGetValue("BROKER_VHOSTS", out var vhosts) && vhosts.Length > 0)
         {
             lines.Add($"broker.vhosts = [{string.Join(", ", vhosts.Split(',').Select(v => Quote(v.Trim())))}]");
+        }
+
+        if (env.TryGetValue("BROKER_CLUSTER_SEEDS", out var seeds) && seeds.Length > 0)
+        {
+            lines.Add($"broker.cluster.seeds = [{string.Join(", ", seeds.Split(',').Select(v => Quote(v.Trim())))}]");
         }
 
         return ConfigurationFactory.ParseString(string.Join("\n", lines));

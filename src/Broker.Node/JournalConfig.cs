@@ -8,8 +8,17 @@ namespace Broker.Node;
 /// Akka.Persistence.Sql over SQLite (default, a file in the data directory, WAL turned on before
 /// the actor system opens it) or PostgreSQL, or Akka's in-memory journal.
 /// </summary>
-public sealed record JournalConfig(Config Akka, string? QueryPluginId, string Description)
+public sealed record JournalConfig(Config Akka, string? QueryPluginId, string Description, string Provider)
 {
+    /// <summary>Whether several nodes can share this journal (only a database server can).</summary>
+    public bool Shared => Provider == "postgresql";
+
+    /// <summary>
+    /// For PostgreSQL, a database lock nodes take while the journal creates its tables: nodes of a
+    /// cluster starting together on an empty database would otherwise race on CREATE TABLE.
+    /// </summary>
+    public Broker.Actors.IJournalInitLock? InitLock { get; init; }
+
     private const string SqlQueryPlugin = "akka.persistence.query.journal.sql";
 
     public static JournalConfig From(Config config, string dataDir)
@@ -22,7 +31,7 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
                 return new JournalConfig(ConfigurationFactory.ParseString(
                     "akka.persistence.journal.plugin = \"akka.persistence.journal.inmem\"\n" +
                     "akka.persistence.snapshot-store.plugin = \"akka.persistence.snapshot-store.inmem\""),
-                    null, "in-memory journal");
+                    null, "in-memory journal", provider);
             case "sqlite":
                 if (connection.Length == 0)
                 {
@@ -31,7 +40,7 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
 
                 EnableWal(connection);
                 return new JournalConfig(Sql(connection, "SQLite.MS"), SqlQueryPlugin,
-                    "SQLite journal (" + new SqliteConnectionStringBuilder(connection).DataSource + ")");
+                    "SQLite journal (" + new SqliteConnectionStringBuilder(connection).DataSource + ")", provider);
             case "postgresql":
                 if (connection.Length == 0)
                 {
@@ -41,7 +50,10 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
 
                 var pg = new Npgsql.NpgsqlConnectionStringBuilder(connection);
                 return new JournalConfig(Sql(connection, "PostgreSQL.15"), SqlQueryPlugin,
-                    $"PostgreSQL journal ({pg.Host}:{pg.Port}/{pg.Database})");
+                    $"PostgreSQL journal ({pg.Host}:{pg.Port}/{pg.Database})", provider)
+                {
+                    InitLock = new PostgresInitLock(connection),
+                };
             default:
                 throw new ConfigurationException("broker.journal.provider", "BROKER_JOURNAL_PROVIDER",
                     $"'{provider}' is not one of sqlite, postgresql, memory");

@@ -36,6 +36,16 @@ catch (Exception e) when (e is not OutOfMemoryException)
 
 Console.WriteLine($"broker: AMQP 0-9-1 listening on {server.Endpoint} (data in {server.Context.Settings.DataDirectory})");
 
+var stopped = await Task.WhenAny(stop.Task, server.Terminated.Task);
+if (stopped != stop.Task)
+{
+    // Downed by the cluster (split-brain resolver, or removed while unreachable): this node must
+    // not serve on its own. Exit non-zero so a supervisor (docker restart policy) starts it again.
+    Console.Error.WriteLine("broker: removed from the cluster, stopping");
+    await server.StopAsync("node removed from the cluster");
+    return 3;
+}
+
 string signal = await stop.Task;
 Console.WriteLine($"broker: {signal} received, shutting down");
 await server.StopAsync($"broker shutdown ({signal})");

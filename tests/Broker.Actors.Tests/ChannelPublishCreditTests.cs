@@ -36,8 +36,8 @@ public class ChannelPublishCreditTests : Akka.TestKit.Xunit2.TestKit
     private TestProbe Queue(string name)
     {
         var probe = CreateTestProbe(name);
-        _broker.Queues.Register(new QueueInfo(
-            new QueueDefinition("/", name, false, false, false, new FieldTable()), probe.Ref, null));
+        _broker.Queues.Apply(new QueueInfo(
+            new QueueDefinition("/", name, false, false, false, new FieldTable()), probe.Ref, null), new Topology.TopologyVersion(1, 1));
         return probe;
     }
 

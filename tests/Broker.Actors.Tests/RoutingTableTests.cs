@@ -1,4 +1,5 @@
 using Broker.Actors.Routing;
+using Broker.Actors.Topology;
 using Broker.Protocol;
 
 namespace Broker.Actors.Tests;
@@ -7,6 +8,7 @@ public class RoutingTableTests
 {
     private const string VHost = "/";
     private readonly RoutingTable _table = new();
+    private long _version;
 
     private static Binding ToQueue(string source, string queue, string key = "", FieldTable? args = null) =>
         new(source, queue, false, key, args ?? new FieldTable());
@@ -18,7 +20,7 @@ public class RoutingTableTests
     {
         var route = new ExchangeRoute(
             new ExchangeDefinition(VHost, name, type, false, false, false, new FieldTable()), bindings);
-        _table.Publish(route);
+        _table.Apply(route, new TopologyVersion(1, ++_version));
         return route;
     }
 
@@ -140,7 +142,7 @@ public class RoutingTableTests
         Add("e1", ExchangeType.Fanout, ToExchange("e1", "e2"));
         Add("e2", ExchangeType.Fanout, ToQueue("e2", "q"));
         Assert.Equal(new[] { "q" }, Route("e1", "k"));
-        _table.Remove(VHost, "e2");
+        _table.ApplyRemoval(VHost, "e2", new TopologyVersion(1, ++_version));
         Assert.Null(_table.Find(VHost, "e2"));
         Assert.Empty(Route("e1", "k"));
     }
@@ -182,9 +184,9 @@ public class RoutingTableTests
     [Fact]
     public void Routes_are_per_vhost()
     {
-        _table.Publish(new ExchangeRoute(
+        _table.Apply(new ExchangeRoute(
             new ExchangeDefinition("other", "e2", ExchangeType.Fanout, false, false, false, new FieldTable()),
-            new[] { ToQueue("e2", "q-other") }));
+            new[] { ToQueue("e2", "q-other") }), new TopologyVersion(1, ++_version));
         Add("e1", ExchangeType.Fanout, ToExchange("e1", "e2"));
         Assert.Empty(Route("e1", "k"));
         Assert.Null(_table.Find(VHost, "e2"));

@@ -24,6 +24,7 @@ public sealed class NodeProcess : IAsyncDisposable
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string? _ownedDataDir;
     private readonly List<(string Substring, TaskCompletionSource Seen)> _watchers = new();
+    private readonly List<(DateTime At, string Line)> _lines = new();
 
     private NodeProcess(Process process, int port, string dataDir, string? ownedDataDir)
     {
@@ -218,6 +219,7 @@ public sealed class NodeProcess : IAsyncDisposable
         lock (_lock)
         {
             _output.Append(line).Append('\n');
+            _lines.Add((DateTime.UtcNow, line));
             for (int i = _watchers.Count - 1; i >= 0; i--)
             {
                 if (line.Contains(_watchers[i].Substring, StringComparison.Ordinal))
@@ -232,6 +234,23 @@ public sealed class NodeProcess : IAsyncDisposable
         if (stdout && line.StartsWith(ReadyLinePrefix, StringComparison.Ordinal))
         {
             _ready.TrySetResult();
+        }
+    }
+
+    /// <summary>When the last line containing <paramref name="substring"/> was written, or null if none was.</summary>
+    public DateTime? LastLineTime(string substring)
+    {
+        lock (_lock)
+        {
+            for (int i = _lines.Count - 1; i >= 0; i--)
+            {
+                if (_lines[i].Line.Contains(substring, StringComparison.Ordinal))
+                {
+                    return _lines[i].At;
+                }
+            }
+
+            return null;
         }
     }
 

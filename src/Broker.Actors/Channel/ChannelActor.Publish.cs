@@ -77,10 +77,23 @@ public sealed partial class ChannelActor
     private int Deliver(Message message, IReadOnlyList<string> queueNames, bool mandatory, long confirmId)
     {
         int sent = 0;
+        int unavailable = 0;
         for (int i = 0; i < queueNames.Count; i++)
         {
             if (_broker.Queues.Find(VHost, queueNames[i]) is not { } queue)
             {
+                continue;
+            }
+
+            if (!queue.Available)
+            {
+                // Routed to a queue whose node went: it cannot take the message, so a confirm becomes a nack.
+                if (confirmId > 0)
+                {
+                    unavailable++;
+                    sent++;
+                }
+
                 continue;
             }
 
@@ -123,6 +136,11 @@ public sealed partial class ChannelActor
             {
                 _unconfirmed[confirmId] = sent;
             }
+        }
+
+        for (int i = 0; i < unavailable; i++)
+        {
+            Resolve(confirmId, failed: true);
         }
 
         return sent;

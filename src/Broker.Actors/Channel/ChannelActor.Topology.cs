@@ -150,7 +150,24 @@ public sealed partial class ChannelActor
         }
 
         definition.Validate();
-        Request(() => _broker.TellQueue(VHost, name, request, Self), reply => DeclaredQueue(d, (QueueDeclareResult)reply));
+        Action send;
+        if (_broker.Queues.Find(VHost, name) is { Available: true } existing)
+        {
+            // It exists somewhere in the cluster: its actor checks the redeclare.
+            send = () => existing.Ref.Tell(request, Self);
+        }
+        else if (d.Durable && !d.Exclusive)
+        {
+            // Durable queues are sharded entities: the region creates (or recovers) it on its node.
+            send = () => _broker.TellQueue(VHost, name, request, Self);
+        }
+        else
+        {
+            // Exclusive and non-durable queues live on the declaring connection's node.
+            send = () => _broker.LocalQueues.Tell(new DeclareLocalQueue(VHost, name, request), Self);
+        }
+
+        Request(send, reply => DeclaredQueue(d, (QueueDeclareResult)reply));
     }
 
     private void DeclaredQueue(QueueDeclare d, QueueDeclareResult result)
@@ -193,8 +210,20 @@ public sealed partial class ChannelActor
             return;
         }
 
-        var queue = FindQueue(name);
-        Request(() => queue.Ref.Tell(new DeleteQueue(d.IfUnused, d.IfEmpty, _connection.ConnectionId), Self), reply =>
+        var request = new DeleteQueue(d.IfUnused, d.IfEmpty, _connection.ConnectionId);
+        Action send;
+        if (_broker.Queues.Find(VHost, name) is { Available: false })
+        {
+            // Its node went: the region brings it back on another node, which then deletes it.
+            send = () => _broker.TellQueue(VHost, name, request, Self);
+        }
+        else
+        {
+            var queue = FindQueue(name);
+            send = () => queue.Ref.Tell(request, Self);
+        }
+
+        Request(send, reply =>
         {
             if (!d.Nowait)
             {

@@ -287,6 +287,12 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
     {
         var q = _broker.Queues.Find(VHost, name)
                 ?? throw AmqpException.NotFound($"no queue '{name}' in vhost '{VHost}'");
+        if (!q.Available)
+        {
+            // Its node went and it has not yet recovered on another one (RabbitMQ's wording).
+            throw AmqpException.NotFound($"home node of durable queue '{name}' in vhost '{VHost}' is down or inaccessible");
+        }
+
         if (q.OwnerConnectionId is not null && q.OwnerConnectionId != _connection.ConnectionId)
         {
             throw AmqpException.ResourceLocked(

@@ -4,7 +4,7 @@ namespace Broker.Actors.Cluster;
 /// The message a passivating entity stops on. Not PoisonPill: a persistent actor must finish
 /// (and stash behind) a pending journal write before it stops.
 /// </summary>
-public sealed class StopEntity
+public sealed class StopEntity : IClusterMessage
 {
     public static readonly StopEntity Instance = new();
 

@@ -4,16 +4,20 @@ using Akka.Event;
 using Akka.Persistence;
 using Broker.Actors.Cluster;
 using Broker.Actors.Routing;
+using Broker.Actors.Topology;
 using Broker.Protocol;
 
 namespace Broker.Actors.Exchanges;
 
 /// <summary>
 /// One exchange: the authoritative, persisted definition and its bindings (as source). It is not
-/// on the publish path: after every change it publishes a new immutable <see cref="ExchangeRoute"/>
-/// to the node's <see cref="RoutingTable"/>, which channels route against. A durable exchange
-/// journals its creation, its bindings to durable destinations and its removal, and every
-/// <see cref="SnapshotEvery"/> binding changes it snapshots itself and deletes the events before.
+/// on the publish path: after every change it replicates a new versioned snapshot of its routes
+/// to every node's <see cref="RoutingTable"/>, which channels route against, and answers the
+/// client only once every reachable node has it. A durable exchange journals its creation, its
+/// bindings to durable destinations and its removal, and every <see cref="SnapshotEvery"/>
+/// binding changes it snapshots itself and deletes the events before. What is not journaled
+/// (a non-durable exchange, bindings to non-durable destinations) lives on in the replicas: an
+/// incarnation that starts on another node (hand-off, or its node died) takes it from there.
 /// </summary>
 public sealed class ExchangeActor : ReceivePersistentActor
 {
@@ -32,6 +36,7 @@ public sealed class ExchangeActor : ReceivePersistentActor
     private readonly string _vhost;
     private readonly string _name;
     private ExchangeDefinition? _definition;
+    private TopologyVersion _version;
 
     public ExchangeActor(BrokerContext broker, string entityId)
     {
@@ -76,6 +81,7 @@ public sealed class ExchangeActor : ReceivePersistentActor
         });
         Recover<RecoveryCompleted>(_ =>
         {
+            AdoptReplicatedState();
             if (_definition is not null)
             {
                 PublishRoute();
@@ -146,11 +152,11 @@ public sealed class ExchangeActor : ReceivePersistentActor
             return;
         }
 
+        var replyTo = Sender;
         void Created()
         {
             _definition = d;
-            PublishRoute();
-            Sender.Tell(new ExchangeDeclared(_name));
+            BrokerContext.TellWhenDone(PublishRoute(), replyTo, new ExchangeDeclared(_name), Self);
         }
 
         if (d.Durable)
@@ -189,9 +195,9 @@ public sealed class ExchangeActor : ReceivePersistentActor
         _definition = null;
         _bindings.Clear();
         _journaled.Clear();
-        _broker.Routes.Remove(_vhost, _name);
-        _broker.RemoveBindingsTo(_vhost, _name, toExchange: true)
-            .ContinueWith(_ => replyTo.Tell(new ExchangeDeleted(_name)));
+        var removed = _broker.Topology.Replicate(new ExchangeGone(_vhost, _name, NextVersion()));
+        var unbound = _broker.RemoveBindingsTo(_vhost, _name, toExchange: true);
+        BrokerContext.TellWhenDone(Task.WhenAll(removed, unbound), replyTo, new ExchangeDeleted(_name), Self);
         if (wasDurable)
         {
             // Snapshots first, then the events: deleting the events first could leave a snapshot
@@ -223,11 +229,11 @@ public sealed class ExchangeActor : ReceivePersistentActor
             return;
         }
 
+        var replyTo = Sender;
         void Added()
         {
             _bindings.Add(binding);
-            PublishRoute();
-            Sender.Tell(new BindingAdded(binding));
+            BrokerContext.TellWhenDone(PublishRoute(), replyTo, new BindingAdded(binding), Self);
         }
 
         if (Durable && destinationDurable)
@@ -254,11 +260,11 @@ public sealed class ExchangeActor : ReceivePersistentActor
             return;
         }
 
+        var replyTo = Sender;
         void Removed()
         {
             _bindings.RemoveAll(b => b.SameAs(binding));
-            PublishRoute();
-            Sender.Tell(new BindingRemoved(binding));
+            BrokerContext.TellWhenDone(PublishRoute(), replyTo, new BindingRemoved(binding), Self);
             DeleteIfUnused();
         }
 
@@ -287,11 +293,11 @@ public sealed class ExchangeActor : ReceivePersistentActor
             return;
         }
 
+        var replyTo = Sender;
         void Removed()
         {
             _bindings.RemoveAll(b => b.Destination == cmd.Destination && b.ToExchange == cmd.ToExchange);
-            PublishRoute();
-            Sender.Tell(new BindingsRemoved(cmd.Destination));
+            BrokerContext.TellWhenDone(PublishRoute(), replyTo, new BindingsRemoved(cmd.Destination), Self);
             DeleteIfUnused();
         }
 
@@ -363,7 +369,46 @@ public sealed class ExchangeActor : ReceivePersistentActor
         SaveSnapshot(new ExchangeSnapshot(created, bindings));
     }
 
-    private void PublishRoute() => _broker.Routes.Publish(new ExchangeRoute(_definition!, _bindings.ToArray()));
+    private Task PublishRoute() =>
+        _broker.Topology.Replicate(new RouteChanged(_definition!, _bindings.ToArray(), NextVersion()));
+
+    /// <summary>Versions of this incarnation start above whatever an earlier one (on any node) replicated.</summary>
+    private TopologyVersion NextVersion()
+    {
+        _version = _version == default ? TopologyVersion.FirstAfter(_broker.Routes.VersionOf(_vhost, _name)) : _version.Next();
+        return _version;
+    }
+
+    /// <summary>
+    /// After recovery: what the journal does not hold (a non-durable exchange, bindings to
+    /// non-durable destinations) is taken from this node's replica, which every earlier
+    /// incarnation kept up to date. A deleted exchange has a tombstone there, so nothing returns.
+    /// </summary>
+    private void AdoptReplicatedState()
+    {
+        if (_broker.Routes.Find(_vhost, _name) is not { } replica)
+        {
+            return;
+        }
+
+        if (_definition is null)
+        {
+            if (replica.Definition.Durable)
+            {
+                return; // the journal says it is gone (or never was): the replica is stale
+            }
+
+            _definition = replica.Definition;
+        }
+
+        foreach (var b in replica.Bindings)
+        {
+            if (!_bindings.Exists(x => x.SameAs(b)))
+            {
+                _bindings.Add(b);
+            }
+        }
+    }
 
     private Binding ToBinding(string destination, bool toExchange, string routingKey, byte[] args) =>
         new(_name, destination, toExchange, routingKey, ArgumentCodec.Decode(args));

@@ -5,30 +5,30 @@ using Broker.Protocol;
 namespace Broker.Actors.Exchanges;
 
 /// <summary>exchange.declare (also used at start-up for the pre-declared amq.* exchanges).</summary>
-public sealed record DeclareExchange(ExchangeDefinition Definition, bool Passive);
+public sealed record DeclareExchange(ExchangeDefinition Definition, bool Passive) : Cluster.IClusterMessage;
 
-public sealed record ExchangeDeclared(string Name);
+public sealed record ExchangeDeclared(string Name) : Cluster.IClusterMessage;
 
-public sealed record DeleteExchange(bool IfUnused);
+public sealed record DeleteExchange(bool IfUnused) : Cluster.IClusterMessage;
 
-public sealed record ExchangeDeleted(string Name);
+public sealed record ExchangeDeleted(string Name) : Cluster.IClusterMessage;
 
 /// <summary>queue.bind / exchange.bind, sent to the source exchange; DestinationDurable decides whether it is journaled.</summary>
-public sealed record AddBinding(Binding Binding, bool DestinationDurable);
+public sealed record AddBinding(Binding Binding, bool DestinationDurable) : Cluster.IClusterMessage;
 
-public sealed record BindingAdded(Binding Binding);
+public sealed record BindingAdded(Binding Binding) : Cluster.IClusterMessage;
 
 /// <summary>queue.unbind / exchange.unbind, sent to the source exchange.</summary>
-public sealed record RemoveBinding(Binding Binding);
+public sealed record RemoveBinding(Binding Binding) : Cluster.IClusterMessage;
 
-public sealed record BindingRemoved(Binding Binding);
+public sealed record BindingRemoved(Binding Binding) : Cluster.IClusterMessage;
 
 /// <summary>A queue or exchange was deleted: drop every binding to it.</summary>
-public sealed record RemoveBindingsTo(string Destination, bool ToExchange);
+public sealed record RemoveBindingsTo(string Destination, bool ToExchange) : Cluster.IClusterMessage;
 
-public sealed record BindingsRemoved(string Destination);
+public sealed record BindingsRemoved(string Destination) : Cluster.IClusterMessage;
 
-public sealed record ExchangeCommandFailed(AmqpException Error);
+public sealed record ExchangeCommandFailed(AmqpException Error) : Cluster.IClusterMessage;
 
 // Journal events of a durable exchange. A binding is journaled only when its destination is
 // durable too, as in RabbitMQ: a binding to a transient queue does not outlive a restart.

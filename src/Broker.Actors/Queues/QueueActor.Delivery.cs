@@ -23,6 +23,7 @@ public sealed partial class QueueActor
         }
 
         _consumers.Add(new Consumer(cmd.Tag, Sender, cmd.NoAck, cmd.Exclusive, cmd.Prefetch, cmd.Window));
+        WatchChannel(Sender);
         _hadConsumers = true;
         Sender.Tell(new ConsumerAdded(cmd.Tag));
         DeliverReady();
@@ -76,6 +77,7 @@ public sealed partial class QueueActor
         else
         {
             _unacked[m.Id] = new Unacked(m, replyTo, null);
+            WatchChannel(replyTo);
         }
 
         replyTo.Tell(new GetResult(_name, m, (uint)_ready.Count));

@@ -17,7 +17,12 @@ public sealed partial class QueueActor
 
     private void GrantPublishCredit()
     {
-        ref int n = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_publishesSinceCredit, Sender, out _);
+        ref int n = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_publishesSinceCredit, Sender, out bool known);
+        if (!known)
+        {
+            WatchChannel(Sender);
+        }
+
         if (++n >= FlowControl.PublishCreditBatch)
         {
             if (_ready.Count >= FlowControl.BacklogThreshold && _consumers.Count > 0 && !_consumersStalled)

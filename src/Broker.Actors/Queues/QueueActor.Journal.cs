@@ -61,7 +61,6 @@ public sealed partial class QueueActor
     private bool _tickScheduled;
     private int _eventsSinceCompaction;
     private long _compactedUpTo;
-    private bool _journalFailed;
     private bool _stragglerRewriteInFlight;
     private int _enqueueWritesInFlight;
     private int _removeWritesInFlight;
@@ -123,7 +122,8 @@ public sealed partial class QueueActor
         _nextId = Math.Max(_nextId, _recoveredWatermark + 1);
         _recovered.Clear();
         Register();
-        _log.Info("Recovered durable queue '{0}' in vhost '{1}' with {2} message(s)", _name, _vhost, _ready.Count);
+        _log.Info("Recovered durable queue '{0}' in vhost '{1}' with {2} message(s) on node {3}", _name, _vhost, _ready.Count,
+            _broker.Settings.NodeName);
     }
 
     private QueueCreated CreatedEvent(QueueDefinition def) =>
@@ -443,6 +443,25 @@ public sealed partial class QueueActor
         ReplyIfFlushed();
     }
 
+    /// <summary>
+    /// Hand-off to another node (or deletion): the queue stops only once what it batched is in the
+    /// journal, so its next incarnation recovers every confirmed message; a PoisonPill would stop
+    /// it in the middle of a write.
+    /// </summary>
+    private void StopAfterFlush()
+    {
+        _stopping = true;
+        if (!Durable)
+        {
+            Context.Stop(Self);
+            return;
+        }
+
+        _flushWaiters.Add(ActorRefs.Nobody);
+        WriteBatches();
+        ReplyIfFlushed();
+    }
+
     /// <summary>Answers shutdown flushes once no batch is waiting (DeferAsync runs after every write in flight).</summary>
     private void ReplyIfFlushed()
     {
@@ -458,6 +477,11 @@ public sealed partial class QueueActor
             foreach (var w in waiters)
             {
                 w.Tell(done);
+            }
+
+            if (_stopping)
+            {
+                Context.Stop(Self);
             }
         });
     }
@@ -480,7 +504,6 @@ public sealed partial class QueueActor
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
-        _journalFailed = true;
         _log.Error(cause,
             "queue '{0}' in vhost '{1}': journal write failed ({2}); unconfirmed publishes get basic.nack and the queue restarts from the journal",
             _name, _vhost, cause.GetBaseException().Message);
@@ -494,7 +517,6 @@ public sealed partial class QueueActor
     /// </summary>
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
-        _journalFailed = true;
         _log.Error(cause, "queue '{0}' in vhost '{1}': journal rejected a write ({2}); unconfirmed publishes get basic.nack and the queue restarts from the journal",
             _name, _vhost, cause.GetBaseException().Message);
         NackUnwritten(cause.GetBaseException().Message);

@@ -3,6 +3,7 @@ using Akka.Cluster.Sharding;
 using Akka.Event;
 using Akka.Persistence;
 using Broker.Actors.Cluster;
+using Broker.Actors.Topology;
 using Broker.Protocol;
 
 namespace Broker.Actors.Queues;
@@ -17,7 +18,12 @@ namespace Broker.Actors.Queues;
 /// - paces publishers with credit (QueueActor.Flow.cs);
 /// - journals what must survive, in batches: a durable queue's existence, its persistent messages,
 ///   their removal, and how far deliveries went; it compacts its journal as acks come in
-///   (QueueActor.Journal.cs).
+///   (QueueActor.Journal.cs);
+/// - registers where it lives in the replicated topology, so channels on every node send to it
+///   directly, and watches the channels it deals with, so a channel lost with its node is
+///   cleaned up like one that closed.
+/// A durable queue is a sharded entity (it moves and fails over); an exclusive or non-durable one
+/// is a child of its node's LocalQueuesActor and never moves.
 /// </summary>
 public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
 {
@@ -30,6 +36,13 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
     private string? _ownerConnectionId;
     private IActorRef? _ownerConnection;
     private long _nextId = 1;
+    private TopologyVersion _version;
+
+    /// <summary>Channels this queue holds state for (publish credit, consumers, unacked): watched, so their loss is noticed.</summary>
+    private readonly HashSet<IActorRef> _watchedChannels = new();
+
+    /// <summary>Stopping (hand-off to another node, or deleted): finish the journal writes, take no more messages.</summary>
+    private bool _stopping;
 
     public QueueActor(BrokerContext broker, string entityId)
     {
@@ -46,7 +59,15 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         Command<AddConsumer>(cmd => IfDeclared(cmd.ConnectionId, () => AddConsumer(cmd)));
         Command<RemoveConsumer>(RemoveConsumer);
         Command<GetMessage>(cmd => IfDeclared(cmd.ConnectionId, () => Get(cmd)));
-        Command<ChannelGone>(cmd => DropChannel(cmd.Channel));
+        Command<ChannelGone>(cmd =>
+        {
+            if (_watchedChannels.Remove(cmd.Channel))
+            {
+                Context.Unwatch(cmd.Channel);
+            }
+
+            DropChannel(cmd.Channel);
+        });
         Command<PurgeQueue>(cmd => IfDeclared(cmd.ConnectionId, Purge));
         Command<DeleteQueue>(Delete);
         Command<WakeEntity>(_ =>
@@ -59,13 +80,18 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         Command<StallCheck>(_ => CheckForStalledConsumers());
         Command<DeleteMessagesSuccess>(s => _log.Debug("queue '{0}': journal compacted up to {1}", _name, s.ToSequenceNr));
         Command<DeleteMessagesFailure>(f => _log.Warning("queue '{0}': journal compaction failed: {1}", _name, f.Cause.Message));
-        Command<StopEntity>(_ => Context.Stop(Self));
+        Command<StopEntity>(_ => StopAfterFlush());
         Command<Terminated>(t =>
         {
             if (t.ActorRef.Equals(_ownerConnection))
             {
                 _log.Info("Deleting exclusive queue '{0}' in vhost '{1}': its connection closed", _name, _vhost);
                 Remove(ActorRefs.Nobody, 0);
+            }
+            else if (_watchedChannels.Remove(t.ActorRef))
+            {
+                // A channel that went without ChannelGone: its node died, or it crashed.
+                DropChannel(t.ActorRef);
             }
         });
     }
@@ -100,8 +126,9 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
                     Context.Watch(cmd.Connection);
                 }
 
-                Register();
-                replyTo.Tell(new QueueDeclareResult(_name, 0, 0));
+                _log.Info("Queue '{0}' in vhost '{1}' declared ({2}) on node {3}", _name, _vhost,
+                    def.Durable && !def.Exclusive ? "durable" : def.Exclusive ? "exclusive" : "non-durable", _broker.Settings.NodeName);
+                BrokerContext.TellWhenDone(Register(), replyTo, new QueueDeclareResult(_name, 0, 0), Self);
             }
 
             if (def.Durable && !def.Exclusive)
@@ -134,6 +161,17 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
     private void OnPublish(Publish cmd)
     {
         GrantPublishCredit();
+        if (_stopping)
+        {
+            // Moving to another node: what is not yet journaled is refused rather than lost.
+            if (cmd.ConfirmId != 0)
+            {
+                Sender.Tell(new EnqueueFailed(Self, cmd.ConfirmId, $"queue '{_name}' is moving to another node"));
+            }
+
+            return;
+        }
+
         if (_definition is null)
         {
             // Routed just as the queue went away: the message is dropped, as for a deleted queue.
@@ -226,8 +264,9 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         _ready.Clear();
         _unacked.Clear();
         _definition = null;
-        _broker.Queues.Unregister(_vhost, _name, Self);
-        _broker.RemoveBindingsTo(_vhost, _name, toExchange: false).ContinueWith(_ => replyTo.Tell(new QueueDeleted(count)));
+        var unregistered = _broker.Topology.Replicate(new QueueGone(_vhost, _name, NextVersion()));
+        var unbound = _broker.RemoveBindingsTo(_vhost, _name, toExchange: false);
+        BrokerContext.TellWhenDone(Task.WhenAll(unregistered, unbound), replyTo, new QueueDeleted(count), Self);
         if (durable)
         {
             // Nothing may be written after QueueRemoved: what is still batched goes with the queue.
@@ -263,7 +302,24 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
 
     private void Fail(AmqpException error) => Sender.Tell(new QueueCommandFailed(error));
 
-    private void Register() => _broker.Queues.Register(new QueueInfo(_definition!, Self, _ownerConnectionId));
+    private Task Register() =>
+        _broker.Topology.Replicate(new QueueChanged(_definition!, Self, _ownerConnectionId, NextVersion()));
+
+    /// <summary>Versions of this incarnation start above whatever an earlier one (on any node) replicated.</summary>
+    private TopologyVersion NextVersion()
+    {
+        _version = _version == default ? TopologyVersion.FirstAfter(_broker.Queues.VersionOf(_vhost, _name)) : _version.Next();
+        return _version;
+    }
+
+    /// <summary>Starts watching a channel the queue now holds state for.</summary>
+    private void WatchChannel(IActorRef channel)
+    {
+        if (_watchedChannels.Add(channel))
+        {
+            Context.Watch(channel);
+        }
+    }
 
     /// <summary>An entity created by a command for a queue that does not exist does not stay around.</summary>
     private void StopIfUndeclared()
@@ -276,11 +332,12 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
 
     protected override void PostStop()
     {
-        // A queue stopped by a journal failure stays in the directory: publishes to it then fail
-        // (basic.nack) until sharding restarts it, instead of being silently unroutable.
-        if (_definition is not null && !_journalFailed)
+        // A durable queue that stops (moving, journal failure, node shutdown) stays registered:
+        // publishes meet a dead actor and are nacked until its next incarnation registers, instead
+        // of being silently unroutable. A node-local queue that stops is gone.
+        if (_definition is { } def && (!def.Durable || def.Exclusive))
         {
-            _broker.Queues.Unregister(_vhost, _name, Self);
+            _broker.Topology.Replicate(new QueueGone(_vhost, _name, NextVersion()));
         }
 
         base.PostStop();

@@ -1,36 +1,72 @@
-using System.Collections.Concurrent;
 using Akka.Actor;
+using Broker.Actors.Topology;
 
 namespace Broker.Actors.Queues;
 
-/// <summary>A live queue as this node knows it: where its actor is and who may use it.</summary>
+/// <summary>
+/// A queue as every node knows it: its definition, where its actor is (on any node) and who may
+/// use it. Ref is Nobody while the queue's node is gone and the queue has not yet come back on
+/// another one (a durable queue fails over; publishes meanwhile are nacked).
+/// </summary>
 public sealed record QueueInfo(QueueDefinition Definition, IActorRef Ref, string? OwnerConnectionId)
 {
     public string Name => Definition.Name;
+
+    public bool Available => !Ref.IsNobody();
+
+    /// <summary>Exclusive and non-durable queues live on the node that declared them and die with it.</summary>
+    public bool NodeLocal => !Definition.Durable || Definition.Exclusive;
 }
 
 /// <summary>
-/// The node's index of declared queues, so channels can check a queue exists and send to its actor
-/// directly instead of through the shard region. Queue actors add themselves when declared or
-/// recovered and remove themselves when deleted.
+/// This node's copy of the cluster's queues, so channels check a queue exists and send to its
+/// actor directly (local or remote) instead of through the shard region. Queue actors replicate
+/// versioned entries to every node when declared, recovered or moved, and tombstones when deleted.
 /// </summary>
 public sealed class QueueDirectory
 {
-    private readonly ConcurrentDictionary<(string VHost, string Name), QueueInfo> _queues = new();
+    private readonly VersionedMap<QueueInfo> _queues = new();
 
-    public void Register(QueueInfo info) => _queues[(info.Definition.VHost, info.Name)] = info;
+    public bool Apply(QueueInfo info, TopologyVersion version) => _queues.Apply(info.Definition.VHost, info.Name, info, version);
 
-    public void Unregister(string vhost, string name, IActorRef owner)
-    {
-        if (_queues.TryGetValue((vhost, name), out var info) && info.Ref.Equals(owner))
-        {
-            _queues.TryRemove((vhost, name), out _);
-        }
-    }
+    public bool ApplyRemoval(string vhost, string name, TopologyVersion version) => _queues.Apply(vhost, name, null, version);
 
-    public QueueInfo? Find(string vhost, string name) => _queues.TryGetValue((vhost, name), out var q) ? q : null;
+    public TopologyVersion VersionOf(string vhost, string name) => _queues.VersionOf(vhost, name);
+
+    public QueueInfo? Find(string vhost, string name) => _queues.Find(vhost, name);
 
     public int Count => _queues.Count;
 
-    public IReadOnlyCollection<QueueInfo> All => _queues.Values.ToList();
+    public IReadOnlyCollection<QueueInfo> All => _queues.All;
+
+    public List<(string VHost, string Name, QueueInfo? Value, TopologyVersion Version)> Snapshot() => _queues.Snapshot();
+
+    /// <summary>
+    /// A node left the cluster: its node-local queues are gone (returned, so their bindings can be
+    /// dropped); its durable queues stay known but unavailable until they come back elsewhere.
+    /// </summary>
+    public List<QueueInfo> NodeLost(Address node)
+    {
+        var lost = new List<QueueInfo>();
+        foreach (var q in _queues.All.Where(q => q.Ref.Path.Address.Equals(node)))
+        {
+            _queues.Update(q.Definition.VHost, q.Name, current =>
+            {
+                if (!current.Ref.Equals(q.Ref))
+                {
+                    return current;
+                }
+
+                if (current.NodeLocal)
+                {
+                    lost.Add(current);
+                    return null;
+                }
+
+                return current with { Ref = ActorRefs.Nobody };
+            });
+        }
+
+        return lost;
+    }
 }

@@ -7,35 +7,35 @@ namespace Broker.Actors.Queues;
 // (QueueDirectory); declares go through the shard region, which creates the entity.
 
 /// <summary>queue.declare: create the queue, or check an existing one (passive or equivalent).</summary>
-public sealed record DeclareQueue(QueueDefinition Definition, bool Passive, string ConnectionId, IActorRef Connection);
+public sealed record DeclareQueue(QueueDefinition Definition, bool Passive, string ConnectionId, IActorRef Connection) : Cluster.IClusterMessage;
 
-public sealed record QueueDeclareResult(string Name, uint MessageCount, uint ConsumerCount);
+public sealed record QueueDeclareResult(string Name, uint MessageCount, uint ConsumerCount) : Cluster.IClusterMessage;
 
 /// <summary>A message routed to this queue. A non-zero ConfirmId asks for Enqueued/EnqueueFailed back.</summary>
-public sealed record Publish(Message Message, long ConfirmId);
+public sealed record Publish(Message Message, long ConfirmId) : Cluster.IClusterMessage;
 
-public sealed record Enqueued(IActorRef Queue, long ConfirmId);
+public sealed record Enqueued(IActorRef Queue, long ConfirmId) : Cluster.IClusterMessage;
 
-public sealed record EnqueueFailed(IActorRef Queue, long ConfirmId, string Reason);
+public sealed record EnqueueFailed(IActorRef Queue, long ConfirmId, string Reason) : Cluster.IClusterMessage;
 
 /// <summary>
 /// basic.consume on this queue. Prefetch 0 means no per-consumer limit. Window caps deliveries not
 /// yet written to the socket: a channel with a channel-wide prefetch asks for no more than that,
 /// so the channel does not hold back messages other consumers of the queue could take.
 /// </summary>
-public sealed record AddConsumer(string Tag, bool NoAck, bool Exclusive, ushort Prefetch, string ConnectionId, int Window);
+public sealed record AddConsumer(string Tag, bool NoAck, bool Exclusive, ushort Prefetch, string ConnectionId, int Window) : Cluster.IClusterMessage;
 
-public sealed record ConsumerAdded(string Tag);
+public sealed record ConsumerAdded(string Tag) : Cluster.IClusterMessage;
 
-public sealed record RemoveConsumer(string Tag);
+public sealed record RemoveConsumer(string Tag) : Cluster.IClusterMessage;
 
-public sealed record ConsumerRemoved(string Tag);
+public sealed record ConsumerRemoved(string Tag) : Cluster.IClusterMessage;
 
 /// <summary>basic.get: take one message, if there is one.</summary>
-public sealed record GetMessage(bool NoAck, string ConnectionId);
+public sealed record GetMessage(bool NoAck, string ConnectionId) : Cluster.IClusterMessage;
 
 /// <summary>The answer to basic.get; Message is null when the queue is empty.</summary>
-public sealed record GetResult(string Queue, QueuedMessage? Message, uint Remaining);
+public sealed record GetResult(string Queue, QueuedMessage? Message, uint Remaining) : Cluster.IClusterMessage;
 
 public enum Settlement
 {
@@ -50,48 +50,48 @@ public enum Settlement
 }
 
 /// <summary>Acks, nacks and rejects of messages this queue delivered to the sending channel.</summary>
-public sealed record Settle(long[] MessageIds, Settlement Outcome);
+public sealed record Settle(long[] MessageIds, Settlement Outcome) : Cluster.IClusterMessage;
 
 /// <summary>A channel closed: its consumers go and its unacked messages return, redelivered.</summary>
-public sealed record ChannelGone(IActorRef Channel);
+public sealed record ChannelGone(IActorRef Channel) : Cluster.IClusterMessage;
 
-public sealed record PurgeQueue(string ConnectionId);
+public sealed record PurgeQueue(string ConnectionId) : Cluster.IClusterMessage;
 
-public sealed record QueuePurged(uint MessageCount);
+public sealed record QueuePurged(uint MessageCount) : Cluster.IClusterMessage;
 
-public sealed record DeleteQueue(bool IfUnused, bool IfEmpty, string ConnectionId);
+public sealed record DeleteQueue(bool IfUnused, bool IfEmpty, string ConnectionId) : Cluster.IClusterMessage;
 
-public sealed record QueueDeleted(uint MessageCount);
+public sealed record QueueDeleted(uint MessageCount) : Cluster.IClusterMessage;
 
 /// <summary>Start-up: recover (the entity exists once this is answered) and report whether the queue exists.</summary>
-public sealed class WakeEntity
+public sealed class WakeEntity : Cluster.IClusterMessage
 {
     public static readonly WakeEntity Instance = new();
 }
 
-public sealed record EntityAwake(bool Exists);
+public sealed record EntityAwake(bool Exists) : Cluster.IClusterMessage;
 
 /// <summary>Shutdown: write what is batched (acks above all) and answer when the journal has it.</summary>
-public sealed class FlushJournal
+public sealed class FlushJournal : Cluster.IClusterMessage
 {
     public static readonly FlushJournal Instance = new();
 }
 
-public sealed class JournalFlushed
+public sealed class JournalFlushed : Cluster.IClusterMessage
 {
     public static readonly JournalFlushed Instance = new();
 }
 
 /// <summary>A command the queue refused, with the AMQP error to close the channel with.</summary>
-public sealed record QueueCommandFailed(AmqpException Error);
+public sealed record QueueCommandFailed(AmqpException Error) : Cluster.IClusterMessage;
 
 // Messages from a QueueActor to a channel.
 
 /// <summary>A message for one of the channel's consumers.</summary>
-public sealed record Deliver(string Queue, IActorRef QueueRef, string ConsumerTag, QueuedMessage Message, bool NoAck);
+public sealed record Deliver(string Queue, IActorRef QueueRef, string ConsumerTag, QueuedMessage Message, bool NoAck) : Cluster.IClusterMessage;
 
 /// <summary>The queue went away under a consumer (queue deleted): the client gets basic.cancel.</summary>
-public sealed record ConsumerCancelled(string Queue, string ConsumerTag);
+public sealed record ConsumerCancelled(string Queue, string ConsumerTag) : Cluster.IClusterMessage;
 
 // Flow control (RabbitMQ's credit flow, simplified).
 
@@ -99,10 +99,10 @@ public sealed record ConsumerCancelled(string Queue, string ConsumerTag);
 /// Queue -> publishing channel: the queue has worked through this many of the channel's
 /// publishes, so the channel may send that many more. Keeps a queue's mailbox bounded.
 /// </summary>
-public sealed record PublishCredit(IActorRef Queue, int Count);
+public sealed record PublishCredit(IActorRef Queue, int Count) : Cluster.IClusterMessage;
 
 /// <summary>
 /// Channel -> queue: this many deliveries to the consumer were handed to the socket, so the
 /// queue may push that many more. A slow reader therefore holds deliveries in the queue.
 /// </summary>
-public sealed record DeliveryCredit(string ConsumerTag, int Count);
+public sealed record DeliveryCredit(string ConsumerTag, int Count) : Cluster.IClusterMessage;

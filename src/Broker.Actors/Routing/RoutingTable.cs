@@ -1,24 +1,30 @@
-using System.Collections.Concurrent;
+using Broker.Actors.Topology;
 using Broker.Protocol;
 
 namespace Broker.Actors.Routing;
 
 /// <summary>
-/// This node's copy of every exchange's routing snapshot, keyed by vhost and name. Exchange actors
-/// replace entries; channels read them on every publish without locking. Exchange-to-exchange
-/// bindings are followed here, in the same local step, with a guard against cycles.
+/// This node's copy of every exchange's routing snapshot in the cluster, keyed by vhost and name.
+/// Exchange actors (wherever they live) replicate versioned snapshots into every node's table;
+/// channels read them on every publish without locking. Exchange-to-exchange bindings are
+/// followed here, in the same local step, with a guard against cycles.
 /// </summary>
 public sealed class RoutingTable
 {
-    private readonly ConcurrentDictionary<(string VHost, string Name), ExchangeRoute> _routes = new();
+    private readonly VersionedMap<ExchangeRoute> _routes = new();
 
-    public void Publish(ExchangeRoute route) => _routes[(route.Definition.VHost, route.Name)] = route;
+    public bool Apply(ExchangeRoute route, TopologyVersion version) =>
+        _routes.Apply(route.Definition.VHost, route.Name, route, version);
 
-    public void Remove(string vhost, string name) => _routes.TryRemove((vhost, name), out _);
+    public bool ApplyRemoval(string vhost, string name, TopologyVersion version) => _routes.Apply(vhost, name, null, version);
 
-    public ExchangeRoute? Find(string vhost, string name) => _routes.TryGetValue((vhost, name), out var r) ? r : null;
+    public TopologyVersion VersionOf(string vhost, string name) => _routes.VersionOf(vhost, name);
 
-    public IEnumerable<ExchangeRoute> All(string vhost) => _routes.Values.Where(r => r.Definition.VHost == vhost);
+    public ExchangeRoute? Find(string vhost, string name) => _routes.Find(vhost, name);
+
+    public IEnumerable<ExchangeRoute> All(string vhost) => _routes.All.Where(r => r.Definition.VHost == vhost);
+
+    public List<(string VHost, string Name, ExchangeRoute? Value, TopologyVersion Version)> Snapshot() => _routes.Snapshot();
 
     /// <summary>
     /// Collects the distinct queue names a message reaches from <paramref name="exchange"/>,

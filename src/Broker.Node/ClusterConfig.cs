@@ -1,0 +1,69 @@
+using System.Globalization;
+using Akka.Configuration;
+
+namespace Broker.Node;
+
+/// <summary>
+/// Turns broker.cluster (seeds, names) and the Akka.Remote endpoint into cluster settings. A node
+/// without seeds is a cluster of one that joins itself; with seeds it joins them (the first seed
+/// that answers, or itself if it is the first seed and nobody else is up yet).
+/// </summary>
+public sealed record ClusterConfig(Config Akka, bool IsMultiNode, string NodeName, string ClusterName)
+{
+    /// <summary>The actor system's name: part of every cluster address, so it is the same on every node.</summary>
+    public const string SystemName = "broker";
+
+    public static ClusterConfig From(Config config)
+    {
+        string host = config.GetString("akka.remote.dot-netty.tcp.hostname") ?? "127.0.0.1";
+        string publicHost = config.GetString("akka.remote.dot-netty.tcp.public-hostname") ?? string.Empty;
+        int port = config.GetInt("akka.remote.dot-netty.tcp.port");
+        var seeds = config.GetStringList("broker.cluster.seeds").Select(s => s.Trim()).Where(s => s.Length > 0)
+            .Select(ParseSeed).ToList();
+        bool wildcard = host is "0.0.0.0" or "::" or "[::]";
+        if (publicHost.Length == 0)
+        {
+            if (seeds.Count > 0 && wildcard)
+            {
+                throw new ConfigurationException("akka.remote.dot-netty.tcp.public-hostname", "BROKER_CLUSTER_PUBLIC_HOSTNAME",
+                    $"must be set when the cluster endpoint binds to {host}: it is the name other nodes dial");
+            }
+
+            publicHost = host;
+        }
+
+        if (seeds.Count > 0 && port == 0)
+        {
+            throw new ConfigurationException("akka.remote.dot-netty.tcp.port", "BROKER_CLUSTER_PORT",
+                "must be a fixed port when BROKER_CLUSTER_SEEDS is set: the seeds list it");
+        }
+
+        bool multiNode = seeds.Any(s => !(s.Port == port && string.Equals(s.Host, publicHost, StringComparison.OrdinalIgnoreCase)));
+        string nodeName = config.GetString("broker.cluster.node-name") is { Length: > 0 } n
+            ? n
+            : seeds.Count > 0 ? $"broker@{publicHost}:{port}" : "broker@" + Environment.MachineName;
+        string clusterName = config.GetString("broker.cluster.name") is { Length: > 0 } c
+            ? c
+            : seeds.Count > 0 ? "broker@" + seeds[0].Host : "broker@" + Environment.MachineName;
+
+        var lines = new List<string>
+        {
+            $"akka.remote.dot-netty.tcp.public-hostname = {BrokerConfig.Quote(publicHost)}",
+            $"akka.cluster.seed-nodes = [{string.Join(", ", seeds.Select(s => BrokerConfig.Quote($"akka.tcp://{SystemName}@{s.Host}:{s.Port}")))}]",
+        };
+        return new ClusterConfig(ConfigurationFactory.ParseString(string.Join("\n", lines)), multiNode, nodeName, clusterName);
+    }
+
+    private static (string Host, int Port) ParseSeed(string seed)
+    {
+        int colon = seed.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(seed[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out int port) ||
+            port is < 1 or > 65535)
+        {
+            throw new ConfigurationException("broker.cluster.seeds", "BROKER_CLUSTER_SEEDS",
+                $"'{seed}' is not host:port (seeds are comma-separated host:port pairs of cluster endpoints)");
+        }
+
+        return (seed[..colon], port);
+    }
+}

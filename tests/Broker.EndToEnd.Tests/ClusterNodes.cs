@@ -1,0 +1,190 @@
+using System.Globalization;
+using RabbitMQ.Client;
+
+namespace Broker.EndToEnd.Tests;
+
+/// <summary>
+/// A cluster of real node processes on 127.0.0.1, each with its own AMQP and cluster port, all
+/// listing the same seeds and sharing one PostgreSQL journal. Nodes can be killed (SIGKILL),
+/// stopped, restarted on their ports and added, so tests see what clients see.
+/// </summary>
+public sealed class ClusterNodes : IAsyncDisposable
+{
+    private readonly PostgresServer _postgres;
+    private readonly bool _ownsPostgres;
+    private readonly List<int> _clusterPorts;
+    private readonly Dictionary<string, string> _extraEnv;
+
+    private ClusterNodes(PostgresServer postgres, bool ownsPostgres, List<int> clusterPorts, Dictionary<string, string> extraEnv)
+    {
+        _postgres = postgres;
+        _ownsPostgres = ownsPostgres;
+        _clusterPorts = clusterPorts;
+        _extraEnv = extraEnv;
+    }
+
+    /// <summary>The nodes by index; a killed node's slot holds its dead process until it is restarted.</summary>
+    public List<NodeProcess> Nodes { get; } = new();
+
+    public PostgresServer Postgres => _postgres;
+
+    /// <summary>
+    /// Starts <paramref name="count"/> nodes at the same time on an empty database (as docker-compose
+    /// does); with <paramref name="postgres"/> they use that server (and leave it running).
+    /// </summary>
+    public static async Task<ClusterNodes> StartAsync(int count = 3, PostgresServer? postgres = null,
+        Dictionary<string, string>? env = null)
+    {
+        bool owns = postgres is null;
+        postgres ??= await PostgresServer.StartAsync();
+        var ports = Enumerable.Range(0, count).Select(_ => NodeProcess.FreePort()).ToList();
+        var cluster = new ClusterNodes(postgres, owns, ports, env ?? new Dictionary<string, string>());
+        try
+        {
+            var nodes = await Task.WhenAll(Enumerable.Range(0, count).Select(i => cluster.StartNodeAsync(i)));
+            cluster.Nodes.AddRange(nodes);
+            await cluster.WaitForMembersAsync(count);
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+
+        return cluster;
+    }
+
+    public NodeProcess this[int i] => Nodes[i];
+
+    public static string NodeName(int i) => $"node{i + 1}";
+
+    private Dictionary<string, string> EnvFor(int i)
+    {
+        var env = new Dictionary<string, string>(_extraEnv)
+        {
+            ["BROKER_JOURNAL_PROVIDER"] = "postgresql",
+            ["BROKER_JOURNAL_CONNECTION"] = _postgres.ConnectionString,
+            ["BROKER_CLUSTER_HOSTNAME"] = "127.0.0.1",
+            ["BROKER_CLUSTER_PORT"] = _clusterPorts[i].ToString(CultureInfo.InvariantCulture),
+            // The first three nodes are the seeds, as in docker-compose.yml.
+            ["BROKER_CLUSTER_SEEDS"] = string.Join(",", _clusterPorts.Take(3).Select(p => $"127.0.0.1:{p}")),
+            ["BROKER_NODE_NAME"] = NodeName(i),
+            ["BROKER_CLUSTER_NAME"] = "test-cluster",
+        };
+        return env;
+    }
+
+    private Task<NodeProcess> StartNodeAsync(int i, int? amqpPort = null) =>
+        NodeProcess.StartAsync(EnvFor(i), amqpPort, TimeSpan.FromSeconds(150));
+
+    /// <summary>Starts the node in slot <paramref name="i"/> again on its ports (after a kill or stop).</summary>
+    public async Task RestartAsync(int i)
+    {
+        int port = Nodes[i].Port;
+        await Nodes[i].DisposeAsync();
+        Nodes[i] = await StartNodeAsync(i, port);
+    }
+
+    /// <summary>Adds one more node (not a seed) and waits until every live node sees it.</summary>
+    public async Task<NodeProcess> AddNodeAsync()
+    {
+        _clusterPorts.Add(NodeProcess.FreePort());
+        var node = await StartNodeAsync(_clusterPorts.Count - 1);
+        Nodes.Add(node);
+        await WaitForMembersAsync(Nodes.Count(n => !n.HasExited));
+        return node;
+    }
+
+    /// <summary>Waits until a node logged that the cluster has this many members (its own count when it came up).</summary>
+    public async Task WaitForMembersAsync(int count)
+    {
+        // Every node logs "Member is Up" events of the others through Akka; the simplest common
+        // signal is each node's own join line plus a settle check over AMQP (declare on one, see on all).
+        string probe = "members-probe-" + Guid.NewGuid().ToString("N")[..8];
+        var live = Nodes.Where(n => !n.HasExited).ToList();
+        await using (var c = await Factory(live[0]).CreateConnectionAsync())
+        await using (var ch = await c.CreateChannelAsync())
+        {
+            await ch.QueueDeclareAsync(probe, durable: false, exclusive: false, autoDelete: false);
+        }
+
+        foreach (var node in live)
+        {
+            await Wait.Until(() => ProbeExists(node, probe), $"{node} to see queue {probe}", TimeSpan.FromSeconds(30));
+        }
+
+        await using (var c = await Factory(live[0]).CreateConnectionAsync())
+        await using (var ch = await c.CreateChannelAsync())
+        {
+            await ch.QueueDeleteAsync(probe);
+        }
+
+        _ = count;
+    }
+
+    private static bool ProbeExists(NodeProcess node, string queue)
+    {
+        try
+        {
+            using var c = Factory(node).CreateConnectionAsync().GetAwaiter().GetResult();
+            using var ch = c.CreateChannelAsync().GetAwaiter().GetResult();
+            ch.QueueDeclarePassiveAsync(queue).GetAwaiter().GetResult();
+            return true;
+        }
+        catch (Exception e) when (e is RabbitMQ.Client.Exceptions.OperationInterruptedException
+                                       or RabbitMQ.Client.Exceptions.BrokerUnreachableException)
+        {
+            return false;
+        }
+    }
+
+    public static ConnectionFactory Factory(NodeProcess node) => new()
+    {
+        Uri = new Uri(node.Uri),
+        AutomaticRecoveryEnabled = false,
+        TopologyRecoveryEnabled = false,
+        RequestedHeartbeat = TimeSpan.FromSeconds(30),
+    };
+
+    public Task<IConnection> ConnectAsync(int i) => Factory(Nodes[i]).CreateConnectionAsync();
+
+    /// <summary>The index of the live node that serves this queue now (the latest "declared"/"recovered" log line), or -1.</summary>
+    public int OwnerOf(string queue, string vhost = "/")
+    {
+        string declared = $"Queue '{queue}' in vhost '{vhost}' declared";
+        string recovered = $"Recovered durable queue '{queue}' in vhost '{vhost}'";
+        int owner = -1;
+        DateTime latest = DateTime.MinValue;
+        for (int i = 0; i < Nodes.Count; i++)
+        {
+            if (Nodes[i].HasExited)
+            {
+                continue;
+            }
+
+            foreach (var at in new[] { Nodes[i].LastLineTime(declared), Nodes[i].LastLineTime(recovered) })
+            {
+                if (at is { } t && t > latest)
+                {
+                    latest = t;
+                    owner = i;
+                }
+            }
+        }
+
+        return owner;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in Nodes)
+        {
+            await node.DisposeAsync();
+        }
+
+        if (_ownsPostgres)
+        {
+            await _postgres.DisposeAsync();
+        }
+    }
+}
