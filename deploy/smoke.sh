@@ -53,6 +53,13 @@ compose() { "${COMPOSE[@]}" "$@"; }
 cid_of() { compose ps -q "$1" 2>/dev/null | head -1; }
 logs_of() { local c; c=$(cid_of "$1"); [ -n "$c" ] && docker logs "$c" 2>&1 || true; }
 port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+# A published port accepts connections as soon as docker's proxy listens, broker or not: this sends
+# the AMQP 0-9-1 protocol header and wants the first byte of connection.start (frame type 1) back.
+amqp_answers() {
+  local b
+  b=$(timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && printf 'AMQP\\000\\000\\011\\001' >&3 && head -c 1 <&3 | od -An -tx1" 2>/dev/null) || return 1
+  [ "${b// /}" = 01 ]
+}
 node_ready() { logs_of "$1" | grep -qF "$READY_LINE"; }
 health_of() { local c; c=$(cid_of "$1"); [ -n "$c" ] && docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$c" 2>/dev/null || echo missing; }
 
@@ -71,8 +78,8 @@ owner_of_queue() {
   local q=$1 s line best="" best_ts=""
   for s in "${NODES[@]}"; do
     local c; c=$(cid_of "$s"); [ -n "$c" ] || continue
-    line=$(docker logs -t "$c" 2>&1 | grep -F -e "Recovered durable queue '$q'" -e "Started queue '$q'" \
-      -e "queue '$q' started" -e "Starting queue '$q'" | tail -1 || true)
+    # The node that serves a queue logs "Queue '<q>' in vhost '/' declared" or "Recovered durable queue '<q>'".
+    line=$(docker logs -t "$c" 2>&1 | grep -F -e "Recovered durable queue '$q'" -e "Queue '$q' in vhost" | tail -1 || true)
     [ -n "$line" ] || continue
     local ts=${line%% *}
     if [ -z "$best_ts" ] || [[ "$ts" > "$best_ts" ]]; then best=$s; best_ts=$ts; fi
@@ -187,11 +194,11 @@ compose ps
 
 # ---------------------------------------------------------------------------------------------
 step "waiting (up to $WAIT s) for 3 AMQP ports and 3 cluster members"
-ports_open() { local s; for s in "${NODES[@]}"; do port_open "${PORT[$s]}" || return 1; done; }
+ports_open() { local s; for s in "${NODES[@]}"; do amqp_answers "${PORT[$s]}" || return 1; done; }
 three_members() { [ "$(cluster_member_count "${NODES[@]}")" -ge 3 ]; }
-if ! wait_until "$WAIT" "AMQP ports 5672, 5673, 5674 accept connections" ports_open; then
-  for s in "${NODES[@]}"; do say "$s: port ${PORT[$s]} $(port_open "${PORT[$s]}" && echo open || echo closed), $(health_of "$s")"; done
-  fail "the AMQP ports did not open within $WAIT s"
+if ! wait_until "$WAIT" "AMQP ports 5672, 5673, 5674 answer the protocol header" ports_open; then
+  for s in "${NODES[@]}"; do say "$s: port ${PORT[$s]} $(amqp_answers "${PORT[$s]}" && echo 'answers AMQP' || echo 'no AMQP answer'), $(health_of "$s")"; done
+  fail "the AMQP ports did not answer within $WAIT s"
 fi
 if ! wait_until "$WAIT" "all 3 nodes logged '$READY_LINE'" three_members; then
   for s in "${NODES[@]}"; do say "$s: $(node_ready "$s" && echo ready || echo 'not ready'), $(health_of "$s")"; done
@@ -257,6 +264,6 @@ if ! wait_until "$WAIT" "broker4 is healthy" broker4_healthy; then
   fail "broker4 did not become healthy within $WAIT s (status: $(health_of broker4))"
 fi
 wait_until 60 "broker4 logged '$READY_LINE'" node_ready broker4 || fail "broker4 is healthy but never logged its ready line"
-port_open 5675 || fail "broker4's AMQP port 5675 is not open"
+amqp_answers 5675 || fail "broker4's AMQP port 5675 does not answer"
 say "broker4: $(logs_of broker4 | grep -F "$READY_LINE" | tail -1)"
 step "done"

@@ -6,6 +6,16 @@ namespace Broker.Bench;
 internal sealed class BenchOptions
 {
     public Uri Uri { get; private set; } = new("amqp://guest:guest@127.0.0.1:5672/");
+
+    /// <summary>Where the queues are declared (in a cluster, a non-durable queue lives on that node); default --uri.</summary>
+    public Uri? DeclareUriOption { get; private set; }
+
+    /// <summary>Where consumers connect; default --uri.</summary>
+    public Uri? ConsumerUriOption { get; private set; }
+
+    public Uri DeclareUri => DeclareUriOption ?? Uri;
+
+    public Uri ConsumerUri => ConsumerUriOption ?? Uri;
     public int Producers { get; private set; } = 1;
     public int Consumers { get; private set; } = 1;
     public int Queues { get; private set; } = 1;
@@ -29,7 +39,10 @@ internal sealed class BenchOptions
 
         usage: dotnet run -c Release --project bench/Broker.Bench -- [options]
 
-          --uri URI          broker URL (default amqp://guest:guest@127.0.0.1:5672/)
+          --uri URI          broker URL (default amqp://guest:guest@127.0.0.1:5672/); producers connect here
+          --declare-uri URI  where the queues are declared, purged and deleted (default --uri); in a cluster a
+                             non-durable queue lives on the node that declared it
+          --consumer-uri URI where consumers connect (default --uri)
           --producers N      publishing connections, one channel each (default 1)
           --consumers N      consuming connections, one channel each (default 1)
           --queues N         queues bench-q-0..N-1; producers and consumers are assigned round robin (default 1)
@@ -52,7 +65,7 @@ internal sealed class BenchOptions
 
     private static readonly HashSet<string> KnownValueOptions =
     [
-        "uri", "producers", "consumers", "queues", "size", "confirms", "prefetch", "duration", "warmup", "rate", "multi-ack", "broker-pid",
+        "uri", "declare-uri", "consumer-uri", "producers", "consumers", "queues", "size", "confirms", "prefetch", "duration", "warmup", "rate", "multi-ack", "broker-pid",
     ];
 
     /// <summary>Returns null and sets <paramref name="error"/> on a bad option; sets <paramref name="help"/> for --help.</summary>
@@ -116,6 +129,8 @@ internal sealed class BenchOptions
             bool ok = name switch
             {
                 "uri" => TryUri(value, v => o.Uri = v),
+                "declare-uri" => TryUri(value, v => o.DeclareUriOption = v),
+                "consumer-uri" => TryUri(value, v => o.ConsumerUriOption = v),
                 "producers" => TryInt(value, 0, 10_000, v => o.Producers = v),
                 "consumers" => TryInt(value, 0, 10_000, v => o.Consumers = v),
                 "queues" => TryInt(value, 1, 10_000, v => o.Queues = v),

@@ -19,6 +19,11 @@ internal static class Program
             return await Fill.RunAsync(args[1..]).ConfigureAwait(false);
         }
 
+        if (args.Length > 0 && args[0] == "probe")
+        {
+            return await Probe.RunAsync(args[1..]).ConfigureAwait(false);
+        }
+
         BenchOptions? options = BenchOptions.Parse(args, out bool help, out string? error);
         if (help)
         {
@@ -164,7 +169,7 @@ internal sealed class BenchRun(BenchOptions o, CancellationToken hard, long dead
 
     private async Task SetupAsync(ConnectionFactory factory, CancellationToken ct)
     {
-        _admin = await factory.CreateConnectionAsync("bench-admin", ct).ConfigureAwait(false);
+        _admin = await WithUri(factory, o.DeclareUri).CreateConnectionAsync("bench-admin", ct).ConfigureAwait(false);
         _connections.Add(_admin);
         IChannel adminCh = await _admin.CreateChannelAsync(cancellationToken: ct).ConfigureAwait(false);
         for (int q = 0; q < o.Queues; q++)
@@ -194,7 +199,7 @@ internal sealed class BenchRun(BenchOptions o, CancellationToken hard, long dead
         _consumers = new Consumer[o.Consumers];
         for (int i = 0; i < o.Consumers; i++)
         {
-            IConnection conn = await Connect(factory, $"bench-consumer-{i}", ct).ConfigureAwait(false);
+            IConnection conn = await Connect(WithUri(factory, o.ConsumerUri), $"bench-consumer-{i}", ct).ConfigureAwait(false);
             IChannel ch = await conn.CreateChannelAsync(cancellationToken: ct).ConfigureAwait(false);
             Watch(ch, $"consumer {i}");
             _consumers[i] = new Consumer(i, _producers, o, _ctl);
@@ -213,6 +218,16 @@ internal sealed class BenchRun(BenchOptions o, CancellationToken hard, long dead
             _producerChannels.Add(ch);
         }
     }
+
+    private static ConnectionFactory WithUri(ConnectionFactory f, Uri uri) => new()
+    {
+        Uri = uri,
+        AutomaticRecoveryEnabled = f.AutomaticRecoveryEnabled,
+        TopologyRecoveryEnabled = f.TopologyRecoveryEnabled,
+        RequestedConnectionTimeout = f.RequestedConnectionTimeout,
+        ContinuationTimeout = f.ContinuationTimeout,
+        HandshakeContinuationTimeout = f.HandshakeContinuationTimeout,
+    };
 
     private async Task<IConnection> Connect(ConnectionFactory factory, string name, CancellationToken ct)
     {

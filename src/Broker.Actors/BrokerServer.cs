@@ -12,6 +12,7 @@ using Akka.Streams.Dsl;
 using Broker.Actors.Cluster;
 using Broker.Actors.Connection;
 using Broker.Actors.Exchanges;
+using Broker.Actors.Persistence;
 using Broker.Actors.Queues;
 using Broker.Actors.Routing;
 using Broker.Actors.Topology;
@@ -30,7 +31,7 @@ public sealed class BrokerServer : IAsyncDisposable
     private const int MaxShards = 100;
 
     private readonly ILoggingAdapter _log;
-    private Akka.Streams.Dsl.Tcp.ServerBinding? _binding;
+    private readonly List<Akka.Streams.Dsl.Tcp.ServerBinding> _bindings = new();
     private long _connectionSeq;
     private bool _stopped;
 
@@ -51,22 +52,44 @@ public sealed class BrokerServer : IAsyncDisposable
     /// <summary>Starts a node: joins (or forms) the cluster, starts sharding and listens for AMQP.</summary>
     public static async Task<BrokerServer> StartAsync(BrokerSettings settings, Config akkaConfig, CancellationToken ct = default)
     {
-        var system = ActorSystem.Create(SystemName, akkaConfig);
+        // Sharding's, distributed data's and singletons' settings (their serializers above all) are
+        // in place before the node is visible: a node with seeds joins as soon as its actor system
+        // starts, and peers send it sharding state right away.
+        var system = ActorSystem.Create(SystemName, akkaConfig
+            .WithFallback(ClusterSharding.DefaultConfig())
+            .WithFallback(Akka.DistributedData.DistributedData.DefaultConfig())
+            .WithFallback(Akka.Cluster.Tools.Singleton.ClusterSingleton.DefaultConfig()));
         var server = new BrokerServer(system, new BrokerContext(settings));
         try
         {
+            if (settings.JournalQueryPluginId is not null)
+            {
+                await using (settings.JournalInitLock is { } initLock ? await initLock.AcquireAsync(ct) : null)
+                {
+                    await server.WarmUpJournalAsync();
+                }
+            }
+
             server.StartTopology();
             await server.JoinClusterAsync(ct);
-            await server.CopyTopologyFromPeerAsync();
+            bool clusterServing = await server.CopyTopologyFromPeerAsync();
             await server.StartShardingAsync();
-            await using (settings.JournalInitLock is { } initLock ? await initLock.AcquireAsync(ct) : null)
+            if (clusterServing)
             {
-                // Tables are created by the first journal access, which recovery makes.
+                // Joining a running cluster: its durable queues run on their nodes (sharding
+                // restarts any that lost theirs); waking them from here would only slow the start.
+                server._log.Info("Joined a serving cluster: {0} queue(s) and {1} exchange(s) known", server.Context.Queues.Count,
+                    server.Context.Routes.Count);
+            }
+            else
+            {
+                // A cold start: queues are allocated once every seed node is in (StartupAllocationStrategy).
                 await server.RecoverDurableEntitiesAsync();
             }
 
             await server.DeclareBuiltInExchangesAsync();
             await server.BindAsync();
+            server.Context.Topology.Serving = true;
         }
         catch
         {
@@ -83,9 +106,18 @@ public sealed class BrokerServer : IAsyncDisposable
     /// <summary>How long a node waits to become a member (its seeds may still be starting).</summary>
     private static readonly TimeSpan JoinTimeout = TimeSpan.FromSeconds(120);
 
+    /// <summary>Starts the journal and snapshot store (which creates their tables) and waits until they answered a recovery.</summary>
+    private async Task WarmUpJournalAsync()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Actors.ActorOf(Props.Create(() => new JournalWarmUp(done)), "journal-warm-up");
+        await done.Task.WaitAsync(TimeSpan.FromSeconds(60));
+    }
+
     /// <summary>The replica's actor must exist before other nodes can see this one.</summary>
     private void StartTopology()
     {
+        ClusterSharding.Get(Actors);
         Context.Topology.Attach(Actors);
         var ctx = Context;
         Actors.ActorOf(Props.Create(() => new TopologyActor(ctx)), TopologyReplicator.ActorName);
@@ -97,15 +129,16 @@ public sealed class BrokerServer : IAsyncDisposable
         var cluster = Akka.Cluster.Cluster.Get(Actors);
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         cluster.RegisterOnMemberUp(() => up.TrySetResult());
-        if (cluster.Settings.SeedNodes.Count == 0)
+        var seeds = Context.Settings.SeedNodes.Select(Address.Parse).ToList();
+        if (seeds.Count == 0)
         {
             // A single node is a cluster of one that seeds itself.
             cluster.Join(cluster.SelfAddress);
         }
         else
         {
-            _log.Info("Node {0} joining the cluster through its seeds {1}", Context.Settings.NodeName,
-                string.Join(", ", cluster.Settings.SeedNodes));
+            _log.Info("Node {0} joining the cluster through its seeds {1}", Context.Settings.NodeName, string.Join(", ", seeds));
+            cluster.JoinSeedNodes(seeds);
         }
 
         try
@@ -115,27 +148,26 @@ public sealed class BrokerServer : IAsyncDisposable
         catch (TimeoutException)
         {
             throw new InvalidOperationException(
-                $"not a member of a cluster after {JoinTimeout.TotalSeconds:0} s: no seed node answered ({string.Join(", ", cluster.Settings.SeedNodes)})");
+                $"not a member of a cluster after {JoinTimeout.TotalSeconds:0} s: no seed node answered ({string.Join(", ", seeds)})");
         }
 
         // A node that is downed (split-brain resolver, or removed while frozen) stops its actor
         // system; the process then exits instead of serving clients outside the cluster.
         _ = Actors.WhenTerminated.ContinueWith(_ => Terminated.TrySetResult());
-        _log.Info("Node {0} is up in cluster '{1}' with {2} member(s)", Context.Settings.NodeName, Context.Settings.ClusterName,
-            cluster.State.Members.Count);
+        _log.Info("Node {0} is up in cluster '{1}'", Context.Settings.NodeName, Context.Settings.ClusterName);
     }
 
     /// <summary>Completes when the actor system stopped by itself (downed) or at shutdown.</summary>
     public TaskCompletionSource Terminated { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>A joining node copies the topology from an older member before it serves clients.</summary>
-    private async Task CopyTopologyFromPeerAsync()
+    /// <summary>
+    /// A joining node copies the topology from another member before it serves clients. True when
+    /// that member is serving already (the cluster is running, not starting).
+    /// </summary>
+    private async Task<bool> CopyTopologyFromPeerAsync()
     {
         var peers = TopologyReplicator.Peers(Actors);
-        if (peers.Count == 0)
-        {
-            return;
-        }
+        bool serving = false;
 
         foreach (var peer in peers)
         {
@@ -149,14 +181,24 @@ public sealed class BrokerServer : IAsyncDisposable
                 }
 
                 _log.Info("Copied the topology ({0} entries) from {1}", snapshot.Updates.Count, peer);
-                return;
+                serving |= snapshot.Serving;
+                if (serving)
+                {
+                    return true;
+                }
             }
             catch (Exception e) when (e is TimeoutException or AskTimeoutException)
             {
                 _log.Warning("No topology from {0} within 10 s; trying another member", peer);
             }
         }
+
+        return serving;
     }
+
+    /// <summary>How long a cold-starting cluster waits for the other seed nodes before it places the queues on the nodes that are up.</summary>
+    private static readonly TimeSpan SeedWaitTimeout = TimeSpan.FromSeconds(20);
+
 
     private async Task StartShardingAsync()
     {
@@ -165,10 +207,13 @@ public sealed class BrokerServer : IAsyncDisposable
         var extractor = new EntityMessageExtractor(MaxShards);
         var ctx = Context;
         // Entities stop on StopEntity, not PoisonPill: a queue moving to another node finishes its journal writes first.
+        int seeds = Math.Max(1, Context.Settings.SeedNodes.Distinct().Count());
+        IShardAllocationStrategy Allocation() =>
+            new StartupAllocationStrategy(sharding.DefaultShardAllocationStrategy(settings), seeds, SeedWaitTimeout);
         ctx.QueueRegion = await sharding.StartAsync("queue", id => Props.Create(() => new QueueActor(ctx, id)), settings, extractor,
-            sharding.DefaultShardAllocationStrategy(settings), StopEntity.Instance);
+            Allocation(), StopEntity.Instance);
         ctx.ExchangeRegion = await sharding.StartAsync("exchange", id => Props.Create(() => new ExchangeActor(ctx, id)), settings,
-            extractor, sharding.DefaultShardAllocationStrategy(settings), StopEntity.Instance);
+            extractor, Allocation(), StopEntity.Instance);
     }
 
     /// <summary>
@@ -235,23 +280,50 @@ public sealed class BrokerServer : IAsyncDisposable
     {
         var s = Context.Settings;
         var materializer = Actors.Materializer();
-        var connections = Actors.TcpStream().Bind(s.BindAddress.ToString(), s.AmqpPort, backlog: 1024,
-            options: System.Collections.Immutable.ImmutableList.Create<Inet.SocketOption>(
-                new Inet.SO.ReceiveBufferSize(256 * 1024), new Inet.SO.SendBufferSize(256 * 1024)));
-        Akka.Streams.Dsl.Tcp.ServerBinding binding;
-        try
+        int port = s.AmqpPort;
+        foreach (var address in ListenAddresses(s.BindAddress))
         {
-            binding = await connections.To(Sink.ForEach<Akka.Streams.Dsl.Tcp.IncomingConnection>(c => Accept(c, materializer)))
-                .Run(materializer);
+            var connections = Actors.TcpStream().Bind(address.ToString(), port, backlog: 1024,
+                options: System.Collections.Immutable.ImmutableList.Create<Inet.SocketOption>(
+                    new Inet.SO.ReceiveBufferSize(256 * 1024), new Inet.SO.SendBufferSize(256 * 1024)));
+            Akka.Streams.Dsl.Tcp.ServerBinding binding;
+            try
+            {
+                binding = await connections.To(Sink.ForEach<Akka.Streams.Dsl.Tcp.IncomingConnection>(c => Accept(c, materializer)))
+                    .Run(materializer);
+            }
+            catch (Exception e)
+            {
+                throw new InvalidOperationException($"cannot listen for AMQP on {address}:{port}: {e.Message}", e);
+            }
+
+            _bindings.Add(binding);
+            Endpoint ??= binding.LocalAddress as IPEndPoint;
+            port = Endpoint?.Port ?? port; // with port 0, every address listens on the port the first one got
+            _log.Info("AMQP listener started on {0}", binding.LocalAddress);
         }
-        catch (Exception e)
+    }
+
+    /// <summary>
+    /// Akka.Streams resolves the listen address through DNS, which refuses the wildcard address, so
+    /// "every interface" (0.0.0.0 or ::) is served by one listener per address of this machine.
+    /// </summary>
+    private static IEnumerable<IPAddress> ListenAddresses(IPAddress bind)
+    {
+        if (!bind.Equals(IPAddress.Any) && !bind.Equals(IPAddress.IPv6Any))
         {
-            throw new InvalidOperationException($"cannot listen for AMQP on {s.BindAddress}:{s.AmqpPort}: {e.Message}", e);
+            return new[] { bind };
         }
 
-        _binding = binding;
-        Endpoint = binding.LocalAddress as IPEndPoint;
-        _log.Info("AMQP listener started on {0}", binding.LocalAddress);
+        var family = bind.AddressFamily;
+        return System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .Where(n => n.OperationalStatus is System.Net.NetworkInformation.OperationalStatus.Up
+                or System.Net.NetworkInformation.OperationalStatus.Unknown)
+            .SelectMany(n => n.GetIPProperties().UnicastAddresses.Select(a => a.Address))
+            .Where(a => a.AddressFamily == family && !a.IsIPv6LinkLocal)
+            .Distinct()
+            .OrderBy(a => IPAddress.IsLoopback(a) ? 0 : 1)
+            .ToList();
     }
 
     private void Accept(Akka.Streams.Dsl.Tcp.IncomingConnection incoming, IMaterializer materializer)
@@ -274,7 +346,7 @@ public sealed class BrokerServer : IAsyncDisposable
 
         var inbound = Flow.Create<ByteString>()
             .Via(new FrameDecoderStage(s.FrameMax, s.MaxMessageSize))
-            .To(Sink.ActorRefWithAck<List<InboundEvent>>(actor, StreamInit.Instance, StreamAck.Instance,
+            .To(Sink.ActorRefWithAck<InboundBatch>(actor, StreamInit.Instance, StreamAck.Instance,
                 StreamCompleted.Instance, ex => new StreamFailed(ex)));
         incoming.HandleWith(Flow.FromSinkAndSource(inbound, outbound.AsSource()), materializer);
     }
@@ -305,7 +377,7 @@ public sealed class BrokerServer : IAsyncDisposable
             await Task.Delay(20);
         }
 
-        if (_binding is { } binding)
+        foreach (var binding in _bindings)
         {
             await binding.Unbind();
         }

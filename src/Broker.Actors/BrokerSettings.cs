@@ -36,6 +36,9 @@ public sealed record BrokerSettings
     /// <summary>Reported to clients as cluster_name; the same on every node of a cluster.</summary>
     public string ClusterName { get; init; } = "broker@" + Environment.MachineName;
 
+    /// <summary>Cluster addresses (akka.tcp://broker@host:port) of the seed nodes; empty for a cluster of one.</summary>
+    public IReadOnlyList<string> SeedNodes { get; init; } = Array.Empty<string>();
+
     /// <summary>This node's name in logs.</summary>
     public string NodeName { get; init; } = "broker@" + Environment.MachineName;
 

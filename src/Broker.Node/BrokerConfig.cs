@@ -54,13 +54,15 @@ public static class BrokerConfig
         config = Overlay(env).WithFallback(config);
         var settings = ReadSettings(config, env);
         var cluster = ClusterConfig.From(config);
-        var journal = JournalConfig.From(config, settings.DataDirectory);
-        if (cluster.IsMultiNode && !journal.Shared)
+        string provider = JournalConfig.ProviderOf(config);
+        if (cluster.IsMultiNode && !JournalConfig.IsShared(provider))
         {
             throw new ConfigurationException("broker.journal.provider", "BROKER_JOURNAL_PROVIDER",
                 $"a cluster of several nodes (BROKER_CLUSTER_SEEDS) needs a journal every node can reach: set it to postgresql " +
-                $"('{journal.Provider}' is for a single node)");
+                $"('{provider}' is for a single node)");
         }
+
+        var journal = JournalConfig.From(config, settings.DataDirectory);
 
         config = cluster.Akka.WithFallback(journal.Akka).WithFallback(config)
             .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
@@ -71,6 +73,7 @@ public static class BrokerConfig
             JournalInitLock = journal.InitLock,
             NodeName = cluster.NodeName,
             ClusterName = cluster.ClusterName,
+            SeedNodes = cluster.SeedNodes,
         };
         return (settings, config);
     }

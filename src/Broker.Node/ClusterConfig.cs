@@ -8,7 +8,7 @@ namespace Broker.Node;
 /// without seeds is a cluster of one that joins itself; with seeds it joins them (the first seed
 /// that answers, or itself if it is the first seed and nobody else is up yet).
 /// </summary>
-public sealed record ClusterConfig(Config Akka, bool IsMultiNode, string NodeName, string ClusterName)
+public sealed record ClusterConfig(Config Akka, bool IsMultiNode, string NodeName, string ClusterName, IReadOnlyList<string> SeedNodes)
 {
     /// <summary>The actor system's name: part of every cluster address, so it is the same on every node.</summary>
     public const string SystemName = "broker";
@@ -46,12 +46,12 @@ public sealed record ClusterConfig(Config Akka, bool IsMultiNode, string NodeNam
             ? c
             : seeds.Count > 0 ? "broker@" + seeds[0].Host : "broker@" + Environment.MachineName;
 
-        var lines = new List<string>
-        {
-            $"akka.remote.dot-netty.tcp.public-hostname = {BrokerConfig.Quote(publicHost)}",
-            $"akka.cluster.seed-nodes = [{string.Join(", ", seeds.Select(s => BrokerConfig.Quote($"akka.tcp://{SystemName}@{s.Host}:{s.Port}")))}]",
-        };
-        return new ClusterConfig(ConfigurationFactory.ParseString(string.Join("\n", lines)), multiNode, nodeName, clusterName);
+        // Not akka.cluster.seed-nodes: with those the node would join as soon as its actor system
+        // starts, before its journal, topology replica and shard regions are ready. The broker
+        // joins the seeds itself once they are (BrokerServer).
+        var seedNodes = seeds.Select(s => $"akka.tcp://{SystemName}@{s.Host}:{s.Port}").ToList();
+        var akka = ConfigurationFactory.ParseString($"akka.remote.dot-netty.tcp.public-hostname = {BrokerConfig.Quote(publicHost)}");
+        return new ClusterConfig(akka, multiNode, nodeName, clusterName, seedNodes);
     }
 
     private static (string Host, int Port) ParseSeed(string seed)

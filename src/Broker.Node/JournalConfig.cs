@@ -8,10 +8,13 @@ namespace Broker.Node;
 /// Akka.Persistence.Sql over SQLite (default, a file in the data directory, WAL turned on before
 /// the actor system opens it) or PostgreSQL, or Akka's in-memory journal.
 /// </summary>
-public sealed record JournalConfig(Config Akka, string? QueryPluginId, string Description, string Provider)
+public sealed record JournalConfig(Config Akka, string? QueryPluginId, string Description)
 {
+    /// <summary>broker.journal.provider, normalised.</summary>
+    public static string ProviderOf(Config config) => (config.GetString("broker.journal.provider") ?? "sqlite").Trim().ToLowerInvariant();
+
     /// <summary>Whether several nodes can share this journal (only a database server can).</summary>
-    public bool Shared => Provider == "postgresql";
+    public static bool IsShared(string provider) => provider == "postgresql";
 
     /// <summary>
     /// For PostgreSQL, a database lock nodes take while the journal creates its tables: nodes of a
@@ -23,7 +26,7 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
 
     public static JournalConfig From(Config config, string dataDir)
     {
-        string provider = (config.GetString("broker.journal.provider") ?? "sqlite").Trim().ToLowerInvariant();
+        string provider = ProviderOf(config);
         string connection = config.GetString("broker.journal.connection-string") ?? string.Empty;
         switch (provider)
         {
@@ -31,7 +34,7 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
                 return new JournalConfig(ConfigurationFactory.ParseString(
                     "akka.persistence.journal.plugin = \"akka.persistence.journal.inmem\"\n" +
                     "akka.persistence.snapshot-store.plugin = \"akka.persistence.snapshot-store.inmem\""),
-                    null, "in-memory journal", provider);
+                    null, "in-memory journal");
             case "sqlite":
                 if (connection.Length == 0)
                 {
@@ -40,7 +43,7 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
 
                 EnableWal(connection);
                 return new JournalConfig(Sql(connection, "SQLite.MS"), SqlQueryPlugin,
-                    "SQLite journal (" + new SqliteConnectionStringBuilder(connection).DataSource + ")", provider);
+                    "SQLite journal (" + new SqliteConnectionStringBuilder(connection).DataSource + ")");
             case "postgresql":
                 if (connection.Length == 0)
                 {
@@ -50,7 +53,7 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
 
                 var pg = new Npgsql.NpgsqlConnectionStringBuilder(connection);
                 return new JournalConfig(Sql(connection, "PostgreSQL.15"), SqlQueryPlugin,
-                    $"PostgreSQL journal ({pg.Host}:{pg.Port}/{pg.Database})", provider)
+                    $"PostgreSQL journal ({pg.Host}:{pg.Port}/{pg.Database})")
                 {
                     InitLock = new PostgresInitLock(connection),
                 };

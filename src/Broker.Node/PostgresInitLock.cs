@@ -15,7 +15,9 @@ public sealed class PostgresInitLock(string connectionString) : IJournalInitLock
 
     public async Task<IAsyncDisposable> AcquireAsync(CancellationToken ct)
     {
-        var connection = new NpgsqlConnection(connectionString);
+        // Its own session, outside the pool: a pooled connection would keep the lock when "closed".
+        var builder = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, CommandTimeout = 0 };
+        var connection = new NpgsqlConnection(builder.ConnectionString);
         await connection.OpenAsync(ct);
         await using (var cmd = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection))
         {
@@ -23,6 +25,25 @@ public sealed class PostgresInitLock(string connectionString) : IJournalInitLock
             await cmd.ExecuteNonQueryAsync(ct);
         }
 
-        return connection; // closing the session releases the lock
+        // Tables there already (every start but the first): no need to keep the others waiting.
+        await using (var cmd = new NpgsqlCommand(
+                         "SELECT to_regclass('journal') IS NOT NULL AND to_regclass('snapshot') IS NOT NULL AND to_regclass('tags') IS NOT NULL",
+                         connection))
+        {
+            if (await cmd.ExecuteScalarAsync(ct) is true)
+            {
+                await connection.DisposeAsync();
+                return NoLock.Instance;
+            }
+        }
+
+        return connection; // closing the session (not pooled) releases the lock
+    }
+
+    private sealed class NoLock : IAsyncDisposable
+    {
+        public static readonly NoLock Instance = new();
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }

@@ -7,6 +7,7 @@ using Broker.Actors.Cluster;
 using Broker.Actors.Exchanges;
 using Broker.Actors.Queues;
 using Broker.Actors.Routing;
+using Broker.Actors.Topology;
 using Broker.Protocol;
 
 namespace Broker.Actors.Tests;
@@ -138,6 +139,18 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
         yield return new GetMessage(true, "conn-1");
         yield return new GetResult("orders", SampleQueued(), 9);
         yield return new Settle(new[] { 1L, -2L, long.MaxValue }, Settlement.Requeue);
+        yield return new RouteChanged(SampleExchangeDefinition(), new[] { SampleBinding(), SampleBinding() }, new TopologyVersion(638_000_000_000_000_000, 5));
+        yield return new ExchangeGone("/vh", "orders-x", new TopologyVersion(7, 8));
+        yield return new QueueChanged(SampleQueueDefinition(), p, "conn-1", new TopologyVersion(9, 10));
+        yield return new QueueGone("/vh", "orders", new TopologyVersion(11, 12));
+        yield return TopologyApplied.Instance;
+        yield return TopologySnapshotRequest.Instance;
+        yield return new TopologySnapshot(new ITopologyUpdate[]
+        {
+            new RouteChanged(SampleExchangeDefinition(), Array.Empty<Binding>(), new TopologyVersion(1, 2)),
+            new QueueChanged(SampleQueueDefinition(), ActorRefs.Nobody, null, new TopologyVersion(3, 4)),
+            new QueueGone("/", "q", new TopologyVersion(5, 6)),
+        }, Serving: true);
         yield return new ChannelGone(p);
         yield return new PurgeQueue("conn-1");
         yield return new QueuePurged(17);
@@ -300,6 +313,7 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
     private static readonly string[] CoveredNamespaces =
     {
         typeof(DeclareQueue).Namespace!, typeof(DeclareExchange).Namespace!, typeof(StopEntity).Namespace!,
+        typeof(RouteChanged).Namespace!,
     };
 
     [Fact]
@@ -339,6 +353,41 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
         var e = new ExchangeRemoved("x");
         Assert.IsNotType<ClusterMessageSerializer>(_sys.Serialization.FindSerializerFor(e));
         Assert.Throws<ArgumentException>(() => new ClusterMessageSerializer((ExtendedActorSystem)_sys).Manifest(e));
+    }
+
+    // ---- topology replication ------------------------------------------------------------
+
+    [Fact]
+    public void QueueChanged_round_trips_with_its_ref_version_and_owner()
+    {
+        var original = new QueueChanged(SampleQueueDefinition(), _probe.Ref, null, new TopologyVersion(long.MaxValue - 1, 3));
+        var back = RoundTrip(original);
+        Assert.Equal(original.Version, back.Version);
+        Assert.Null(back.OwnerConnectionId);
+        Assert.Equal(original.Definition.Name, back.Definition.Name);
+        AssertTable(original.Definition.Arguments, back.Definition.Arguments);
+        AssertProbeRef(back.Ref);
+    }
+
+    [Fact]
+    public void A_topology_snapshot_round_trips_every_kind_of_entry()
+    {
+        var original = new TopologySnapshot(new ITopologyUpdate[]
+        {
+            new RouteChanged(SampleExchangeDefinition(), new[] { SampleBinding() }, new TopologyVersion(1, 2)),
+            new ExchangeGone("/", "gone-x", new TopologyVersion(3, 4)),
+            new QueueChanged(SampleQueueDefinition(), ActorRefs.Nobody, "conn-9", new TopologyVersion(5, 6)),
+            new QueueGone("/", "gone-q", new TopologyVersion(7, 8)),
+        }, Serving: false);
+        var back = RoundTrip(original);
+        Assert.False(back.Serving);
+        Assert.Equal(original.Updates.Select(u => (u.GetType(), u.Version)), back.Updates.Select(u => (u.GetType(), u.Version)));
+        var route = Assert.IsType<RouteChanged>(back.Updates[0]);
+        AssertBinding(SampleBinding(), Assert.Single(route.Bindings));
+        var queue = Assert.IsType<QueueChanged>(back.Updates[2]);
+        Assert.True(queue.Ref.IsNobody());
+        Assert.Equal("conn-9", queue.OwnerConnectionId);
+        Assert.Equal("gone-q", Assert.IsType<QueueGone>(back.Updates[3]).Name);
     }
 
     // ---- queue messages ------------------------------------------------------------------

@@ -21,12 +21,12 @@ public class ConnectionFlowControlTests : Akka.TestKit.Xunit2.TestKit
         var connection = Sys.ActorOf(Props.Create(() => new ConnectionActor(broker, new OutboundFrames(), null, "test")));
         connection.Tell(StreamInit.Instance);
         ExpectMsg<StreamAck>(TimeSpan.FromSeconds(5));
-        connection.Tell(new List<InboundEvent> { ProtocolHeaderReceived.Accepted });
+        connection.Tell(new InboundBatch(new List<InboundEvent> { ProtocolHeaderReceived.Accepted }));
         ExpectMsg<StreamAck>(TimeSpan.FromSeconds(5));
         return connection;
     }
 
-    private static List<InboundEvent> Heartbeat() => new() { HeartbeatReceived.Instance };
+    private static InboundBatch Heartbeat() => new(new List<InboundEvent> { HeartbeatReceived.Instance });
 
     [Fact]
     public void Unblocked_connection_acks_every_batch()

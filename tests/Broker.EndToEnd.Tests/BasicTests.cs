@@ -20,6 +20,13 @@ public sealed class BasicTests
     }
 
     [Fact]
+    public void The_suite_runs_every_message_through_its_serializer()
+    {
+        // serialize-messages: a message without a binary serializer fails here, as it would between nodes.
+        Assert.True(_broker.Server.Actors.Settings.SerializeAllMessages);
+    }
+
+    [Fact]
     public async Task PublishedMessagesArriveInOrderWithPropertiesAndBody()
     {
         var (conn, ch, q) = await SetupAsync();

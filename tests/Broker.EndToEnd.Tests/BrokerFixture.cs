@@ -27,6 +27,8 @@ public class BrokerFixture : IAsyncLifetime, IAsyncDisposable
             ["BROKER_AMQP_PORT"] = "0",
             ["BROKER_DATA_DIR"] = DataDir,
             ["BROKER_LOG_LEVEL"] = env.GetValueOrDefault("BROKER_LOG_LEVEL", "WARNING"),
+            // Every message goes through its serializer, as if it crossed nodes.
+            ["BROKER_CONFIG_FILE"] = Path.Combine(AppContext.BaseDirectory, "serialize-messages.conf"),
         };
         foreach (var (k, v) in env)
         {

@@ -39,14 +39,20 @@ public sealed class ClusterNodes : IAsyncDisposable
         postgres ??= await PostgresServer.StartAsync();
         var ports = Enumerable.Range(0, count).Select(_ => NodeProcess.FreePort()).ToList();
         var cluster = new ClusterNodes(postgres, owns, ports, env ?? new Dictionary<string, string>());
+        var starts = Enumerable.Range(0, count).Select(i => cluster.StartNodeAsync(i)).ToList();
         try
         {
-            var nodes = await Task.WhenAll(Enumerable.Range(0, count).Select(i => cluster.StartNodeAsync(i)));
-            cluster.Nodes.AddRange(nodes);
+            cluster.Nodes.AddRange(await Task.WhenAll(starts));
             await cluster.WaitForMembersAsync(count);
         }
         catch
         {
+            // Nodes that did start must not outlive the test.
+            foreach (var started in starts.Where(t => t.IsCompletedSuccessfully && !cluster.Nodes.Contains(t.Result)))
+            {
+                cluster.Nodes.Add(started.Result);
+            }
+
             await cluster.DisposeAsync();
             throw;
         }

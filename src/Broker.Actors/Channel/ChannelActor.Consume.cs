@@ -60,7 +60,7 @@ public sealed partial class ChannelActor
             ? Math.Min((int)_channelPrefetch, FlowControl.DeliveryWindow)
             : FlowControl.DeliveryWindow;
         var request = new AddConsumer(tag, consume.NoAck, consume.Exclusive, _consumerPrefetch, _connection.ConnectionId, window);
-        Request(() => queue.Ref.Tell(request, Self), reply =>
+        RequestQueue(queue.Ref, queueName, request, reply =>
         {
             if (reply is ConsumerAdded)
             {
@@ -88,14 +88,14 @@ public sealed partial class ChannelActor
             return;
         }
 
-        Request(() => consumer.Queue.Tell(new RemoveConsumer(cancel.ConsumerTag), Self), _ =>
+        RequestQueue(consumer.Queue, string.Empty, new RemoveConsumer(cancel.ConsumerTag), _ =>
         {
             _consumers.Remove(cancel.ConsumerTag);
             if (!cancel.Nowait)
             {
                 Emit(new BasicCancelOk { ConsumerTag = cancel.ConsumerTag });
             }
-        });
+        }, doneIfGone: true);
     }
 
     /// <summary>A queue that stopped (failed, or its node went) cancels its consumers here, as a deleted one does.</summary>
@@ -118,7 +118,7 @@ public sealed partial class ChannelActor
     private void OnGet(BasicGet get)
     {
         var queue = FindQueue(ResolveQueueName(get.Queue));
-        Request(() => queue.Ref.Tell(new GetMessage(get.NoAck, _connection.ConnectionId), Self), reply =>
+        RequestQueue(queue.Ref, queue.Name, new GetMessage(get.NoAck, _connection.ConnectionId), reply =>
         {
             var result = (GetResult)reply;
             if (result.Message is not { } m)

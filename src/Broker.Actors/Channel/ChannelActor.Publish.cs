@@ -207,6 +207,11 @@ public sealed partial class ChannelActor
     /// </summary>
     private void OnQueueTerminated(IActorRef queue)
     {
+        if (_waiting && queue.Equals(_requestTarget))
+        {
+            OnRequestTargetGone();
+        }
+
         _touchedQueues.Remove(queue);
         _publishCredit.Remove(queue);
         ReleaseCreditBlock(queue);

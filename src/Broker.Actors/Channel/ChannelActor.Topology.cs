@@ -145,29 +145,27 @@ public sealed partial class ChannelActor
         if (d.Passive)
         {
             var queue = FindQueue(name);
-            Request(() => queue.Ref.Tell(request, Self), reply => DeclaredQueue(d, (QueueDeclareResult)reply));
+            RequestQueue(queue.Ref, name, request, reply => DeclaredQueue(d, (QueueDeclareResult)reply));
             return;
         }
 
         definition.Validate();
-        Action send;
+        Action<object> declared = reply => DeclaredQueue(d, (QueueDeclareResult)reply);
         if (_broker.Queues.Find(VHost, name) is { Available: true } existing)
         {
             // It exists somewhere in the cluster: its actor checks the redeclare.
-            send = () => existing.Ref.Tell(request, Self);
+            RequestQueue(existing.Ref, name, request, declared);
         }
         else if (d.Durable && !d.Exclusive)
         {
             // Durable queues are sharded entities: the region creates (or recovers) it on its node.
-            send = () => _broker.TellQueue(VHost, name, request, Self);
+            Request(() => _broker.TellQueue(VHost, name, request, Self), declared);
         }
         else
         {
             // Exclusive and non-durable queues live on the declaring connection's node.
-            send = () => _broker.LocalQueues.Tell(new DeclareLocalQueue(VHost, name, request), Self);
+            Request(() => _broker.LocalQueues.Tell(new DeclareLocalQueue(VHost, name, request), Self), declared);
         }
-
-        Request(send, reply => DeclaredQueue(d, (QueueDeclareResult)reply));
     }
 
     private void DeclaredQueue(QueueDeclare d, QueueDeclareResult result)
@@ -187,7 +185,7 @@ public sealed partial class ChannelActor
     private void OnQueuePurge(QueuePurge p)
     {
         var queue = FindQueue(ResolveQueueName(p.Queue));
-        Request(() => queue.Ref.Tell(new PurgeQueue(_connection.ConnectionId), Self), reply =>
+        RequestQueue(queue.Ref, queue.Name, new PurgeQueue(_connection.ConnectionId), reply =>
         {
             if (!p.Nowait)
             {
@@ -211,25 +209,23 @@ public sealed partial class ChannelActor
         }
 
         var request = new DeleteQueue(d.IfUnused, d.IfEmpty, _connection.ConnectionId);
-        Action send;
-        if (_broker.Queues.Find(VHost, name) is { Available: false })
-        {
-            // Its node went: the region brings it back on another node, which then deletes it.
-            send = () => _broker.TellQueue(VHost, name, request, Self);
-        }
-        else
-        {
-            var queue = FindQueue(name);
-            send = () => queue.Ref.Tell(request, Self);
-        }
-
-        Request(send, reply =>
+        Action<object> deleted = reply =>
         {
             if (!d.Nowait)
             {
                 Emit(new QueueDeleteOk { MessageCount = ((QueueDeleted)reply).MessageCount });
             }
-        });
+        };
+        if (_broker.Queues.Find(VHost, name) is { Available: false })
+        {
+            // Its node went: the region brings it back on another node, which then deletes it.
+            Request(() => _broker.TellQueue(VHost, name, request, Self), deleted);
+        }
+        else
+        {
+            var queue = FindQueue(name);
+            RequestQueue(queue.Ref, name, request, deleted);
+        }
     }
 
     private void RequireNotDefaultExchange(string exchange)

@@ -25,6 +25,11 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly AmqpWriter _out = new(16 * 1024);
     private Action<object>? _onReply;
+
+    /// <summary>The queue actor a pending request went to (watched: if it stops, the request fails instead of timing out).</summary>
+    private IActorRef? _requestTarget;
+    private string? _requestQueueName;
+    private bool _requestDoneIfGone;
     private bool _waiting;
     private bool _flushScheduled;
     private bool _closed;
@@ -47,14 +52,14 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
 
     private void Active()
     {
-        Receive<Command>(OnCommand);
+        Receive<ChannelCommand>(c => OnCommand(c.Command));
         ReceiveAsyncMessages();
     }
 
     /// <summary>Waiting for a queue or exchange: client commands wait, everything else goes on.</summary>
     private void Waiting()
     {
-        Receive<Command>(_ => Stash.Stash());
+        Receive<ChannelCommand>(_ => Stash.Stash());
         ReceiveAsyncMessages();
         Receive<ReplyTimeout>(_ => Fail(AmqpException.InternalError("timed out waiting for a queue or exchange to answer")));
         ReceiveAny(OnReply);
@@ -63,8 +68,9 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
     /// <summary>After a channel error: only channel.close-ok (or a crossing channel.close) matters.</summary>
     private void Closing()
     {
-        Receive<Command>(c =>
+        Receive<ChannelCommand>(cc =>
         {
+            var c = cc.Command;
             if (c.Method is ChannelCloseOk or ChannelClose)
             {
                 if (c.Method is ChannelClose)
@@ -175,10 +181,35 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
         }
     }
 
+    /// <summary>
+    /// A request to a queue's actor (local or on another node). The actor is watched: if it stops
+    /// before answering (the queue is moving, or its node went), the request ends with 404 at once
+    /// (or, for a cancel, as done) rather than after the entity timeout.
+    /// </summary>
+    private void RequestQueue(IActorRef queue, string queueName, object message, Action<object> onReply, bool doneIfGone = false)
+    {
+        Context.Watch(queue);
+        Request(() => queue.Tell(message, Self), onReply);
+        _requestTarget = queue;
+        _requestQueueName = queueName;
+        _requestDoneIfGone = doneIfGone;
+    }
+
+    /// <summary>The queue a pending request went to stopped without answering.</summary>
+    private void OnRequestTargetGone()
+    {
+        string name = _requestQueueName ?? string.Empty;
+        OnReply(_requestDoneIfGone
+            ? new ConsumerRemoved(string.Empty)
+            : new QueueCommandFailed(AmqpException.NotFound(
+                $"queue '{name}' in vhost '{VHost}' is moving to another node or its node is down; try again")));
+    }
+
     private void OnReply(object reply)
     {
         var handler = _onReply;
         _onReply = null;
+        _requestTarget = null;
         Timers.Cancel("reply");
         try
         {

@@ -1,24 +1,28 @@
+using Akka.Actor;
 using Broker.Protocol;
 
 namespace Broker.Actors.Channel;
 
 /// <summary>A channel-level protocol error found by the frame decoder (e.g. a message over the size limit).</summary>
-public sealed record ChannelProtocolError(AmqpException Error);
+public sealed record ChannelProtocolError(AmqpException Error) : INoSerializationVerificationNeeded;
+
+/// <summary>A client command for this channel, from its connection (local only: connections and channels never move).</summary>
+public sealed record ChannelCommand(Command Command) : INoSerializationVerificationNeeded;
 
 /// <summary>Self-message: flush what this channel batched (frames, settlements, confirms).</summary>
-internal sealed class Flush
+internal sealed class Flush : INoSerializationVerificationNeeded
 {
     public static readonly Flush Instance = new();
 }
 
 /// <summary>Self-message: a queue or exchange did not answer a request in time.</summary>
-internal sealed class ReplyTimeout
+internal sealed class ReplyTimeout : INoSerializationVerificationNeeded
 {
     public static readonly ReplyTimeout Instance = new();
 }
 
 /// <summary>Self-message: every publish of a tx.commit was enqueued.</summary>
-internal sealed class TxCommitted
+internal sealed class TxCommitted : INoSerializationVerificationNeeded
 {
     public static readonly TxCommitted Instance = new();
 }

@@ -298,6 +298,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
             case TopologyApplied or TopologySnapshotRequest:
                 break;
             case TopologySnapshot t:
+                WriteBool(w, t.Serving);
                 w.WriteLong((uint)t.Updates.Count);
                 foreach (var u in t.Updates)
                 {
@@ -448,6 +449,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                 return TopologySnapshotRequest.Instance;
             case TopologySnapshotManifest:
                 {
+                    bool serving = ReadBool(ref r);
                     int n = (int)r.ReadLong();
                     var updates = new ITopologyUpdate[n];
                     for (int i = 0; i < n; i++)
@@ -455,7 +457,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                         updates[i] = ReadTopologyUpdate(ref r, r.ReadShortString());
                     }
 
-                    return new TopologySnapshot(updates);
+                    return new TopologySnapshot(updates, serving);
                 }
 
             default:

@@ -56,7 +56,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         _channelMax = broker.Settings.ChannelMax;
 
         Receive<StreamInit>(_ => Sender.Tell(StreamAck.Instance));
-        Receive<List<InboundEvent>>(OnEvents);
+        Receive<InboundBatch>(b => OnEvents(b.Events));
         Receive<StreamCompleted>(_ => OnSocketClosed(null));
         Receive<StreamFailed>(f => OnSocketClosed(f.Cause));
         Receive<ConnectionError>(e => CloseWithError(e.Error));
@@ -342,7 +342,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                 throw AmqpException.ChannelError($"second 'channel.open' seen on channel {command.Channel}");
             }
 
-            channel.Tell(command);
+            channel.Tell(new ChannelCommand(command));
             if (command.Method is ChannelClose or ChannelCloseOk)
             {
                 // The channel finishes closing and stops; its number may be reused right away.
@@ -360,7 +360,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                     Props.Create(() => new ChannelActor(_broker, info, command.Channel, _outbound)),
                     $"channel-{command.Channel}-{++_channelSeq}");
                 _channels[command.Channel] = actor;
-                actor.Tell(command);
+                actor.Tell(new ChannelCommand(command));
                 break;
             case ChannelCloseOk:
                 break;
@@ -488,17 +488,17 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         },
     };
 
-    private sealed class HeartbeatTick
+    private sealed class HeartbeatTick : INoSerializationVerificationNeeded
     {
         public static readonly HeartbeatTick Instance = new();
     }
 
-    private sealed class HandshakeTimeout
+    private sealed class HandshakeTimeout : INoSerializationVerificationNeeded
     {
         public static readonly HandshakeTimeout Instance = new();
     }
 
-    private sealed class CloseTimeout
+    private sealed class CloseTimeout : INoSerializationVerificationNeeded
     {
         public static readonly CloseTimeout Instance = new();
     }

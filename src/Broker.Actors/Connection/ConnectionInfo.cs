@@ -12,16 +12,16 @@ public sealed record ConnectionInfo(
     bool ConsumerCancelNotify);
 
 /// <summary>A channel hit a connection-level (hard) error: the connection closes with it.</summary>
-public sealed record ConnectionError(Protocol.AmqpException Error);
+public sealed record ConnectionError(Protocol.AmqpException Error) : INoSerializationVerificationNeeded;
 
 /// <summary>A channel finished closing (close-ok exchanged): its number is free again.</summary>
-public sealed record ChannelFinished(ushort Number);
+public sealed record ChannelFinished(ushort Number) : INoSerializationVerificationNeeded;
 
 /// <summary>
 /// A channel ran out of publish credit at some queue (Blocked) or got it back: while any channel
 /// is blocked the connection stops reading its socket, so TCP pushes back on the publisher.
 /// </summary>
-public sealed record ChannelPublishFlow(bool Blocked);
+public sealed record ChannelPublishFlow(bool Blocked) : INoSerializationVerificationNeeded;
 
 /// <summary>Asks a connection to close with 320 CONNECTION_FORCED (node shutdown).</summary>
-public sealed record ForceClose(string Reason);
+public sealed record ForceClose(string Reason) : INoSerializationVerificationNeeded;

@@ -104,7 +104,7 @@ public sealed partial class QueueActor
         }
     }
 
-    private sealed class StallCheck
+    private sealed class StallCheck : INoSerializationVerificationNeeded
     {
         public static readonly StallCheck Instance = new();
     }

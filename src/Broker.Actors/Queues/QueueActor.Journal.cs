@@ -444,9 +444,32 @@ public sealed partial class QueueActor
     }
 
     /// <summary>
-    /// Hand-off to another node (or deletion): the queue stops only once what it batched is in the
-    /// journal, so its next incarnation recovers every confirmed message; a PoisonPill would stop
-    /// it in the middle of a write.
+    /// Hand-off to another node (rebalance, or this node leaving): first every node learns that
+    /// the queue is unavailable (channels then nack publishes to it and answer 404 to consumers at
+    /// once instead of sending to an actor about to stop), then it finishes its journal writes and
+    /// stops; its next incarnation registers with a newer version.
+    /// </summary>
+    private void BeginStop()
+    {
+        if (_stopping)
+        {
+            return;
+        }
+
+        _stopping = true;
+        if (_definition is { } def && Durable)
+        {
+            var announced = _broker.Topology.Replicate(new Topology.QueueChanged(def, ActorRefs.Nobody, _ownerConnectionId, NextVersion()));
+            BrokerContext.TellWhenDone(announced, Self, StopAnnounced.Instance, Self);
+            return;
+        }
+
+        StopAfterFlush();
+    }
+
+    /// <summary>
+    /// The queue stops only once what it batched is in the journal, so its next incarnation
+    /// recovers every confirmed message; a PoisonPill would stop it in the middle of a write.
     /// </summary>
     private void StopAfterFlush()
     {
@@ -544,8 +567,13 @@ public sealed partial class QueueActor
         }
     }
 
-    private sealed class JournalTick
+    private sealed class JournalTick : INoSerializationVerificationNeeded
     {
         public static readonly JournalTick Instance = new();
+    }
+
+    private sealed class StopAnnounced : INoSerializationVerificationNeeded
+    {
+        public static readonly StopAnnounced Instance = new();
     }
 }

@@ -80,7 +80,9 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         Command<StallCheck>(_ => CheckForStalledConsumers());
         Command<DeleteMessagesSuccess>(s => _log.Debug("queue '{0}': journal compacted up to {1}", _name, s.ToSequenceNr));
         Command<DeleteMessagesFailure>(f => _log.Warning("queue '{0}': journal compaction failed: {1}", _name, f.Cause.Message));
-        Command<StopEntity>(_ => StopAfterFlush());
+        Command<StopEntity>(_ => BeginStop());
+        Command<StopAnnounced>(_ => StopAfterFlush());
+        Command<RemovalDone>(OnRemovalDone);
         Command<Terminated>(t =>
         {
             if (t.ActorRef.Equals(_ownerConnection))
@@ -266,16 +268,25 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         _definition = null;
         var unregistered = _broker.Topology.Replicate(new QueueGone(_vhost, _name, NextVersion()));
         var unbound = _broker.RemoveBindingsTo(_vhost, _name, toExchange: false);
-        BrokerContext.TellWhenDone(Task.WhenAll(unregistered, unbound), replyTo, new QueueDeleted(count), Self);
+        // The actor stops only after the client has its answer: a channel watching it would
+        // otherwise see it stop first and take the delete for a failure.
+        BrokerContext.TellWhenDone(Task.WhenAll(unregistered, unbound), Self, new RemovalDone(replyTo, count), Self);
         if (durable)
         {
             // Nothing may be written after QueueRemoved: what is still batched goes with the queue.
             DropBatches("queue deleted");
             Persist(new QueueRemoved(_name), _ => DeleteMessages(LastSequenceNr));
         }
+    }
 
+    private void OnRemovalDone(RemovalDone done)
+    {
+        done.ReplyTo.Tell(new QueueDeleted(done.Count));
         Context.Parent.Tell(new Passivate(StopEntity.Instance));
     }
+
+    /// <summary>Self-message: every node forgot the deleted queue and its bindings are gone.</summary>
+    private sealed record RemovalDone(IActorRef ReplyTo, uint Count) : INoSerializationVerificationNeeded;
 
     private void IfDeclared(string connectionId, Action action)
     {

@@ -22,6 +22,8 @@ public sealed class RoutingTable
 
     public ExchangeRoute? Find(string vhost, string name) => _routes.Find(vhost, name);
 
+    public int Count => _routes.Count;
+
     public IEnumerable<ExchangeRoute> All(string vhost) => _routes.All.Where(r => r.Definition.VHost == vhost);
 
     public List<(string VHost, string Name, ExchangeRoute? Value, TopologyVersion Version)> Snapshot() => _routes.Snapshot();

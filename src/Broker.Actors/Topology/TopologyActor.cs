@@ -38,6 +38,7 @@ public sealed class TopologyActor : ReceiveActor
             Sender.Tell(TopologyApplied.Instance);
         });
         Receive<TopologyApplied>(_ => { });
+        Receive<Queues.EntityAwake>(_ => { });
         Receive<ClusterEvent.MemberUp>(e => SendSnapshotTo(e.Member));
         Receive<ClusterEvent.ReachableMember>(e => SendSnapshotTo(e.Member));
         Receive<ClusterEvent.MemberRemoved>(e => OnMemberRemoved(e.Member));
@@ -67,9 +68,16 @@ public sealed class TopologyActor : ReceiveActor
         }
 
         var lost = _broker.Queues.NodeLost(member.Address);
-        int unavailable = _broker.Queues.All.Count(q => !q.Available);
+        var unavailable = _broker.Queues.All.Where(q => !q.Available).ToList();
         _log.Info("Node {0} left the cluster: {1} exclusive/non-durable queue(s) gone with it; {2} durable queue(s) unavailable until they recover on another node",
-            member.Address, lost.Count, unavailable);
+            member.Address, lost.Count, unavailable.Count);
+        // Wake them through the region: it keeps asking the coordinator for their shard's new home
+        // until one is allocated, so they come back on a survivor without waiting for traffic
+        // (publishes to an unavailable queue are nacked here and never reach the region).
+        foreach (var q in unavailable)
+        {
+            _broker.TellQueue(q.Definition.VHost, q.Name, Queues.WakeEntity.Instance, Self);
+        }
         if (lost.Count > 0 && IsOldest())
         {
             foreach (var q in lost)

@@ -56,5 +56,8 @@ public sealed class TopologySnapshotRequest : IClusterMessage
     }
 }
 
-/// <summary>Every entry a node holds, live or removed, with its version.</summary>
-public sealed record TopologySnapshot(IReadOnlyList<ITopologyUpdate> Updates) : IClusterMessage;
+/// <summary>
+/// Every entry a node holds, live or removed, with its version; Serving tells whether that node
+/// finished starting (then its cluster's durable queues are running and need no waking).
+/// </summary>
+public sealed record TopologySnapshot(IReadOnlyList<ITopologyUpdate> Updates, bool Serving) : IClusterMessage;

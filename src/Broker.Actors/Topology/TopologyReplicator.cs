@@ -32,6 +32,9 @@ public sealed class TopologyReplicator
 
     public QueueDirectory Queues { get; }
 
+    /// <summary>Set once this node finished starting and listens for clients.</summary>
+    public bool Serving { get; internal set; }
+
     internal void Attach(ActorSystem system)
     {
         _system = system;
@@ -90,7 +93,7 @@ public sealed class TopologyReplicator
                 : new QueueChanged(queue.Definition, queue.Ref, queue.OwnerConnectionId, version));
         }
 
-        return new TopologySnapshot(updates);
+        return new TopologySnapshot(updates, Serving);
     }
 
     /// <summary>The other members a change must reach: joining or up, and reachable.</summary>

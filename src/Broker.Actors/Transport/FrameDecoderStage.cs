@@ -10,7 +10,7 @@ namespace Broker.Actors.Transport;
 /// batch per TCP read, so the connection actor acknowledges a read rather than every frame).
 /// The decoding itself is <see cref="FrameDecoder"/>; this stage only buffers, pushes and pulls.
 /// </summary>
-public sealed class FrameDecoderStage : GraphStage<FlowShape<ByteString, List<InboundEvent>>>
+public sealed class FrameDecoderStage : GraphStage<FlowShape<ByteString, InboundBatch>>
 {
     private readonly int _frameMax;
     private readonly long _maxMessageSize;
@@ -19,12 +19,12 @@ public sealed class FrameDecoderStage : GraphStage<FlowShape<ByteString, List<In
     {
         _frameMax = frameMax;
         _maxMessageSize = maxMessageSize;
-        Shape = new FlowShape<ByteString, List<InboundEvent>>(In, Out);
+        Shape = new FlowShape<ByteString, InboundBatch>(In, Out);
     }
 
     public Inlet<ByteString> In { get; } = new("amqp.bytes.in");
-    public Outlet<List<InboundEvent>> Out { get; } = new("amqp.commands.out");
-    public override FlowShape<ByteString, List<InboundEvent>> Shape { get; }
+    public Outlet<InboundBatch> Out { get; } = new("amqp.commands.out");
+    public override FlowShape<ByteString, InboundBatch> Shape { get; }
 
     protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this);
 
@@ -49,7 +49,7 @@ public sealed class FrameDecoderStage : GraphStage<FlowShape<ByteString, List<In
 
             if (events.Count > 0)
             {
-                Push(_stage.Out, events);
+                Push(_stage.Out, new InboundBatch(events));
             }
             else
             {

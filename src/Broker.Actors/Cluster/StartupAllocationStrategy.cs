@@ -1,0 +1,52 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+
+namespace Broker.Actors.Cluster;
+
+/// <summary>
+/// The default (least-shards) allocation, except while the cluster is still starting: until
+/// every seed node's region has registered (or a grace period passed), a shard is not allocated
+/// yet (the coordinator retries). On a cold start of the whole cluster the coordinator would
+/// otherwise hand every remembered queue to the first node up and move a share of them on later,
+/// so each of those queues would be recovered twice; this way each queue is recovered once, on
+/// the node that keeps it. A node that joins a running cluster meets a strategy whose grace has
+/// long passed, and a cluster that lost a seed for good waits only the grace period.
+/// </summary>
+public sealed class StartupAllocationStrategy : IShardAllocationStrategy, IActorSystemDependentAllocationStrategy
+{
+    private readonly IShardAllocationStrategy _inner;
+    private readonly int _expectedRegions;
+    private readonly DateTime _graceEnds;
+
+    public StartupAllocationStrategy(IShardAllocationStrategy inner, int expectedRegions, TimeSpan grace)
+    {
+        _inner = inner;
+        _expectedRegions = expectedRegions;
+        _graceEnds = DateTime.UtcNow + grace;
+    }
+
+    public void Start(ActorSystem system)
+    {
+        if (_inner is IActorSystemDependentAllocationStrategy dependent)
+        {
+            dependent.Start(system);
+        }
+    }
+
+    public Task<IActorRef> AllocateShard(IActorRef requester, string shardId,
+        IImmutableDictionary<IActorRef, IImmutableList<string>> currentShardAllocations)
+    {
+        if (currentShardAllocations.Count < _expectedRegions && DateTime.UtcNow < _graceEnds)
+        {
+            // A null region that arrives asynchronously is "allocation failed, it will be retried"
+            // (a synchronous null is not handled by the coordinator).
+            return Task.Delay(50).ContinueWith(_ => (IActorRef)null!, TaskScheduler.Default);
+        }
+
+        return _inner.AllocateShard(requester, shardId, currentShardAllocations);
+    }
+
+    public Task<IImmutableSet<string>> Rebalance(IImmutableDictionary<IActorRef, IImmutableList<string>> currentShardAllocations,
+        IImmutableSet<string> rebalanceInProgress) => _inner.Rebalance(currentShardAllocations, rebalanceInProgress);
+}
