@@ -146,6 +146,41 @@ public class ChannelPublishCreditTests : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void Grants_are_totals_so_a_lost_one_is_made_good_and_a_stale_one_changes_nothing()
+    {
+        var q = Queue("q1");
+        Publish("q1", FlowControl.InitialPublishCredit);
+        ExpectPublishes(q, "q1", FlowControl.InitialPublishCredit);
+        ExpectFlow(blocked: true);
+
+        // The grant of 500 was lost on its way; the next one says 1000 in all.
+        q.Send(_channel, new PublishCredit(q.Ref, 1000));
+        ExpectFlow(blocked: false);
+        q.Send(_channel, new PublishCredit(q.Ref, 500)); // late and stale: no credit taken back, none added
+
+        Publish("q1", 999);
+        ExpectPublishes(q, "q1", 999);
+        _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        Publish("q1", 1);
+        ExpectPublishes(q, "q1", 1);
+        ExpectFlow(blocked: true);
+    }
+
+    [Fact]
+    public void A_blocked_channel_asks_its_queue_for_its_grant_and_the_answer_unblocks_it()
+    {
+        var q = Queue("q1");
+        Publish("q1", FlowControl.InitialPublishCredit);
+        ExpectPublishes(q, "q1", FlowControl.InitialPublishCredit);
+        ExpectFlow(blocked: true);
+
+        // Every grant was lost: the channel asks (within a few seconds) instead of hanging.
+        q.ExpectMsg<PublishCreditProbe>(TimeSpan.FromSeconds(5));
+        q.Reply(new PublishCredit(q.Ref, 500));
+        ExpectFlow(blocked: false);
+    }
+
+    [Fact]
     public void A_stopped_queue_releases_its_block()
     {
         var q = Queue("q1");

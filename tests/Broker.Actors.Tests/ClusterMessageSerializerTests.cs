@@ -164,6 +164,7 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
         yield return new Deliver("orders", p, "ctag-1", SampleQueued(), false);
         yield return new ConsumerCancelled("orders", "ctag-1");
         yield return new PublishCredit(p, 200);
+        yield return PublishCreditProbe.Instance;
         yield return new DeliveryCredit("ctag-1", 10);
         yield return new DeclareExchange(SampleExchangeDefinition(), true);
         yield return new ExchangeDeclared("orders-x");
@@ -640,12 +641,14 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
     [Fact]
     public void Credit_messages_round_trip()
     {
-        var publish = RoundTrip(new PublishCredit(_probe.Ref, 200));
-        Assert.Equal(200, publish.Count);
+        // Totals, cumulative over a channel's life: longs, past the range of an int.
+        var publish = RoundTrip(new PublishCredit(_probe.Ref, 5_000_000_000L));
+        Assert.Equal(5_000_000_000L, publish.Granted);
         AssertProbeRef(publish.Queue);
-        var delivery = RoundTrip(new DeliveryCredit("ctag-1", -1));
+        var delivery = RoundTrip(new DeliveryCredit("ctag-1", 7_000_000_000L));
         Assert.Equal("ctag-1", delivery.ConsumerTag);
-        Assert.Equal(-1, delivery.Count);
+        Assert.Equal(7_000_000_000L, delivery.Written);
+        Assert.Same(PublishCreditProbe.Instance, RoundTrip(PublishCreditProbe.Instance));
     }
 
     // ---- exchange messages ---------------------------------------------------------------

@@ -111,6 +111,8 @@ public sealed class ClusterFailoverTests : IClassFixture<PostgresFixture>
         int doomed = (owner + 1) % 3, survivor = (owner + 2) % 3;
         var doomedConn = await cluster.ConnectAsync(doomed);
         var doomedCh = await doomedConn.CreateChannelAsync();
+        // Its connection's exclusive queue lives on its node and goes with it.
+        string exclusive = (await doomedCh.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: false)).QueueName;
         await doomedCh.BasicQosAsync(0, 10, false);
         var (_, held) = await ConsumeAsync(doomedCh, q);
         for (int i = 0; i < 10; i++)
@@ -134,6 +136,8 @@ public sealed class ClusterFailoverTests : IClassFixture<PostgresFixture>
         Assert.Equal(Enumerable.Range(0, 20).Select(i => i.ToString()).OrderBy(s => s), got.Select(g => g.Body).OrderBy(s => s));
         Assert.All(got.Where(g => int.Parse(g.Body) < 10), g => Assert.True(g.Redelivered, $"message {g.Body} not flagged redelivered"));
         Assert.All(got.Where(g => int.Parse(g.Body) >= 10), g => Assert.False(g.Redelivered, $"message {g.Body} flagged redelivered"));
+        var check = await conn.CreateChannelAsync();
+        Assert.Equal(404, await ChannelErrorCode(check, () => check.QueueDeclarePassiveAsync(exclusive)));
         await doomedConn.DisposeAsync();
     }
 

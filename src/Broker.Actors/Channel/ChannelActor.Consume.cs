@@ -15,6 +15,9 @@ public sealed partial class ChannelActor
     private readonly Dictionary<(IActorRef Queue, Settlement Outcome), List<long>> _pendingSettlements = new();
     private readonly BasicDeliver _deliverMethod = new();
 
+    /// <summary>How often the delivery credit totals are repeated to the queues.</summary>
+    private static readonly TimeSpan DeliveryCreditRefresh = TimeSpan.FromSeconds(5);
+
     /// <summary>Deliveries written since delivery credit was last given (the per-consumer counts are on the registrations).</summary>
     private int _deliveredSinceCredit;
     private ulong _deliveryTag;
@@ -66,6 +69,10 @@ public sealed partial class ChannelActor
             {
                 _consumers[tag] = new ConsumerRegistration(tag, queue.Ref);
                 _touchedQueues.Add(queue.Ref);
+                if (!Timers.IsTimerActive("delivery-credit-refresh"))
+                {
+                    Timers.StartPeriodicTimer("delivery-credit-refresh", DeliveryCreditTick.Instance, DeliveryCreditRefresh);
+                }
                 Context.Watch(queue.Ref);
                 if (!consume.Nowait)
                 {
@@ -179,7 +186,7 @@ public sealed partial class ChannelActor
             _unacked[tag] = new UnackedDelivery(d.QueueRef, d.Message.Id);
         }
 
-        consumer.SentSinceCredit++;
+        consumer.Written++;
         _deliveredSinceCredit++;
         var m = d.Message;
         _deliverMethod.ConsumerTag = d.ConsumerTag;
@@ -337,14 +344,41 @@ public sealed partial class ChannelActor
 
         foreach (var consumer in _consumers.Values)
         {
-            if (consumer.SentSinceCredit > 0)
+            if (consumer.Written > consumer.Reported)
             {
-                consumer.Queue.Tell(new DeliveryCredit(consumer.Tag, consumer.SentSinceCredit), Self);
-                consumer.SentSinceCredit = 0;
+                consumer.Queue.Tell(new DeliveryCredit(consumer.Tag, consumer.Written), Self);
+                consumer.Reported = consumer.Written;
             }
         }
 
         _deliveredSinceCredit = 0;
+    }
+
+    /// <summary>
+    /// Every few seconds the totals go again, unless the socket is backed up: a DeliveryCredit lost
+    /// between nodes would otherwise leave the queue thinking its consumer's window is full.
+    /// </summary>
+    private void OnDeliveryCreditTick()
+    {
+        if (_consumers.Count == 0)
+        {
+            Timers.Cancel("delivery-credit-refresh");
+            return;
+        }
+
+        if (_outbound.PendingBytes > FlowControl.OutboundHighWatermark)
+        {
+            return;
+        }
+
+        foreach (var consumer in _consumers.Values)
+        {
+            if (consumer.Written > 0)
+            {
+                consumer.Queue.Tell(new DeliveryCredit(consumer.Tag, consumer.Written), Self);
+                consumer.Reported = consumer.Written;
+            }
+        }
     }
 
     private void FlushSettlements()
@@ -362,12 +396,13 @@ public sealed partial class ChannelActor
         _pendingSettlements.Clear();
     }
 
-    /// <summary>A consumer of this channel: its queue, and what was written to it since that queue got credit.</summary>
+    /// <summary>A consumer of this channel: its queue, the deliveries written to the socket and how many of those the queue was told of.</summary>
     private sealed class ConsumerRegistration(string tag, IActorRef queue)
     {
         public string Tag { get; } = tag;
         public IActorRef Queue { get; } = queue;
-        public int SentSinceCredit { get; set; }
+        public long Written { get; set; }
+        public long Reported { get; set; }
     }
 
     private readonly record struct UnackedDelivery(IActorRef Queue, long MessageId);

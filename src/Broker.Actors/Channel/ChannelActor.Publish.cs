@@ -24,15 +24,24 @@ public sealed partial class ChannelActor
     /// <summary>Confirm id -> number of queues that still have to answer.</summary>
     private readonly Dictionary<long, int> _unconfirmed = new();
 
-    /// <summary>Confirm ids in publish order, to find the lowest unconfirmed one.</summary>
-    private readonly Queue<long> _confirmOrder = new();
+    /// <summary>Confirm ids in publish order (with when they were sent), to find the lowest unconfirmed one.</summary>
+    private readonly Queue<(long Id, long SentAt)> _confirmOrder = new();
 
     private readonly HashSet<long> _nacked = new();
 
-    /// <summary>Publish credit left per queue (see FlowControl); a queue at zero blocks the channel.</summary>
-    private readonly Dictionary<IActorRef, int> _publishCredit = new();
+    /// <summary>Publish credit per queue (see FlowControl); a queue with none left blocks the channel.</summary>
+    private readonly Dictionary<IActorRef, PublishWindow> _publishCredit = new();
     private readonly HashSet<IActorRef> _creditExhausted = new();
     private bool _confirmMode;
+    private bool _confirmCheckScheduled;
+
+    /// <summary>How long a publish may wait for its queues' answer before it is nacked.</summary>
+    private static readonly TimeSpan ConfirmTimeout = TimeSpan.FromSeconds(30);
+
+    private static readonly TimeSpan ConfirmCheckInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often a channel blocked on a queue asks it for its grant.</summary>
+    private static readonly TimeSpan CreditProbeInterval = TimeSpan.FromSeconds(2);
     private long _publishSeq;
     private long _lastAcked;
     private bool _confirmsDirty;
@@ -126,7 +135,12 @@ public sealed partial class ChannelActor
 
         if (confirmId > 0)
         {
-            _confirmOrder.Enqueue(confirmId);
+            _confirmOrder.Enqueue((confirmId, Environment.TickCount64));
+            if (!_confirmCheckScheduled)
+            {
+                _confirmCheckScheduled = true;
+                Timers.StartSingleTimer("confirm-check", ConfirmCheck.Instance, ConfirmCheckInterval);
+            }
             if (sent == 0)
             {
                 _confirmsDirty = true;
@@ -148,28 +162,88 @@ public sealed partial class ChannelActor
 
     private void TakePublishCredit(IActorRef queue)
     {
-        if (!_publishCredit.TryGetValue(queue, out int credit))
+        if (!_publishCredit.TryGetValue(queue, out var window))
         {
-            credit = FlowControl.InitialPublishCredit;
+            window = new PublishWindow();
+            _publishCredit[queue] = window;
             Context.Watch(queue);
 
             // So the queue hears ChannelGone and forgets this channel's flow state.
             _touchedQueues.Add(queue);
         }
 
-        _publishCredit[queue] = --credit;
-        if (credit <= 0 && _creditExhausted.Add(queue) && _creditExhausted.Count == 1)
+        window.Sent++;
+        if (window.Left <= 0 && _creditExhausted.Add(queue) && _creditExhausted.Count == 1)
         {
             _connection.Connection.Tell(new Connection.ChannelPublishFlow(Blocked: true));
+            Timers.StartPeriodicTimer("credit-probe", CreditProbeTick.Instance, CreditProbeInterval);
+        }
+    }
+
+    /// <summary>
+    /// While blocked, asks the queues it waits for what they granted: a grant lost between nodes
+    /// would otherwise leave the channel (and its connection's socket) blocked for good.
+    /// </summary>
+    private void OnCreditProbeTick()
+    {
+        if (_creditExhausted.Count == 0)
+        {
+            Timers.Cancel("credit-probe");
+            return;
+        }
+
+        foreach (var queue in _creditExhausted)
+        {
+            queue.Tell(PublishCreditProbe.Instance, Self);
+        }
+    }
+
+    /// <summary>
+    /// A publish still unconfirmed after <see cref="ConfirmTimeout"/> gets basic.nack: its queue's
+    /// answer was lost (Akka.Remote is at-most-once), and a publisher must never wait for ever.
+    /// A queue that stops is noticed sooner (Terminated); this is the backstop.
+    /// </summary>
+    private void OnConfirmCheck()
+    {
+        _confirmCheckScheduled = false;
+        long cutoff = Environment.TickCount64 - (long)ConfirmTimeout.TotalMilliseconds;
+        int expired = 0;
+        foreach (var (id, sentAt) in _confirmOrder)
+        {
+            if (sentAt > cutoff)
+            {
+                break;
+            }
+
+            if (_unconfirmed.Remove(id))
+            {
+                _nacked.Add(id);
+                expired++;
+            }
+        }
+
+        if (expired > 0)
+        {
+            _log.Warning("channel {0} of connection {1}: no answer from a queue for {2} publish(es) within {3} s; they get basic.nack",
+                _number, _connection.ConnectionId, expired, ConfirmTimeout.TotalSeconds);
+            _confirmsDirty = true;
+            ScheduleFlush();
+        }
+
+        if (_unconfirmed.Count > 0)
+        {
+            _confirmCheckScheduled = true;
+            Timers.StartSingleTimer("confirm-check", ConfirmCheck.Instance, ConfirmCheckInterval);
         }
     }
 
     private void OnPublishCredit(PublishCredit credit)
     {
-        if (_publishCredit.TryGetValue(credit.Queue, out int left))
+        // Cumulative: a late or repeated grant never takes credit back, a lost one is made good.
+        if (_publishCredit.TryGetValue(credit.Queue, out var window) && credit.Granted > window.Granted)
         {
-            _publishCredit[credit.Queue] = left + credit.Count;
-            if (left + credit.Count > 0)
+            window.Granted = credit.Granted;
+            if (window.Left > 0)
             {
                 ReleaseCreditBlock(credit.Queue);
             }
@@ -267,9 +341,9 @@ public sealed partial class ChannelActor
 
         _confirmsDirty = false;
         long ackUpTo = _lastAcked;
-        while (_confirmOrder.Count > 0 && !_unconfirmed.ContainsKey(_confirmOrder.Peek()))
+        while (_confirmOrder.Count > 0 && !_unconfirmed.ContainsKey(_confirmOrder.Peek().Id))
         {
-            long id = _confirmOrder.Dequeue();
+            long id = _confirmOrder.Dequeue().Id;
             if (_nacked.Remove(id))
             {
                 EmitAckUpTo(ackUpTo);
@@ -308,5 +382,14 @@ public sealed partial class ChannelActor
         {
             Emit(new ConfirmSelectOk());
         }
+    }
+
+    /// <summary>Publishes sent to one queue and the credit it granted, both cumulative.</summary>
+    private sealed class PublishWindow
+    {
+        public long Sent;
+        public long Granted;
+
+        public long Left => FlowControl.InitialPublishCredit + Granted - Sent;
     }
 }

@@ -96,6 +96,9 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
         Receive<ConsumerCancelled>(OnConsumerCancelled);
         Receive<Terminated>(t => OnQueueTerminated(t.ActorRef));
         Receive<Flush>(_ => FlushNow());
+        Receive<ConfirmCheck>(_ => OnConfirmCheck());
+        Receive<CreditProbeTick>(_ => OnCreditProbeTick());
+        Receive<DeliveryCreditTick>(_ => OnDeliveryCreditTick());
         Receive<ChannelProtocolError>(e => Fail(e.Error));
     }
 

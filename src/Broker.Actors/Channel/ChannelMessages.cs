@@ -15,6 +15,24 @@ internal sealed class Flush : INoSerializationVerificationNeeded
     public static readonly Flush Instance = new();
 }
 
+/// <summary>Self-message: nack publishes whose queues never answered (see ChannelActor.OnConfirmCheck).</summary>
+internal sealed class ConfirmCheck : INoSerializationVerificationNeeded
+{
+    public static readonly ConfirmCheck Instance = new();
+}
+
+/// <summary>Self-message: a blocked channel asks its queues for their grants.</summary>
+internal sealed class CreditProbeTick : INoSerializationVerificationNeeded
+{
+    public static readonly CreditProbeTick Instance = new();
+}
+
+/// <summary>Self-message: repeat the delivery credit totals (a lost DeliveryCredit must not stall a consumer).</summary>
+internal sealed class DeliveryCreditTick : INoSerializationVerificationNeeded
+{
+    public static readonly DeliveryCreditTick Instance = new();
+}
+
 /// <summary>Self-message: a queue or exchange did not answer a request in time.</summary>
 internal sealed class ReplyTimeout : INoSerializationVerificationNeeded
 {

@@ -49,8 +49,10 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     private const string QueueCommandFailedManifest = "qcf";
     private const string DeliverManifest = "qdl";
     private const string ConsumerCancelledManifest = "qcc";
-    private const string PublishCreditManifest = "qpc";
-    private const string DeliveryCreditManifest = "qdc";
+    // Cumulative credit ("qpc"/"qdc" carried deltas in an earlier layout and are not reused).
+    private const string PublishCreditManifest = "qpg";
+    private const string PublishCreditProbeManifest = "qpp";
+    private const string DeliveryCreditManifest = "qdw";
 
     // Exchange commands and answers.
     private const string DeclareExchangeManifest = "xd";
@@ -110,6 +112,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
         Deliver => DeliverManifest,
         ConsumerCancelled => ConsumerCancelledManifest,
         PublishCredit => PublishCreditManifest,
+        PublishCreditProbe => PublishCreditProbeManifest,
         DeliveryCredit => DeliveryCreditManifest,
         DeclareExchange => DeclareExchangeManifest,
         ExchangeDeclared => ExchangeDeclaredManifest,
@@ -250,11 +253,13 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                 break;
             case PublishCredit c:
                 WriteActorRef(w, c.Queue);
-                w.WriteLong((uint)c.Count);
+                w.WriteLongLong((ulong)c.Granted);
+                break;
+            case PublishCreditProbe:
                 break;
             case DeliveryCredit c:
                 w.WriteShortString(c.ConsumerTag);
-                w.WriteLong((uint)c.Count);
+                w.WriteLongLong((ulong)c.Written);
                 break;
             case DeclareExchange d:
                 WriteExchangeDefinition(w, d.Definition);
@@ -414,9 +419,11 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
             case ConsumerCancelledManifest:
                 return new ConsumerCancelled(r.ReadShortString(), r.ReadShortString());
             case PublishCreditManifest:
-                return new PublishCredit(ReadActorRef(ref r), (int)r.ReadLong());
+                return new PublishCredit(ReadActorRef(ref r), (long)r.ReadLongLong());
+            case PublishCreditProbeManifest:
+                return PublishCreditProbe.Instance;
             case DeliveryCreditManifest:
-                return new DeliveryCredit(r.ReadShortString(), (int)r.ReadLong());
+                return new DeliveryCredit(r.ReadShortString(), (long)r.ReadLongLong());
             case DeclareExchangeManifest:
                 return new DeclareExchange(ReadExchangeDefinition(ref r), ReadBool(ref r));
             case ExchangeDeclaredManifest:

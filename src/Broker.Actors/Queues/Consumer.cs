@@ -24,8 +24,14 @@ internal sealed class Consumer
     /// <summary>Delivered and not yet settled.</summary>
     public int InFlight { get; set; }
 
-    /// <summary>Delivered and not yet handed to the socket (credited back by the channel).</summary>
-    public int Outstanding { get; set; }
+    /// <summary>Deliveries pushed to this consumer, in all.</summary>
+    public long Delivered { get; set; }
+
+    /// <summary>Of those, how many the channel reported handed to the socket (cumulative DeliveryCredit).</summary>
+    public long Credited { get; set; }
+
+    /// <summary>Delivered and not yet handed to the socket.</summary>
+    public long Outstanding => Delivered - Credited;
 
     /// <summary>Deliveries that may be on their way to the socket at once.</summary>
     public int Window { get; }

@@ -129,7 +129,7 @@ public sealed partial class QueueActor
     private void DropChannel(IActorRef channel)
     {
         int removed = _consumers.RemoveAll(c => c.Channel.Equals(channel));
-        _publishesSinceCredit.Remove(channel);
+        _publishers.Remove(channel);
         ForgetDeferredCredit(channel);
         List<long>? ids = null;
         foreach (var (id, u) in _unacked)
@@ -223,7 +223,7 @@ public sealed partial class QueueActor
                 target.InFlight++;
             }
 
-            target.Outstanding++;
+            target.Delivered++;
             PrepareWatermark(m.Id);
             target.Channel.Tell(new Deliver(_name, Self, target.Tag, m, target.NoAck));
         }

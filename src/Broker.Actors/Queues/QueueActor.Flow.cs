@@ -9,7 +9,7 @@ namespace Broker.Actors.Queues;
 /// </summary>
 public sealed partial class QueueActor
 {
-    private readonly Dictionary<IActorRef, int> _publishesSinceCredit = new();
+    private readonly Dictionary<IActorRef, PublisherCredit> _publishers = new();
     private readonly Queue<IActorRef> _deferredCredit = new();
     private int _deliveredSinceCreditRelease;
     private int _deliveredSinceStallCheck;
@@ -17,13 +17,14 @@ public sealed partial class QueueActor
 
     private void GrantPublishCredit()
     {
-        ref int n = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_publishesSinceCredit, Sender, out bool known);
+        ref var p = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_publishers, Sender, out bool known);
         if (!known)
         {
+            p = new PublisherCredit();
             WatchChannel(Sender);
         }
 
-        if (++n >= FlowControl.PublishCreditBatch)
+        if (++p!.SinceGrant >= FlowControl.PublishCreditBatch)
         {
             if (_ready.Count >= FlowControl.BacklogThreshold && _consumers.Count > 0 && !_consumersStalled)
             {
@@ -35,10 +36,30 @@ public sealed partial class QueueActor
             }
             else
             {
-                Sender.Tell(new PublishCredit(Self, n));
+                p.Granted += p.SinceGrant;
+                Sender.Tell(new PublishCredit(Self, p.Granted));
             }
 
-            n = 0;
+            p.SinceGrant = 0;
+        }
+    }
+
+    /// <summary>A blocked channel asks what it was granted: the cumulative total makes good a lost grant.</summary>
+    private void OnPublishCreditProbe()
+    {
+        if (_publishers.TryGetValue(Sender, out var p))
+        {
+            Sender.Tell(new PublishCredit(Self, p.Granted));
+        }
+    }
+
+    /// <summary>Hands one deferred batch of credit to a channel.</summary>
+    private void GrantDeferred(IActorRef channel)
+    {
+        if (_publishers.TryGetValue(channel, out var p))
+        {
+            p.Granted += FlowControl.PublishCreditBatch;
+            channel.Tell(new PublishCredit(Self, p.Granted));
         }
     }
 
@@ -67,7 +88,7 @@ public sealed partial class QueueActor
         bool all = _consumers.Count == 0 || _ready.Count < FlowControl.BacklogThreshold;
         while (_deferredCredit.Count > 0 && (all || _deliveredSinceCreditRelease >= FlowControl.PublishCreditBatch))
         {
-            _deferredCredit.Dequeue().Tell(new PublishCredit(Self, FlowControl.PublishCreditBatch));
+            GrantDeferred(_deferredCredit.Dequeue());
             _deliveredSinceCreditRelease = Math.Max(0, _deliveredSinceCreditRelease - FlowControl.PublishCreditBatch);
         }
     }
@@ -83,7 +104,7 @@ public sealed partial class QueueActor
             _consumersStalled = true;
             while (_deferredCredit.Count > 0)
             {
-                _deferredCredit.Dequeue().Tell(new PublishCredit(Self, FlowControl.PublishCreditBatch));
+                GrantDeferred(_deferredCredit.Dequeue());
             }
         }
 
@@ -97,11 +118,18 @@ public sealed partial class QueueActor
     private void OnDeliveryCredit(DeliveryCredit credit)
     {
         var c = _consumers.Find(x => x.Tag == credit.ConsumerTag && x.Channel.Equals(Sender));
-        if (c is not null)
+        if (c is not null && credit.Written > c.Credited)
         {
-            c.Outstanding = Math.Max(0, c.Outstanding - credit.Count);
+            c.Credited = Math.Min(credit.Written, c.Delivered);
             DeliverReady();
         }
+    }
+
+    /// <summary>A publishing channel's credit: publishes since its last grant, and all it was granted (cumulative).</summary>
+    private sealed class PublisherCredit
+    {
+        public int SinceGrant;
+        public long Granted;
     }
 
     private sealed class StallCheck : INoSerializationVerificationNeeded

@@ -55,6 +55,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         Command<Publish>(OnPublish);
         Command<Settle>(OnSettle);
         Command<DeliveryCredit>(OnDeliveryCredit);
+        Command<PublishCreditProbe>(_ => OnPublishCreditProbe());
         Command<DeclareQueue>(Declare);
         Command<AddConsumer>(cmd => IfDeclared(cmd.ConnectionId, () => AddConsumer(cmd)));
         Command<RemoveConsumer>(RemoveConsumer);

@@ -96,13 +96,30 @@ public sealed record ConsumerCancelled(string Queue, string ConsumerTag) : Clust
 // Flow control (RabbitMQ's credit flow, simplified).
 
 /// <summary>
-/// Queue -> publishing channel: the queue has worked through this many of the channel's
-/// publishes, so the channel may send that many more. Keeps a queue's mailbox bounded.
+/// Queue -> publishing channel: the queue has granted this channel room for Granted publishes in
+/// all (cumulative: the channel may have InitialPublishCredit + Granted sent in all), handed out as
+/// it works through them. Keeps a queue's mailbox bounded; a lost grant is made good by the next.
 /// </summary>
-public sealed record PublishCredit(IActorRef Queue, int Count) : Cluster.IClusterMessage;
+public sealed record PublishCredit(IActorRef Queue, long Granted) : Cluster.IClusterMessage;
 
 /// <summary>
-/// Channel -> queue: this many deliveries to the consumer were handed to the socket, so the
-/// queue may push that many more. A slow reader therefore holds deliveries in the queue.
+/// Channel -> queue, while the channel is out of credit there: "how much have you granted me?".
+/// Credit is cumulative, so the answer (a PublishCredit) makes good any grant lost on the way
+/// (Akka.Remote is at-most-once) and a blocked channel never hangs.
 /// </summary>
-public sealed record DeliveryCredit(string ConsumerTag, int Count) : Cluster.IClusterMessage;
+public sealed class PublishCreditProbe : Cluster.IClusterMessage
+{
+    public static readonly PublishCreditProbe Instance = new();
+
+    private PublishCreditProbe()
+    {
+    }
+}
+
+/// <summary>
+/// Channel -> queue: Written deliveries to the consumer were handed to the socket in all
+/// (cumulative), so the queue may have DeliveryWindow more than that outstanding. A slow reader
+/// therefore holds deliveries in the queue; a lost message is made good by the next (channels
+/// also repeat it every few seconds).
+/// </summary>
+public sealed record DeliveryCredit(string ConsumerTag, long Written) : Cluster.IClusterMessage;
