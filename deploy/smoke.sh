@@ -6,7 +6,8 @@
 #   4. declares a durable queue through node 1, publishes N persistent messages with confirms
 #      through node 2, SIGKILLs the node that owns the queue, consumes through a survivor and
 #      checks that every confirmed message arrives (duplicates are allowed and reported)
-#   5. adds broker4 (docker-compose --profile scale up -d broker4) and waits until it is healthy
+#   5. declares a dozen more durable queues, adds broker4 (docker-compose --profile scale up -d
+#      broker4), waits until it is healthy and until some queues moved onto it
 # Ends with "SMOKE OK", or "SMOKE FAILED: <why>" and a non-zero exit. Always tears the stack down
 # (docker-compose down -v) unless SMOKE_KEEP=1.
 #
@@ -27,6 +28,7 @@ REPO=$(cd "$DEPLOY_DIR/.." && pwd)
 cd "$REPO"
 
 N=${SMOKE_MESSAGES:-2000}
+SPREAD=${SMOKE_SPREAD_QUEUES:-12}
 WAIT=${SMOKE_WAIT:-300}
 BUILD_TIMEOUT=${SMOKE_BUILD_TIMEOUT:-1800}
 LOG_DIR=${SMOKE_LOG_DIR:-/tmp/broker-smoke-logs}
@@ -257,6 +259,11 @@ say "received $unique of $confirmed confirmed messages; missing: $missing; dupli
 [ "$dups" = 0 ] || say "note: $dups duplicate deliveries (allowed: at-least-once after a crash)"
 
 # ---------------------------------------------------------------------------------------------
+step "declaring $SPREAD more durable queues through broker2, for the new node to take a share of"
+for i in $(seq 1 "$SPREAD"); do
+  "${CLIENT[@]}" declare --port 5673 --queue "smoke-spread-$i" >/dev/null || fail "could not declare smoke-spread-$i"
+done
+
 step "adding a fourth node: docker-compose --profile scale up -d broker4"
 compose --profile scale up -d broker4 >"$WORK/up4.log" 2>&1 || { tail -n 20 "$WORK/up4.log"; fail "could not start broker4"; }
 broker4_healthy() { [ "$(health_of broker4)" = healthy ]; }
@@ -266,4 +273,8 @@ fi
 wait_until 60 "broker4 logged '$READY_LINE'" node_ready broker4 || fail "broker4 is healthy but never logged its ready line"
 amqp_answers 5675 || fail "broker4's AMQP port 5675 does not answer"
 say "broker4: $(logs_of broker4 | grep -F "$READY_LINE" | tail -1)"
+# Queues move onto a joining node a few at a time (every 10 s rebalance round).
+moved_to_broker4() { [ "$(logs_of broker4 | grep -c "Recovered durable queue 'smoke-")" -gt 0 ]; }
+wait_until 120 "a queue moved to broker4" moved_to_broker4 || fail "no queue moved to broker4 within 120 s"
+say "queues now on broker4: $(logs_of broker4 | grep -o "Recovered durable queue 'smoke-[^']*'" | sort -u | wc -l)"
 step "done"

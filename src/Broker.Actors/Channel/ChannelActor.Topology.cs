@@ -151,14 +151,16 @@ public sealed partial class ChannelActor
 
         definition.Validate();
         Action<object> declared = reply => DeclaredQueue(d, (QueueDeclareResult)reply);
-        if (_broker.Queues.Find(VHost, name) is { Available: true } existing)
+        var existing = _broker.Queues.Find(VHost, name);
+        if (existing is { Available: true })
         {
             // It exists somewhere in the cluster: its actor checks the redeclare.
             RequestQueue(existing.Ref, name, request, declared);
         }
-        else if (d.Durable && !d.Exclusive)
+        else if (existing is not null || (d.Durable && !d.Exclusive))
         {
-            // Durable queues are sharded entities: the region creates (or recovers) it on its node.
+            // Durable queues are sharded entities: the region creates (or recovers) it on its
+            // node; one failing over comes back there and checks the redeclare.
             Request(() => _broker.TellQueue(VHost, name, request, Self), declared);
         }
         else
