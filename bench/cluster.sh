@@ -125,6 +125,7 @@ for r in $(seq "$FAILOVER_RUNS"); do
   probe=$!
   sleep 5
   kill -9 "${PIDS[$o]}"
+  wait "${PIDS[$o]}" 2>/dev/null || true
   wait $probe || true
   res=$(tail -1 "$WORK/probe$r.json")
   echo "{\"failover\":$r,\"killed\":$o,\"result\":$res}" >> "$OUT"

@@ -363,6 +363,12 @@ public sealed class BrokerServer : IAsyncDisposable
         }
 
         _stopped = true;
+        if (Actors.WhenTerminated.IsCompleted)
+        {
+            // Downed by the cluster: the actor system, and with it every connection, is gone already.
+            return;
+        }
+
         _log.Info("Stopping: closing {0} connection(s) with 320 CONNECTION_FORCED ({1})", Context.Connections.Count, reason);
         // Connections first: Akka.IO's accepted sockets are children of the listener, so unbinding
         // first would drop them without the connection.close they are owed.

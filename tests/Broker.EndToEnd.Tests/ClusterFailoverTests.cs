@@ -136,9 +136,48 @@ public sealed class ClusterFailoverTests : IClassFixture<PostgresFixture>
         Assert.Equal(Enumerable.Range(0, 20).Select(i => i.ToString()).OrderBy(s => s), got.Select(g => g.Body).OrderBy(s => s));
         Assert.All(got.Where(g => int.Parse(g.Body) < 10), g => Assert.True(g.Redelivered, $"message {g.Body} not flagged redelivered"));
         Assert.All(got.Where(g => int.Parse(g.Body) >= 10), g => Assert.False(g.Redelivered, $"message {g.Body} flagged redelivered"));
-        var check = await conn.CreateChannelAsync();
-        Assert.Equal(404, await ChannelErrorCode(check, () => check.QueueDeclarePassiveAsync(exclusive)));
+        // Once the cluster removed the dead node, its exclusive queue is gone everywhere (405 locked until then).
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        ushort code;
+        do
+        {
+            var check = await conn.CreateChannelAsync();
+            code = await ChannelErrorCode(check, () => check.QueueDeclarePassiveAsync(exclusive));
+            if (code != 404)
+            {
+                await Task.Delay(200);
+            }
+        }
+        while (code != 404 && DateTime.UtcNow < deadline);
+
+        Assert.Equal(404, code);
         await doomedConn.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_node_frozen_until_the_others_removed_it_stops_instead_of_serving_on_its_own()
+    {
+        await using var cluster = await StartClusterAsync();
+        var frozen = cluster[2];
+        string address = $"127.0.0.1:{cluster.ClusterPort(2)}";
+        await frozen.SignalAsync("STOP");
+        try
+        {
+            // The majority downs it (split-brain resolver, keep-majority) and goes on without it.
+            await cluster[0].WaitForOutputAsync($"Node akka.tcp://broker@{address} left the cluster", TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            await frozen.SignalAsync("CONT");
+        }
+
+        // Thawed, it learns it was removed: it stops its actor system and the process exits (3),
+        // rather than serving clients outside the cluster.
+        int code = await frozen.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(code == 3, $"exit code {code}\n{Tail(frozen.Output)}");
+        await using var c = await cluster.ConnectAsync(1);
+        await using var ch = await c.CreateChannelAsync();
+        await ch.QueueDeclareAsync(UniqueName("after-freeze"), durable: true, exclusive: false, autoDelete: false);
     }
 
     [Fact]

@@ -62,6 +62,9 @@ public sealed class ClusterNodes : IAsyncDisposable
 
     public NodeProcess this[int i] => Nodes[i];
 
+    /// <summary>The cluster (Akka.Remote) port of node <paramref name="i"/>.</summary>
+    public int ClusterPort(int i) => _clusterPorts[i];
+
     public static string NodeName(int i) => $"node{i + 1}";
 
     private Dictionary<string, string> EnvFor(int i)

@@ -301,6 +301,20 @@ public sealed class NodeProcess : IAsyncDisposable
         await WaitForExit(StopTimeout, "SIGKILL");
     }
 
+    /// <summary>SIGSTOP (freeze, as a long GC pause or a suspended VM would) or SIGCONT (thaw).</summary>
+    public async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", new[] { "-" + signal, Pid.ToString(CultureInfo.InvariantCulture) })!;
+        await kill.WaitForExitAsync();
+    }
+
+    /// <summary>Waits (bounded) for the process to exit by itself; returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        await WaitForExit(timeout, "waiting");
+        return _process.ExitCode;
+    }
+
     /// <summary>SIGTERM: the node shuts down in order. Returns its exit code; throws if it takes over 30 s.</summary>
     public async Task<int> StopAsync()
     {

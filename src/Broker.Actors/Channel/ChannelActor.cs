@@ -175,6 +175,7 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
         // Acks and nacks the client sent before this method must reach the queues before it.
         FlushSettlements();
         _onReply = onReply;
+        _requestTarget = null;
         send();
         Timers.StartSingleTimer("reply", ReplyTimeout.Instance, _broker.EntityTimeout);
         if (!_waiting)

@@ -18,6 +18,7 @@ public sealed class StartupAllocationStrategy : IShardAllocationStrategy, IActor
     private readonly IShardAllocationStrategy _inner;
     private readonly int _expectedRegions;
     private readonly DateTime _graceEnds;
+    private bool _formed;
 
     public StartupAllocationStrategy(IShardAllocationStrategy inner, int expectedRegions, TimeSpan grace)
     {
@@ -37,7 +38,10 @@ public sealed class StartupAllocationStrategy : IShardAllocationStrategy, IActor
     public Task<IActorRef> AllocateShard(IActorRef requester, string shardId,
         IImmutableDictionary<IActorRef, IImmutableList<string>> currentShardAllocations)
     {
-        if (currentShardAllocations.Count < _expectedRegions && DateTime.UtcNow < _graceEnds)
+        // Only while the cluster forms: once every seed's region was there, a node that dies
+        // (even seconds later) must not hold up the re-allocation of its shards.
+        _formed |= currentShardAllocations.Count >= _expectedRegions;
+        if (!_formed && DateTime.UtcNow < _graceEnds)
         {
             // A null region that arrives asynchronously is "allocation failed, it will be retried"
             // (a synchronous null is not handled by the coordinator).
