@@ -245,7 +245,6 @@ public sealed class ClusterFailoverTests : IClassFixture<PostgresFixture>
             }
 
             Assert.True(moved > 0);
-            _ = fourth;
         }
         finally
         {
@@ -281,7 +280,7 @@ public sealed class ClusterFailoverTests : IClassFixture<PostgresFixture>
         }
 
         await Task.WhenAll(Enumerable.Range(0, 3).Select(cluster.RestartAsync));
-        await cluster.WaitForMembersAsync(3);
+        await cluster.WaitUntilEveryNodeServesAsync();
         foreach (var q in queues)
         {
             int recoveredOn = Enumerable.Range(0, 3).Count(i => cluster[i].Output.Contains($"Recovered durable queue '{q}' in vhost '/' with 5 message(s)"));

@@ -43,7 +43,7 @@ public sealed class ClusterNodes : IAsyncDisposable
         try
         {
             cluster.Nodes.AddRange(await Task.WhenAll(starts));
-            await cluster.WaitForMembersAsync(count);
+            await cluster.WaitUntilEveryNodeServesAsync();
         }
         catch
         {
@@ -94,21 +94,22 @@ public sealed class ClusterNodes : IAsyncDisposable
         Nodes[i] = await StartNodeAsync(i, port);
     }
 
-    /// <summary>Adds one more node (not a seed) and waits until every live node sees it.</summary>
+    /// <summary>Adds one more node (not a seed) and waits until it serves.</summary>
     public async Task<NodeProcess> AddNodeAsync()
     {
         _clusterPorts.Add(NodeProcess.FreePort());
         var node = await StartNodeAsync(_clusterPorts.Count - 1);
         Nodes.Add(node);
-        await WaitForMembersAsync(Nodes.Count(n => !n.HasExited));
+        await WaitUntilEveryNodeServesAsync();
         return node;
     }
 
-    /// <summary>Waits until a node logged that the cluster has this many members (its own count when it came up).</summary>
-    public async Task WaitForMembersAsync(int count)
+    /// <summary>
+    /// Waits until every live node serves the cluster's topology: a queue declared through one
+    /// node is seen by the others (read-your-writes makes that immediate once they are members).
+    /// </summary>
+    public async Task WaitUntilEveryNodeServesAsync()
     {
-        // Every node logs "Member is Up" events of the others through Akka; the simplest common
-        // signal is each node's own join line plus a settle check over AMQP (declare on one, see on all).
         string probe = "members-probe-" + Guid.NewGuid().ToString("N")[..8];
         var live = Nodes.Where(n => !n.HasExited).ToList();
         await using (var c = await Factory(live[0]).CreateConnectionAsync())
@@ -127,8 +128,6 @@ public sealed class ClusterNodes : IAsyncDisposable
         {
             await ch.QueueDeleteAsync(probe);
         }
-
-        _ = count;
     }
 
     private static bool ProbeExists(NodeProcess node, string queue)

@@ -48,255 +48,219 @@ public sealed class ClusterTests
 
     private static BasicProperties Persistent => new() { DeliveryMode = DeliveryModes.Persistent };
 
-    private async Task<IChannel> ChannelOn(int node, List<IConnection> keep, bool confirms = false)
+    /// <summary>The connections one test opens (to any node), closed at its end.</summary>
+    private sealed class Clients(ClusterNodes cluster) : IAsyncDisposable
     {
-        var c = await _cluster.ConnectAsync(node);
-        keep.Add(c);
-        return await c.CreateChannelAsync(new CreateChannelOptions(confirms, confirms));
+        public List<IConnection> Connections { get; } = new();
+
+        public async Task<IChannel> ChannelOn(int node, bool confirms = false)
+        {
+            var c = await cluster.ConnectAsync(node);
+            Connections.Add(c);
+            return await c.CreateChannelAsync(new CreateChannelOptions(confirms, confirms));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var c in Connections)
+            {
+                await c.DisposeAsync();
+            }
+        }
     }
 
     [Fact]
     public async Task Declared_on_one_node_every_operation_works_from_the_others()
     {
-        var conns = new List<IConnection>();
-        try
+        await using var clients = new Clients(_cluster);
+        string q = UniqueName("c-ops"), x = UniqueName("c-ops-x");
+        var a = await clients.ChannelOn(0);
+        await a.ExchangeDeclareAsync(x, ExchangeType.Direct, durable: true);
+        await a.QueueDeclareAsync(q, durable: true, exclusive: false, autoDelete: false);
+        await a.QueueBindAsync(q, x, "k");
+
+        // Passive declares, publish through the exchange and basic.get through node 2.
+        var b = await clients.ChannelOn(1, confirms: true);
+        await b.ExchangeDeclarePassiveAsync(x);
+        var ok = await b.QueueDeclarePassiveAsync(q);
+        Assert.Equal(0u, ok.MessageCount);
+        for (int i = 0; i < 5; i++)
         {
-            string q = UniqueName("c-ops"), x = UniqueName("c-ops-x");
-            var a = await ChannelOn(0, conns);
-            await a.ExchangeDeclareAsync(x, ExchangeType.Direct, durable: true);
-            await a.QueueDeclareAsync(q, durable: true, exclusive: false, autoDelete: false);
-            await a.QueueBindAsync(q, x, "k");
-
-            // Passive declares, publish through the exchange and basic.get through node 2.
-            var b = await ChannelOn(1, conns, confirms: true);
-            await b.ExchangeDeclarePassiveAsync(x);
-            var ok = await b.QueueDeclarePassiveAsync(q);
-            Assert.Equal(0u, ok.MessageCount);
-            for (int i = 0; i < 5; i++)
-            {
-                await b.BasicPublishAsync(x, "k", mandatory: true, Persistent, Body("m" + i));
-            }
-
-            var got = await b.BasicGetAsync(q, autoAck: false);
-            Assert.NotNull(got);
-            Assert.Equal("m0", Text(got!.Body));
-            await b.BasicAckAsync(got.DeliveryTag, false);
-
-            // Consume and nack/requeue, reject and ack through node 3.
-            var c = await ChannelOn(2, conns);
-            await c.BasicQosAsync(0, 1, false); // one at a time, so a requeued message comes next
-            var (_, deliveries) = await ConsumeAsync(c, q);
-            var first = await deliveries.NextAsync();
-            Assert.Equal("m1", Text(first.Body));
-            await c.BasicNackAsync(first.DeliveryTag, false, requeue: true);
-            var again = await deliveries.NextAsync();
-            Assert.Equal("m1", Text(again.Body));
-            Assert.True(again.Redelivered);
-            await c.BasicRejectAsync(again.DeliveryTag, requeue: false);
-            for (int i = 2; i < 5; i++)
-            {
-                var d = await deliveries.NextAsync();
-                Assert.Equal("m" + i, Text(d.Body));
-                await c.BasicAckAsync(d.DeliveryTag, false);
-            }
-
-            // Purge through node 2, unbind through node 3, delete through node 2: node 1 sees it gone.
-            await b.BasicPublishAsync(x, "k", mandatory: true, Persistent, Body("late"));
-            await Wait.Until(() => c.MessageCountAsync(q).GetAwaiter().GetResult() == 0, "the consumer to take 'late'", TimeSpan.FromSeconds(10));
-            await c.QueueUnbindAsync(q, x, "k");
-            // Unbound through node 3: node 2 returns the next mandatory publish (the client raises it).
-            var returned = await Assert.ThrowsAsync<PublishReturnException>(
-                () => b.BasicPublishAsync(x, "k", mandatory: true, Persistent, Body("unrouted")).AsTask());
-            Assert.Contains("312 NO_ROUTE", returned.Message);
-            Assert.Equal(0u, await b.QueuePurgeAsync(q));
-            await b.QueueDeleteAsync(q);
-            await b.ExchangeDeleteAsync(x);
-
-            var check = await ChannelOn(0, conns);
-            Assert.Equal(404, await ChannelErrorCode(check, () => check.QueueDeclarePassiveAsync(q)));
-            var check2 = await ChannelOn(2, conns);
-            Assert.Equal(404, await ChannelErrorCode(check2, () => check2.ExchangeDeclarePassiveAsync(x)));
+            await b.BasicPublishAsync(x, "k", mandatory: true, Persistent, Body("m" + i));
         }
-        finally
+
+        var got = await b.BasicGetAsync(q, autoAck: false);
+        Assert.NotNull(got);
+        Assert.Equal("m0", Text(got!.Body));
+        await b.BasicAckAsync(got.DeliveryTag, false);
+
+        // Consume and nack/requeue, reject and ack through node 3.
+        var c = await clients.ChannelOn(2);
+        await c.BasicQosAsync(0, 1, false); // one at a time, so a requeued message comes next
+        var (_, deliveries) = await ConsumeAsync(c, q);
+        var first = await deliveries.NextAsync();
+        Assert.Equal("m1", Text(first.Body));
+        await c.BasicNackAsync(first.DeliveryTag, false, requeue: true);
+        var again = await deliveries.NextAsync();
+        Assert.Equal("m1", Text(again.Body));
+        Assert.True(again.Redelivered);
+        await c.BasicRejectAsync(again.DeliveryTag, requeue: false);
+        for (int i = 2; i < 5; i++)
         {
-            foreach (var conn in conns)
-            {
-                await conn.DisposeAsync();
-            }
+            var d = await deliveries.NextAsync();
+            Assert.Equal("m" + i, Text(d.Body));
+            await c.BasicAckAsync(d.DeliveryTag, false);
         }
+
+        // Purge through node 2, unbind through node 3, delete through node 2: node 1 sees it gone.
+        await b.BasicPublishAsync(x, "k", mandatory: true, Persistent, Body("late"));
+        await Wait.Until(() => c.MessageCountAsync(q).GetAwaiter().GetResult() == 0, "the consumer to take 'late'", TimeSpan.FromSeconds(10));
+        await c.QueueUnbindAsync(q, x, "k");
+        // Unbound through node 3: node 2 returns the next mandatory publish (the client raises it).
+        var returned = await Assert.ThrowsAsync<PublishReturnException>(
+            () => b.BasicPublishAsync(x, "k", mandatory: true, Persistent, Body("unrouted")).AsTask());
+        Assert.Contains("312 NO_ROUTE", returned.Message);
+        Assert.Equal(0u, await b.QueuePurgeAsync(q));
+        await b.QueueDeleteAsync(q);
+        await b.ExchangeDeleteAsync(x);
+
+        var check = await clients.ChannelOn(0);
+        Assert.Equal(404, await ChannelErrorCode(check, () => check.QueueDeclarePassiveAsync(q)));
+        var check2 = await clients.ChannelOn(2);
+        Assert.Equal(404, await ChannelErrorCode(check2, () => check2.ExchangeDeclarePassiveAsync(x)));
     }
 
     [Fact]
     public async Task Publish_on_one_node_to_a_queue_on_another_consumed_on_the_third()
     {
-        var conns = new List<IConnection>();
-        try
+        await using var clients = new Clients(_cluster);
+        string q = UniqueName("c-cross");
+        var declare = await clients.ChannelOn(0);
+        await declare.QueueDeclareAsync(q, durable: true, exclusive: false, autoDelete: false);
+        int owner = _cluster.OwnerOf(q);
+        Assert.True(owner >= 0, "no node logged the queue");
+        int publisherNode = (owner + 1) % 3, consumerNode = (owner + 2) % 3;
+        _log.WriteLine($"queue on node {owner + 1}, publishing on node {publisherNode + 1}, consuming on node {consumerNode + 1}");
+
+        var consumer = await clients.ChannelOn(consumerNode);
+        await consumer.BasicQosAsync(0, 200, false);
+        var (_, deliveries) = await ConsumeAsync(consumer, q);
+        var publisher = await clients.ChannelOn(publisherNode, confirms: true);
+        const int count = 3000;
+        var pending = new List<ValueTask>();
+        for (int i = 0; i < count; i++)
         {
-            string q = UniqueName("c-cross");
-            var declare = await ChannelOn(0, conns);
-            await declare.QueueDeclareAsync(q, durable: true, exclusive: false, autoDelete: false);
-            int owner = _cluster.OwnerOf(q);
-            Assert.True(owner >= 0, "no node logged the queue");
-            int publisherNode = (owner + 1) % 3, consumerNode = (owner + 2) % 3;
-            _log.WriteLine($"queue on node {owner + 1}, publishing on node {publisherNode + 1}, consuming on node {consumerNode + 1}");
-
-            var consumer = await ChannelOn(consumerNode, conns);
-            await consumer.BasicQosAsync(0, 200, false);
-            var (_, deliveries) = await ConsumeAsync(consumer, q);
-            var publisher = await ChannelOn(publisherNode, conns, confirms: true);
-            const int count = 3000;
-            var pending = new List<ValueTask>();
-            for (int i = 0; i < count; i++)
+            pending.Add(publisher.BasicPublishAsync("", q, mandatory: true, Persistent, Body(i.ToString())));
+            if (pending.Count == 200)
             {
-                pending.Add(publisher.BasicPublishAsync("", q, mandatory: true, Persistent, Body(i.ToString())));
-                if (pending.Count == 200)
+                foreach (var p in pending)
                 {
-                    foreach (var p in pending)
-                    {
-                        await p;
-                    }
-
-                    pending.Clear();
+                    await p;
                 }
-            }
 
-            foreach (var p in pending)
-            {
-                await p;
-            }
-
-            for (int i = 0; i < count; i++)
-            {
-                var d = await deliveries.NextAsync();
-                Assert.Equal(i.ToString(), Text(d.Body));
-                await consumer.BasicAckAsync(d.DeliveryTag, false);
+                pending.Clear();
             }
         }
-        finally
+
+        foreach (var p in pending)
         {
-            foreach (var conn in conns)
-            {
-                await conn.DisposeAsync();
-            }
+            await p;
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            var d = await deliveries.NextAsync();
+            Assert.Equal(i.ToString(), Text(d.Body));
+            await consumer.BasicAckAsync(d.DeliveryTag, false);
         }
     }
 
     [Fact]
     public async Task A_16_MiB_message_crosses_nodes_intact()
     {
-        var conns = new List<IConnection>();
-        try
-        {
-            string q = UniqueName("c-big");
-            var declare = await ChannelOn(0, conns);
-            await declare.QueueDeclareAsync(q, durable: true, exclusive: false, autoDelete: false);
-            int owner = _cluster.OwnerOf(q);
-            var body = new byte[16 * 1024 * 1024];
-            new Random(7).NextBytes(body);
-            var publisher = await ChannelOn((owner + 1) % 3, conns, confirms: true);
-            await publisher.BasicPublishAsync("", q, mandatory: true, Persistent, body);
-            var consumer = await ChannelOn((owner + 2) % 3, conns);
-            var got = await consumer.BasicGetAsync(q, autoAck: true);
-            Assert.NotNull(got);
-            Assert.True(body.AsSpan().SequenceEqual(got!.Body.Span), "body changed on its way");
-        }
-        finally
-        {
-            foreach (var conn in conns)
-            {
-                await conn.DisposeAsync();
-            }
-        }
+        await using var clients = new Clients(_cluster);
+        string q = UniqueName("c-big");
+        var declare = await clients.ChannelOn(0);
+        await declare.QueueDeclareAsync(q, durable: true, exclusive: false, autoDelete: false);
+        int owner = _cluster.OwnerOf(q);
+        var body = new byte[16 * 1024 * 1024];
+        new Random(7).NextBytes(body);
+        var publisher = await clients.ChannelOn((owner + 1) % 3, confirms: true);
+        await publisher.BasicPublishAsync("", q, mandatory: true, Persistent, body);
+        var consumer = await clients.ChannelOn((owner + 2) % 3);
+        var got = await consumer.BasicGetAsync(q, autoAck: true);
+        Assert.NotNull(got);
+        Assert.True(body.AsSpan().SequenceEqual(got!.Body.Span), "body changed on its way");
     }
 
     [Fact]
     public async Task A_binding_is_used_by_every_node_right_after_bind_ok()
     {
-        var conns = new List<IConnection>();
-        try
+        await using var clients = new Clients(_cluster);
+        var a = await clients.ChannelOn(0);
+        var b = await clients.ChannelOn(1, confirms: true);
+        var returns = 0;
+        b.BasicReturnAsync += (_, _) =>
         {
-            var a = await ChannelOn(0, conns);
-            var b = await ChannelOn(1, conns, confirms: true);
-            var returns = 0;
-            b.BasicReturnAsync += (_, _) =>
-            {
-                Interlocked.Increment(ref returns);
-                return Task.CompletedTask;
-            };
-            for (int i = 0; i < 10; i++)
-            {
-                string x = UniqueName("c-ryw-x"), q = UniqueName("c-ryw");
-                await a.ExchangeDeclareAsync(x, ExchangeType.Topic, durable: false);
-                await a.QueueDeclareAsync(q, durable: false, exclusive: false, autoDelete: false);
-                await a.QueueBindAsync(q, x, "a.#");
-                // Node 2 routes by the new binding at once: no basic.return, the message is in the queue.
-                await b.BasicPublishAsync(x, "a.b", mandatory: true, new BasicProperties(), Body("x"));
-                Assert.Equal(1u, await b.MessageCountAsync(q));
-                await a.QueueDeleteAsync(q);
-                await a.ExchangeDeleteAsync(x);
-            }
+            Interlocked.Increment(ref returns);
+            return Task.CompletedTask;
+        };
+        for (int i = 0; i < 10; i++)
+        {
+            string x = UniqueName("c-ryw-x"), q = UniqueName("c-ryw");
+            await a.ExchangeDeclareAsync(x, ExchangeType.Topic, durable: false);
+            await a.QueueDeclareAsync(q, durable: false, exclusive: false, autoDelete: false);
+            await a.QueueBindAsync(q, x, "a.#");
+            // Node 2 routes by the new binding at once: no basic.return, the message is in the queue.
+            await b.BasicPublishAsync(x, "a.b", mandatory: true, new BasicProperties(), Body("x"));
+            Assert.Equal(1u, await b.MessageCountAsync(q));
+            await a.QueueDeleteAsync(q);
+            await a.ExchangeDeleteAsync(x);
+        }
 
-            Assert.Equal(0, returns);
-        }
-        finally
-        {
-            foreach (var conn in conns)
-            {
-                await conn.DisposeAsync();
-            }
-        }
+        Assert.Equal(0, returns);
     }
 
     [Fact]
     public async Task Exclusive_and_non_durable_queues_live_on_the_declaring_node_and_are_reachable_from_others()
     {
-        var conns = new List<IConnection>();
-        try
+        await using var clients = new Clients(_cluster);
+        var one = await clients.ChannelOn(0);
+        string exclusive = (await one.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: false)).QueueName;
+        var two = await clients.ChannelOn(1);
+        string transient = UniqueName("c-transient");
+        await two.QueueDeclareAsync(transient, durable: false, exclusive: false, autoDelete: false);
+        Assert.Equal(0, _cluster.OwnerOf(exclusive));
+        Assert.Equal(1, _cluster.OwnerOf(transient));
+
+        // Publish through node 3 to both; read them back through other nodes.
+        var three = await clients.ChannelOn(2, confirms: true);
+        await three.BasicPublishAsync("", exclusive, mandatory: true, new BasicProperties(), Body("to-exclusive"));
+        await three.BasicPublishAsync("", transient, mandatory: true, new BasicProperties(), Body("to-transient"));
+        var e = await one.BasicGetAsync(exclusive, autoAck: true);
+        Assert.Equal("to-exclusive", Text(e!.Body));
+        var t = await three.BasicGetAsync(transient, autoAck: true);
+        Assert.Equal("to-transient", Text(t!.Body));
+
+        // Another connection (on another node) may not use the exclusive queue.
+        var other = await clients.ChannelOn(2);
+        Assert.Equal(405, await ChannelErrorCode(other, () => other.BasicGetAsync(exclusive, autoAck: true)));
+
+        // Closing its connection deletes it everywhere.
+        await clients.Connections[0].CloseAsync();
+        var check = await clients.ChannelOn(1);
+        await Wait.Until(() =>
         {
-            var one = await ChannelOn(0, conns);
-            string exclusive = (await one.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: false)).QueueName;
-            var two = await ChannelOn(1, conns);
-            string transient = UniqueName("c-transient");
-            await two.QueueDeclareAsync(transient, durable: false, exclusive: false, autoDelete: false);
-            Assert.Equal(0, _cluster.OwnerOf(exclusive));
-            Assert.Equal(1, _cluster.OwnerOf(transient));
-
-            // Publish through node 3 to both; read them back through other nodes.
-            var three = await ChannelOn(2, conns, confirms: true);
-            await three.BasicPublishAsync("", exclusive, mandatory: true, new BasicProperties(), Body("to-exclusive"));
-            await three.BasicPublishAsync("", transient, mandatory: true, new BasicProperties(), Body("to-transient"));
-            var e = await one.BasicGetAsync(exclusive, autoAck: true);
-            Assert.Equal("to-exclusive", Text(e!.Body));
-            var t = await three.BasicGetAsync(transient, autoAck: true);
-            Assert.Equal("to-transient", Text(t!.Body));
-
-            // Another connection (on another node) may not use the exclusive queue.
-            var other = await ChannelOn(2, conns);
-            Assert.Equal(405, await ChannelErrorCode(other, () => other.BasicGetAsync(exclusive, autoAck: true)));
-
-            // Closing its connection deletes it everywhere.
-            await conns[0].CloseAsync();
-            var check = await ChannelOn(1, conns);
-            await Wait.Until(() =>
+            try
             {
-                try
-                {
-                    check.QueueDeclarePassiveAsync(exclusive).GetAwaiter().GetResult();
-                    return false;
-                }
-                catch (OperationInterruptedException)
-                {
-                    return true;
-                }
-            }, "the exclusive queue to go", TimeSpan.FromSeconds(10));
-            await two.QueueDeleteAsync(transient);
-        }
-        finally
-        {
-            foreach (var conn in conns)
-            {
-                await conn.DisposeAsync();
+                check.QueueDeclarePassiveAsync(exclusive).GetAwaiter().GetResult();
+                return false;
             }
-        }
+            catch (OperationInterruptedException)
+            {
+                return true;
+            }
+        }, "the exclusive queue to go", TimeSpan.FromSeconds(10));
+        await two.QueueDeleteAsync(transient);
     }
 }
