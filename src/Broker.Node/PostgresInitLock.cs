@@ -16,7 +16,8 @@ public sealed class PostgresInitLock(string connectionString) : IJournalInitLock
     public async Task<IAsyncDisposable> AcquireAsync(CancellationToken ct)
     {
         // Its own session, outside the pool: a pooled connection would keep the lock when "closed".
-        var builder = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, CommandTimeout = 0 };
+        // Bounded: a node frozen while it holds the lock must not keep the others waiting for ever.
+        var builder = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, CommandTimeout = 300 };
         var connection = new NpgsqlConnection(builder.ConnectionString);
         await connection.OpenAsync(ct);
         await using (var cmd = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection))

@@ -77,6 +77,18 @@ public class TopologyReplicaTests
             var local = system.ActorOf(Props.Empty, "q");
             Assert.True(Apply(new QueueChanged(Queue("durable"), local, null, TopologyVersion.FirstAfter(_queues.VersionOf("/", "durable")))));
             Assert.True(_queues.Find("/", "durable")!.Available);
+
+            // A snapshot built before a peer noticed the loss arrives late: it cannot bring the
+            // lost node's queues back to life.
+            Apply(new QueueChanged(Queue("late-transient", durable: false), onRemote, null, new TopologyVersion(1, 0)));
+            Apply(new QueueChanged(Queue("late-durable"), onRemote, null, new TopologyVersion(1, 0)));
+            Assert.Null(_queues.Find("/", "late-transient"));
+            Assert.False(_queues.Find("/", "late-durable")!.Available);
+
+            // A node that joins again on that address is live again.
+            _queues.NodeJoined(remote);
+            Apply(new QueueChanged(Queue("late-transient", durable: false), onRemote, null, new TopologyVersion(2, 0)));
+            Assert.True(_queues.Find("/", "late-transient")!.Available);
         }
         finally
         {

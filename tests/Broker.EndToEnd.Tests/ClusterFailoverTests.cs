@@ -60,6 +60,12 @@ public sealed class ClusterFailoverTests : IClassFixture<PostgresFixture>
         var killedAt = publisher.Elapsed;
         await cluster[owner].KillAsync();
         _log.WriteLine($"killed node {owner + 1} (owner of {q}); publishing on node {publisherNode + 1}, consuming on node {consumerNode + 1}");
+
+        // A transaction that publishes to the queue while it fails over is not committed.
+        var tx = await pubConn.CreateChannelAsync();
+        await tx.TxSelectAsync();
+        await tx.BasicPublishAsync("", q, false, new BasicProperties { DeliveryMode = DeliveryModes.Persistent }, Body("-1"));
+        Assert.Equal(406, await ChannelErrorCode(tx, () => tx.TxCommitAsync()));
         try
         {
             await Wait.Until(() => publisher.FirstConfirmAfter(killedAt + TimeSpan.FromMilliseconds(100)) is not null,

@@ -96,11 +96,16 @@ public sealed partial class ChannelActor
 
             if (!queue.Available)
             {
-                // Routed to a queue whose node went: it cannot take the message, so a confirm becomes a nack.
+                // Routed to a queue whose node went: it cannot take the message, so a confirm
+                // becomes a nack and a transaction fails.
                 if (confirmId > 0)
                 {
                     unavailable++;
                     sent++;
+                }
+                else if (confirmId < 0)
+                {
+                    _txFailure ??= $"queue '{queue.Name}' in vhost '{VHost}' is not available (its node is down or it is moving)";
                 }
 
                 continue;
@@ -303,7 +308,7 @@ public sealed partial class ChannelActor
     {
         if (confirmId < 0)
         {
-            OnTxPublishResolved();
+            OnTxPublishResolved(failed);
             return;
         }
 

@@ -17,6 +17,9 @@ public sealed partial class ChannelActor
     private long _txSeq;
     private int _txOutstanding;
 
+    /// <summary>Why the commit in progress cannot succeed, if a publish of it failed.</summary>
+    private string? _txFailure;
+
     private readonly HashSet<ulong> _txSettledTags = new();
 
     private bool IsSettledInTx(ulong tag) => _tx && _txSettledTags.Contains(tag);
@@ -45,6 +48,7 @@ public sealed partial class ChannelActor
         var publishes = _txPublishes.ToList();
         _txPublishes.Clear();
         _txOutstanding = 0;
+        _txFailure = null;
         foreach (var p in publishes)
         {
             // Negative confirm ids mark transactional publishes: their answers count down the commit.
@@ -53,15 +57,32 @@ public sealed partial class ChannelActor
 
         if (_txOutstanding == 0)
         {
-            Emit(new TxCommitOk());
+            CompleteCommit();
             return;
         }
 
-        Request(() => { }, _ => Emit(new TxCommitOk()));
+        Request(() => { }, _ => CompleteCommit());
     }
 
-    private void OnTxPublishResolved()
+    /// <summary>commit-ok only if every publish reached its queues; otherwise the channel closes (the spec's failed commit).</summary>
+    private void CompleteCommit()
     {
+        if (_txFailure is { } failure)
+        {
+            _txFailure = null;
+            throw AmqpException.PreconditionFailed($"transaction not committed: {failure}");
+        }
+
+        Emit(new TxCommitOk());
+    }
+
+    private void OnTxPublishResolved(bool failed)
+    {
+        if (failed)
+        {
+            _txFailure ??= "a queue could not take a message (it is moving or its node is down)";
+        }
+
         if (--_txOutstanding == 0)
         {
             Self.Tell(TxCommitted.Instance);

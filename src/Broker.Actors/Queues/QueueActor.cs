@@ -283,7 +283,8 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
     private void OnRemovalDone(RemovalDone done)
     {
         done.ReplyTo.Tell(new QueueDeleted(done.Count));
-        Context.Parent.Tell(new Passivate(StopEntity.Instance));
+        // Declared again while the removal was being replicated: this actor is that new queue now.
+        StopIfUndeclared();
     }
 
     /// <summary>Self-message: every node forgot the deleted queue and its bindings are gone.</summary>

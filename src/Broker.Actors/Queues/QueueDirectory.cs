@@ -27,7 +27,26 @@ public sealed class QueueDirectory
 {
     private readonly VersionedMap<QueueInfo> _queues = new();
 
-    public bool Apply(QueueInfo info, TopologyVersion version) => _queues.Apply(info.Definition.VHost, info.Name, info, version);
+    /// <summary>Nodes removed from the cluster (until a node on the same address joins again).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Address, byte> _lostNodes = new();
+
+    /// <summary>
+    /// Stores a queue's entry if newer. An entry that points at a node already removed (a stale
+    /// snapshot arriving late) is stored as that node's loss would have left it: gone for a
+    /// node-local queue, unavailable for a durable one.
+    /// </summary>
+    public bool Apply(QueueInfo info, TopologyVersion version)
+    {
+        if (!_lostNodes.IsEmpty && _lostNodes.ContainsKey(info.Ref.Path.Address))
+        {
+            return _queues.Apply(info.Definition.VHost, info.Name, info.NodeLocal ? null : info with { Ref = ActorRefs.Nobody }, version);
+        }
+
+        return _queues.Apply(info.Definition.VHost, info.Name, info, version);
+    }
+
+    /// <summary>A node joined on an address that was lost before: its queues are live again.</summary>
+    public void NodeJoined(Address node) => _lostNodes.TryRemove(node, out _);
 
     public bool ApplyRemoval(string vhost, string name, TopologyVersion version) => _queues.Apply(vhost, name, null, version);
 
@@ -47,6 +66,7 @@ public sealed class QueueDirectory
     /// </summary>
     public List<QueueInfo> NodeLost(Address node)
     {
+        _lostNodes[node] = 0;
         var lost = new List<QueueInfo>();
         foreach (var q in _queues.All.Where(q => q.Ref.Path.Address.Equals(node)))
         {

@@ -39,7 +39,12 @@ public sealed class TopologyActor : ReceiveActor
         });
         Receive<TopologyApplied>(_ => { });
         Receive<Queues.EntityAwake>(_ => { });
-        Receive<ClusterEvent.MemberUp>(e => SendSnapshotTo(e.Member));
+        Receive<ClusterEvent.MemberUp>(e =>
+        {
+            _broker.Queues.NodeJoined(e.Member.Address);
+            SendSnapshotTo(e.Member);
+        });
+        Receive<ClusterEvent.MemberJoined>(e => _broker.Queues.NodeJoined(e.Member.Address));
         Receive<ClusterEvent.ReachableMember>(e => SendSnapshotTo(e.Member));
         Receive<ClusterEvent.MemberRemoved>(e => OnMemberRemoved(e.Member));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
