@@ -32,6 +32,7 @@ public sealed class BrokerServer : IAsyncDisposable
 
     private readonly ILoggingAdapter _log;
     private readonly List<Akka.Streams.Dsl.Tcp.ServerBinding> _bindings = new();
+    private FreezeWatchdog? _freezeWatchdog;
     private long _connectionSeq;
     private bool _stopped;
 
@@ -154,6 +155,12 @@ public sealed class BrokerServer : IAsyncDisposable
         // A node that is downed (split-brain resolver, or removed while frozen) stops its actor
         // system; the process then exits instead of serving clients outside the cluster.
         _ = Actors.WhenTerminated.ContinueWith(_ => Terminated.TrySetResult());
+        if (seeds.Count > 0)
+        {
+            // Frozen longer than detection (2.5 s pause + 1 s heartbeat) and stable-after: the
+            // others may have downed this node, which must then not go on alone.
+            _freezeWatchdog = new FreezeWatchdog(Actors, TimeSpan.FromSeconds(4));
+        }
         _log.Info("Node {0} is up in cluster '{1}'", Context.Settings.NodeName, Context.Settings.ClusterName);
     }
 
@@ -363,6 +370,7 @@ public sealed class BrokerServer : IAsyncDisposable
         }
 
         _stopped = true;
+        _freezeWatchdog?.Dispose();
         if (Actors.WhenTerminated.IsCompleted)
         {
             // Downed by the cluster: the actor system, and with it every connection, is gone already.

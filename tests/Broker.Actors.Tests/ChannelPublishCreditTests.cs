@@ -84,7 +84,7 @@ public class ChannelPublishCreditTests : Akka.TestKit.Xunit2.TestKit
         ExpectPublishes(q, "q1", 1);
         ExpectFlow(blocked: true);
 
-        q.Send(_channel, new PublishCredit(q.Ref, FlowControl.PublishCreditBatch));
+        q.Send(_channel, new PublishCredit(q.Ref, FlowControl.PublishCreditBatch, 2000));
         ExpectFlow(blocked: false);
         _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
     }
@@ -97,7 +97,7 @@ public class ChannelPublishCreditTests : Akka.TestKit.Xunit2.TestKit
         ExpectPublishes(q, "q1", FlowControl.InitialPublishCredit);
         ExpectFlow(blocked: true);
 
-        q.Send(_channel, new PublishCredit(q.Ref, 500));
+        q.Send(_channel, new PublishCredit(q.Ref, 500, 2000));
         ExpectFlow(blocked: false);
 
         Publish("q1", 499);
@@ -117,10 +117,10 @@ public class ChannelPublishCreditTests : Akka.TestKit.Xunit2.TestKit
         ExpectPublishes(q, "q1", FlowControl.InitialPublishCredit + 10);
         ExpectFlow(blocked: true);
 
-        q.Send(_channel, new PublishCredit(q.Ref, 5)); // balance -10 + 5 = -5
+        q.Send(_channel, new PublishCredit(q.Ref, 5, 2010)); // balance -10 + 5 = -5
         _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
 
-        q.Send(_channel, new PublishCredit(q.Ref, 500));
+        q.Send(_channel, new PublishCredit(q.Ref, 500, 2010));
         ExpectFlow(blocked: false);
     }
 
@@ -138,10 +138,10 @@ public class ChannelPublishCreditTests : Akka.TestKit.Xunit2.TestKit
         ExpectPublishes(q2, "q2", FlowControl.InitialPublishCredit);
         _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // already blocked: told once
 
-        q1.Send(_channel, new PublishCredit(q1.Ref, 500));
+        q1.Send(_channel, new PublishCredit(q1.Ref, 500, 2000));
         _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // q2 is still exhausted
 
-        q2.Send(_channel, new PublishCredit(q2.Ref, 500));
+        q2.Send(_channel, new PublishCredit(q2.Ref, 500, 2000));
         ExpectFlow(blocked: false);
     }
 
@@ -154,9 +154,9 @@ public class ChannelPublishCreditTests : Akka.TestKit.Xunit2.TestKit
         ExpectFlow(blocked: true);
 
         // The grant of 500 was lost on its way; the next one says 1000 in all.
-        q.Send(_channel, new PublishCredit(q.Ref, 1000));
+        q.Send(_channel, new PublishCredit(q.Ref, 1000, 2000));
         ExpectFlow(blocked: false);
-        q.Send(_channel, new PublishCredit(q.Ref, 500)); // late and stale: no credit taken back, none added
+        q.Send(_channel, new PublishCredit(q.Ref, 500, 2000)); // late and stale: no credit taken back, none added
 
         Publish("q1", 999);
         ExpectPublishes(q, "q1", 999);
@@ -176,8 +176,25 @@ public class ChannelPublishCreditTests : Akka.TestKit.Xunit2.TestKit
 
         // Every grant was lost: the channel asks (within a few seconds) instead of hanging.
         q.ExpectMsg<PublishCreditProbe>(TimeSpan.FromSeconds(5));
-        q.Reply(new PublishCredit(q.Ref, 500));
+        q.Reply(new PublishCredit(q.Ref, 500, 2000));
         ExpectFlow(blocked: false);
+    }
+
+    [Fact]
+    public void Publishes_lost_on_the_way_stop_holding_the_window_once_the_queue_reports_the_same_total_twice()
+    {
+        var q = Queue("q1");
+        Publish("q1", FlowControl.InitialPublishCredit);
+        ExpectPublishes(q, "q1", FlowControl.InitialPublishCredit);
+        ExpectFlow(blocked: true);
+
+        // Only 1500 arrived (an association between nodes dropped); nothing was granted yet.
+        q.ExpectMsg<PublishCreditProbe>(TimeSpan.FromSeconds(5));
+        q.Reply(new PublishCredit(q.Ref, 0, 1500));
+        _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // once could be "still in flight"
+        q.ExpectMsg<PublishCreditProbe>(TimeSpan.FromSeconds(5));
+        q.Reply(new PublishCredit(q.Ref, 0, 1500));
+        ExpectFlow(blocked: false); // twice: the 500 are lost, 1500 outstanding leave room for 500
     }
 
     [Fact]
@@ -201,7 +218,7 @@ public class ChannelPublishCreditTests : Akka.TestKit.Xunit2.TestKit
         ExpectPublishes(q, "q1", FlowControl.InitialPublishCredit);
         ExpectFlow(blocked: true);
 
-        stranger.Send(_channel, new PublishCredit(stranger.Ref, 500));
+        stranger.Send(_channel, new PublishCredit(stranger.Ref, 500, 0));
         _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
     }
 

@@ -163,7 +163,7 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
         yield return new QueueCommandFailed(SampleError());
         yield return new Deliver("orders", p, "ctag-1", SampleQueued(), false);
         yield return new ConsumerCancelled("orders", "ctag-1");
-        yield return new PublishCredit(p, 200);
+        yield return new PublishCredit(p, 200, 700);
         yield return PublishCreditProbe.Instance;
         yield return new DeliveryCredit("ctag-1", 10);
         yield return new DeclareExchange(SampleExchangeDefinition(), true);
@@ -642,8 +642,9 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
     public void Credit_messages_round_trip()
     {
         // Totals, cumulative over a channel's life: longs, past the range of an int.
-        var publish = RoundTrip(new PublishCredit(_probe.Ref, 5_000_000_000L));
+        var publish = RoundTrip(new PublishCredit(_probe.Ref, 5_000_000_000L, 6_000_000_000L));
         Assert.Equal(5_000_000_000L, publish.Granted);
+        Assert.Equal(6_000_000_000L, publish.Received);
         AssertProbeRef(publish.Queue);
         var delivery = RoundTrip(new DeliveryCredit("ctag-1", 7_000_000_000L));
         Assert.Equal("ctag-1", delivery.ConsumerTag);

@@ -244,14 +244,33 @@ public sealed partial class ChannelActor
 
     private void OnPublishCredit(PublishCredit credit)
     {
-        // Cumulative: a late or repeated grant never takes credit back, a lost one is made good.
-        if (_publishCredit.TryGetValue(credit.Queue, out var window) && credit.Granted > window.Granted)
+        if (!_publishCredit.TryGetValue(credit.Queue, out var window))
         {
-            window.Granted = credit.Granted;
-            if (window.Left > 0)
+            return;
+        }
+
+        // Cumulative: a late or repeated grant never takes credit back, a lost one is made good.
+        window.Granted = Math.Max(window.Granted, credit.Granted);
+
+        // Blocked, nothing sent since, and the queue reports the same received total twice (two
+        // probes 2 s apart): what it never received was lost between nodes and is no longer in
+        // flight. It stops counting against the window (their confirms are nacked by the timeout).
+        if (_creditExhausted.Contains(credit.Queue) && credit.Received < window.Sent)
+        {
+            if (credit.Received == window.LastReceived && window.Sent == window.SentAtLastAnswer)
             {
-                ReleaseCreditBlock(credit.Queue);
+                _log.Warning("channel {0} of connection {1}: {2} publish(es) to a queue were lost between nodes; they no longer hold its window",
+                    _number, _connection.ConnectionId, window.Sent - credit.Received);
+                window.Sent = credit.Received;
             }
+
+            window.LastReceived = credit.Received;
+            window.SentAtLastAnswer = window.Sent;
+        }
+
+        if (window.Left > 0)
+        {
+            ReleaseCreditBlock(credit.Queue);
         }
     }
 
@@ -394,6 +413,10 @@ public sealed partial class ChannelActor
     {
         public long Sent;
         public long Granted;
+
+        /// <summary>The queue's received total in its last answer while blocked, and Sent then (to tell lost from in flight).</summary>
+        public long LastReceived = -1;
+        public long SentAtLastAnswer = -1;
 
         public long Left => FlowControl.InitialPublishCredit + Granted - Sent;
     }

@@ -254,6 +254,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
             case PublishCredit c:
                 WriteActorRef(w, c.Queue);
                 w.WriteLongLong((ulong)c.Granted);
+                w.WriteLongLong((ulong)c.Received);
                 break;
             case PublishCreditProbe:
                 break;
@@ -419,7 +420,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
             case ConsumerCancelledManifest:
                 return new ConsumerCancelled(r.ReadShortString(), r.ReadShortString());
             case PublishCreditManifest:
-                return new PublishCredit(ReadActorRef(ref r), (long)r.ReadLongLong());
+                return new PublishCredit(ReadActorRef(ref r), (long)r.ReadLongLong(), (long)r.ReadLongLong());
             case PublishCreditProbeManifest:
                 return PublishCreditProbe.Instance;
             case DeliveryCreditManifest:

@@ -24,7 +24,8 @@ public sealed partial class QueueActor
             WatchChannel(Sender);
         }
 
-        if (++p!.SinceGrant >= FlowControl.PublishCreditBatch)
+        p!.Received++;
+        if (++p.SinceGrant >= FlowControl.PublishCreditBatch)
         {
             if (_ready.Count >= FlowControl.BacklogThreshold && _consumers.Count > 0 && !_consumersStalled)
             {
@@ -37,7 +38,7 @@ public sealed partial class QueueActor
             else
             {
                 p.Granted += p.SinceGrant;
-                Sender.Tell(new PublishCredit(Self, p.Granted));
+                Sender.Tell(new PublishCredit(Self, p.Granted, p.Received));
             }
 
             p.SinceGrant = 0;
@@ -49,7 +50,7 @@ public sealed partial class QueueActor
     {
         if (_publishers.TryGetValue(Sender, out var p))
         {
-            Sender.Tell(new PublishCredit(Self, p.Granted));
+            Sender.Tell(new PublishCredit(Self, p.Granted, p.Received));
         }
     }
 
@@ -59,7 +60,7 @@ public sealed partial class QueueActor
         if (_publishers.TryGetValue(channel, out var p))
         {
             p.Granted += FlowControl.PublishCreditBatch;
-            channel.Tell(new PublishCredit(Self, p.Granted));
+            channel.Tell(new PublishCredit(Self, p.Granted, p.Received));
         }
     }
 
@@ -125,11 +126,12 @@ public sealed partial class QueueActor
         }
     }
 
-    /// <summary>A publishing channel's credit: publishes since its last grant, and all it was granted (cumulative).</summary>
+    /// <summary>A publishing channel's credit: publishes since its last grant, all it was granted and all received (cumulative).</summary>
     private sealed class PublisherCredit
     {
         public int SinceGrant;
         public long Granted;
+        public long Received;
     }
 
     private sealed class StallCheck : INoSerializationVerificationNeeded

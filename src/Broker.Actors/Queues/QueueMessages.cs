@@ -99,8 +99,11 @@ public sealed record ConsumerCancelled(string Queue, string ConsumerTag) : Clust
 /// Queue -> publishing channel: the queue has granted this channel room for Granted publishes in
 /// all (cumulative: the channel may have InitialPublishCredit + Granted sent in all), handed out as
 /// it works through them. Keeps a queue's mailbox bounded; a lost grant is made good by the next.
+/// Received is how many of the channel's publishes reached the queue in all: a channel blocked on
+/// the queue learns from two equal answers that the rest were lost on the way (see
+/// ChannelActor.OnPublishCredit).
 /// </summary>
-public sealed record PublishCredit(IActorRef Queue, long Granted) : Cluster.IClusterMessage;
+public sealed record PublishCredit(IActorRef Queue, long Granted, long Received) : Cluster.IClusterMessage;
 
 /// <summary>
 /// Channel -> queue, while the channel is out of credit there: "how much have you granted me?".
