@@ -118,7 +118,6 @@ public sealed class BrokerServer : IAsyncDisposable
     /// <summary>The replica's actor must exist before other nodes can see this one.</summary>
     private void StartTopology()
     {
-        ClusterSharding.Get(Actors);
         Context.Topology.Attach(Actors);
         var ctx = Context;
         Actors.ActorOf(Props.Create(() => new TopologyActor(ctx)), TopologyReplicator.ActorName);
@@ -173,10 +172,7 @@ public sealed class BrokerServer : IAsyncDisposable
     /// </summary>
     private async Task<bool> CopyTopologyFromPeerAsync()
     {
-        var peers = TopologyReplicator.Peers(Actors);
-        bool serving = false;
-
-        foreach (var peer in peers)
+        foreach (var peer in TopologyReplicator.Peers(Actors))
         {
             try
             {
@@ -188,8 +184,7 @@ public sealed class BrokerServer : IAsyncDisposable
                 }
 
                 _log.Info("Copied the topology ({0} entries) from {1}", snapshot.Updates.Count, peer);
-                serving |= snapshot.Serving;
-                if (serving)
+                if (snapshot.Serving)
                 {
                     return true;
                 }
@@ -200,12 +195,12 @@ public sealed class BrokerServer : IAsyncDisposable
             }
         }
 
-        return serving;
+        // No member serves yet: the cluster is starting (what members had is copied all the same).
+        return false;
     }
 
     /// <summary>How long a cold-starting cluster waits for the other seed nodes before it places the queues on the nodes that are up.</summary>
     private static readonly TimeSpan SeedWaitTimeout = TimeSpan.FromSeconds(20);
-
 
     private async Task StartShardingAsync()
     {
@@ -405,7 +400,7 @@ public sealed class BrokerServer : IAsyncDisposable
     private async Task FlushJournalsAsync()
     {
         var flushes = Context.Queues.All
-            .Where(q => q.Definition is { Durable: true, Exclusive: false } && q.Available && q.Ref.Path.Address.HasLocalScope)
+            .Where(q => !q.NodeLocal && q.Available && q.Ref.Path.Address.HasLocalScope)
             .Select(q => q.Ref.Ask<JournalFlushed>(FlushJournal.Instance, TimeSpan.FromSeconds(10)))
             .ToList();
         try

@@ -101,14 +101,13 @@ public static class BrokerConfig
             }
         }
 
-        if (env.TryGetValue("BROKER_VHOSTS", out var vhosts) && vhosts.Length > 0)
+        // Comma-separated lists.
+        foreach (var (name, path) in new[] { ("BROKER_VHOSTS", "broker.vhosts"), ("BROKER_CLUSTER_SEEDS", "broker.cluster.seeds") })
         {
-            lines.Add($"broker.vhosts = [{string.Join(", ", vhosts.Split(',').Select(v => Quote(v.Trim())))}]");
-        }
-
-        if (env.TryGetValue("BROKER_CLUSTER_SEEDS", out var seeds) && seeds.Length > 0)
-        {
-            lines.Add($"broker.cluster.seeds = [{string.Join(", ", seeds.Split(',').Select(v => Quote(v.Trim())))}]");
+            if (env.TryGetValue(name, out var list) && list.Length > 0)
+            {
+                lines.Add($"{path} = [{string.Join(", ", list.Split(',').Select(v => Quote(v.Trim())))}]");
+            }
         }
 
         return ConfigurationFactory.ParseString(string.Join("\n", lines));

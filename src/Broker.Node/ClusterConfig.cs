@@ -10,9 +10,6 @@ namespace Broker.Node;
 /// </summary>
 public sealed record ClusterConfig(Config Akka, bool IsMultiNode, string NodeName, string ClusterName, IReadOnlyList<string> SeedNodes)
 {
-    /// <summary>The actor system's name: part of every cluster address, so it is the same on every node.</summary>
-    public const string SystemName = "broker";
-
     public static ClusterConfig From(Config config)
     {
         string host = config.GetString("akka.remote.dot-netty.tcp.hostname") ?? "127.0.0.1";
@@ -49,7 +46,7 @@ public sealed record ClusterConfig(Config Akka, bool IsMultiNode, string NodeNam
         // Not akka.cluster.seed-nodes: with those the node would join as soon as its actor system
         // starts, before its journal, topology replica and shard regions are ready. The broker
         // joins the seeds itself once they are (BrokerServer).
-        var seedNodes = seeds.Select(s => $"akka.tcp://{SystemName}@{s.Host}:{s.Port}").ToList();
+        var seedNodes = seeds.Select(s => $"akka.tcp://{Broker.Actors.BrokerServer.SystemName}@{s.Host}:{s.Port}").ToList();
         var akka = ConfigurationFactory.ParseString($"akka.remote.dot-netty.tcp.public-hostname = {BrokerConfig.Quote(publicHost)}");
         return new ClusterConfig(akka, multiNode, nodeName, clusterName, seedNodes);
     }

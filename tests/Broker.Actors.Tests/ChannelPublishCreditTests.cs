@@ -30,7 +30,7 @@ public class ChannelPublishCreditTests : Akka.TestKit.Xunit2.TestKit
         var info = new ConnectionInfo("c1", _connection.Ref, "/", "guest", 131072, true);
         var broker = _broker;
         _channel = Sys.ActorOf(Props.Create(() => new ChannelActor(broker, info, 1, new OutboundFrames())));
-        _channel.Tell(new ChannelCommand(new Command(1, new ChannelOpen())));
+        _channel.Tell(ChannelCommands.Of(new Command(1, new ChannelOpen())));
     }
 
     private TestProbe Queue(string name)
@@ -52,7 +52,7 @@ public class ChannelPublishCreditTests : Akka.TestKit.Xunit2.TestKit
     {
         for (int i = 0; i < count; i++)
         {
-            _channel.Tell(new ChannelCommand(PublishTo(queue)));
+            _channel.Tell(ChannelCommands.Of(PublishTo(queue)));
         }
     }
 
@@ -230,7 +230,7 @@ public class ChannelPublishCreditTests : Akka.TestKit.Xunit2.TestKit
         ExpectPublishes(q, "q1", FlowControl.InitialPublishCredit);
         ExpectFlow(blocked: true);
 
-        _channel.Tell(new ChannelCommand(new Command(1, new ChannelClose { ReplyCode = 200, ReplyText = "bye" })));
+        _channel.Tell(ChannelCommands.Of(new Command(1, new ChannelClose { ReplyCode = 200, ReplyText = "bye" })));
         ExpectFlow(blocked: false);
     }
 }

@@ -342,15 +342,7 @@ public sealed partial class ChannelActor
             return;
         }
 
-        foreach (var consumer in _consumers.Values)
-        {
-            if (consumer.Written > consumer.Reported)
-            {
-                consumer.Queue.Tell(new DeliveryCredit(consumer.Tag, consumer.Written), Self);
-                consumer.Reported = consumer.Written;
-            }
-        }
-
+        ReportWritten(repeat: false);
         _deliveredSinceCredit = 0;
     }
 
@@ -371,9 +363,15 @@ public sealed partial class ChannelActor
             return;
         }
 
+        ReportWritten(repeat: true);
+    }
+
+    /// <summary>Tells each consumer's queue how many deliveries were written in all (only changed totals unless <paramref name="repeat"/>).</summary>
+    private void ReportWritten(bool repeat)
+    {
         foreach (var consumer in _consumers.Values)
         {
-            if (consumer.Written > 0)
+            if (consumer.Written > consumer.Reported || (repeat && consumer.Written > 0))
             {
                 consumer.Queue.Tell(new DeliveryCredit(consumer.Tag, consumer.Written), Self);
                 consumer.Reported = consumer.Written;

@@ -108,7 +108,7 @@ public sealed partial class ChannelActor
         var queueInfo = FindQueue(queue);
         RequireExchange(exchange);
         var binding = new Binding(exchange, queue, false, routingKey, args);
-        bool durable = queueInfo.Definition is { Durable: true, Exclusive: false };
+        bool durable = !queueInfo.NodeLocal;
         SendBinding(binding, bind, durable, () =>
         {
             if (!nowait)
@@ -157,7 +157,7 @@ public sealed partial class ChannelActor
             // It exists somewhere in the cluster: its actor checks the redeclare.
             RequestQueue(existing.Ref, name, request, declared);
         }
-        else if (existing is not null || (d.Durable && !d.Exclusive))
+        else if (existing is not null || !definition.NodeLocal)
         {
             // Durable queues are sharded entities: the region creates (or recovers) it on its
             // node; one failing over comes back there and checks the redeclare.

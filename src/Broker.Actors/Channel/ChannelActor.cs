@@ -26,6 +26,9 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
     private readonly AmqpWriter _out = new(16 * 1024);
     private Action<object>? _onReply;
 
+    /// <summary>Commands of a batch not handled yet: the channel began waiting for a queue or exchange halfway through it.</summary>
+    private readonly Queue<Command> _pendingCommands = new();
+
     /// <summary>The queue actor a pending request went to (watched: if it stops, the request fails instead of timing out).</summary>
     private IActorRef? _requestTarget;
     private string? _requestQueueName;
@@ -52,14 +55,14 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
 
     private void Active()
     {
-        Receive<ChannelCommand>(c => OnCommand(c.Command));
+        Receive<ChannelCommands>(OnCommands);
         ReceiveAsyncMessages();
     }
 
     /// <summary>Waiting for a queue or exchange: client commands wait, everything else goes on.</summary>
     private void Waiting()
     {
-        Receive<ChannelCommand>(_ => Stash.Stash());
+        Receive<ChannelCommands>(_ => Stash.Stash());
         ReceiveAsyncMessages();
         Receive<ReplyTimeout>(_ => Fail(AmqpException.InternalError("timed out waiting for a queue or exchange to answer")));
         ReceiveAny(OnReply);
@@ -68,19 +71,11 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
     /// <summary>After a channel error: only channel.close-ok (or a crossing channel.close) matters.</summary>
     private void Closing()
     {
-        Receive<ChannelCommand>(cc =>
+        Receive<ChannelCommands>(batch =>
         {
-            var c = cc.Command;
-            if (c.Method is ChannelCloseOk or ChannelClose)
+            foreach (var c in batch.Commands)
             {
-                if (c.Method is ChannelClose)
-                {
-                    Emit(new ChannelCloseOk());
-                    FlushNow();
-                }
-
-                _connection.Connection.Tell(new ChannelFinished(_number));
-                Context.Stop(Self);
+                OnCommandWhileClosing(c);
             }
         });
         // Cleanup already sent ChannelGone, which returned these deliveries to their queues.
@@ -100,6 +95,40 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
         Receive<CreditProbeTick>(_ => OnCreditProbeTick());
         Receive<DeliveryCreditTick>(_ => OnDeliveryCreditTick());
         Receive<ChannelProtocolError>(e => Fail(e.Error));
+    }
+
+    private void OnCommands(ChannelCommands batch)
+    {
+        foreach (var c in batch.Commands)
+        {
+            _pendingCommands.Enqueue(c);
+        }
+
+        DrainCommands();
+    }
+
+    /// <summary>Handles queued commands in order until one has to wait for an answer (the rest wait with it).</summary>
+    private void DrainCommands()
+    {
+        while (_pendingCommands.Count > 0 && !_waiting && !_closed)
+        {
+            OnCommand(_pendingCommands.Dequeue());
+        }
+    }
+
+    private void OnCommandWhileClosing(Command c)
+    {
+        if (c.Method is ChannelCloseOk or ChannelClose)
+        {
+            if (c.Method is ChannelClose)
+            {
+                Emit(new ChannelCloseOk());
+                FlushNow();
+            }
+
+            _connection.Connection.Tell(new ChannelFinished(_number));
+            Context.Stop(Self);
+        }
     }
 
     private void OnCommand(Command command)
@@ -237,7 +266,12 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
         {
             _waiting = false;
             Become(Active);
-            Stash.UnstashAll();
+            // Commands left from the batch that began the wait come before anything stashed since.
+            DrainCommands();
+            if (!_waiting && !_closed)
+            {
+                Stash.UnstashAll();
+            }
         }
     }
 
@@ -272,6 +306,11 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
         });
         FlushNow();
         Become(Closing);
+        while (_pendingCommands.Count > 0)
+        {
+            OnCommandWhileClosing(_pendingCommands.Dequeue());
+        }
+
         Stash.UnstashAll();
     }
 

@@ -6,8 +6,14 @@ namespace Broker.Actors.Channel;
 /// <summary>A channel-level protocol error found by the frame decoder (e.g. a message over the size limit).</summary>
 public sealed record ChannelProtocolError(AmqpException Error) : INoSerializationVerificationNeeded;
 
-/// <summary>A client command for this channel, from its connection (local only: connections and channels never move).</summary>
-public sealed record ChannelCommand(Command Command) : INoSerializationVerificationNeeded;
+/// <summary>
+/// Client commands for this channel, in order: all those one socket read brought for it in a row
+/// (one message per read, not per frame). Local only: connections and channels never move.
+/// </summary>
+public sealed record ChannelCommands(IReadOnlyList<Command> Commands) : INoSerializationVerificationNeeded
+{
+    public static ChannelCommands Of(Command command) => new(new[] { command });
+}
 
 /// <summary>Self-message: flush what this channel batched (frames, settlements, confirms).</summary>
 internal sealed class Flush : INoSerializationVerificationNeeded

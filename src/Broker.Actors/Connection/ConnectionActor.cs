@@ -34,6 +34,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly Authenticator _authenticator;
     private readonly HashSet<IActorRef> _blockedChannels = new();
     private IActorRef? _stalledStream;
+    private IActorRef? _batchTarget;
+    private List<Command>? _batch;
     private Phase _phase = Phase.AwaitingHeader;
     private string _user = string.Empty;
     private string _vhost = string.Empty;
@@ -140,6 +142,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                     case ProtocolError pe:
                         if (_channels.TryGetValue(pe.Channel, out var ch))
                         {
+                            FlushChannelBatch();
                             ch.Tell(new ChannelProtocolError(pe.Error));
                         }
 
@@ -152,6 +155,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             }
         }
 
+        FlushChannelBatch();
         if (_blockedChannels.Count > 0)
         {
             // Some channel's queues are behind: read nothing more until they catch up.
@@ -342,7 +346,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                 throw AmqpException.ChannelError($"second 'channel.open' seen on channel {command.Channel}");
             }
 
-            channel.Tell(new ChannelCommand(command));
+            SendToChannel(channel, command);
             if (command.Method is ChannelClose or ChannelCloseOk)
             {
                 // The channel finishes closing and stops; its number may be reused right away.
@@ -360,7 +364,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                     Props.Create(() => new ChannelActor(_broker, info, command.Channel, _outbound)),
                     $"channel-{command.Channel}-{++_channelSeq}");
                 _channels[command.Channel] = actor;
-                actor.Tell(new ChannelCommand(command));
+                SendToChannel(actor, command);
                 break;
             case ChannelCloseOk:
                 break;
@@ -447,8 +451,35 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         Context.Stop(Self);
     }
 
+    /// <summary>
+    /// Commands for the same channel that follow one another in a read go to it as one message:
+    /// one mailbox hop per read and channel instead of one per frame (publishes arrive in runs).
+    /// </summary>
+    private void SendToChannel(IActorRef channel, Command command)
+    {
+        if (!channel.Equals(_batchTarget))
+        {
+            FlushChannelBatch();
+            _batchTarget = channel;
+        }
+
+        (_batch ??= new List<Command>()).Add(command);
+    }
+
+    private void FlushChannelBatch()
+    {
+        if (_batch is { Count: > 0 } batch)
+        {
+            _batchTarget!.Tell(new ChannelCommands(batch));
+        }
+
+        _batch = null;
+        _batchTarget = null;
+    }
+
     private void StopChannels()
     {
+        FlushChannelBatch();
         foreach (var ch in _channels.Values)
         {
             Context.Stop(ch);

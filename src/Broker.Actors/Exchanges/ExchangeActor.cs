@@ -156,7 +156,7 @@ public sealed class ExchangeActor : ReceivePersistentActor
         void Created()
         {
             _definition = d;
-            BrokerContext.TellWhenDone(PublishRoute(), replyTo, new ExchangeDeclared(_name), Self);
+            PublishRouteThenReply(replyTo, new ExchangeDeclared(_name));
         }
 
         if (d.Durable)
@@ -233,7 +233,7 @@ public sealed class ExchangeActor : ReceivePersistentActor
         void Added()
         {
             _bindings.Add(binding);
-            BrokerContext.TellWhenDone(PublishRoute(), replyTo, new BindingAdded(binding), Self);
+            PublishRouteThenReply(replyTo, new BindingAdded(binding));
         }
 
         if (Durable && destinationDurable)
@@ -264,7 +264,7 @@ public sealed class ExchangeActor : ReceivePersistentActor
         void Removed()
         {
             _bindings.RemoveAll(b => b.SameAs(binding));
-            BrokerContext.TellWhenDone(PublishRoute(), replyTo, new BindingRemoved(binding), Self);
+            PublishRouteThenReply(replyTo, new BindingRemoved(binding));
             DeleteIfUnused();
         }
 
@@ -297,7 +297,7 @@ public sealed class ExchangeActor : ReceivePersistentActor
         void Removed()
         {
             _bindings.RemoveAll(b => b.Destination == cmd.Destination && b.ToExchange == cmd.ToExchange);
-            BrokerContext.TellWhenDone(PublishRoute(), replyTo, new BindingsRemoved(cmd.Destination), Self);
+            PublishRouteThenReply(replyTo, new BindingsRemoved(cmd.Destination));
             DeleteIfUnused();
         }
 
@@ -371,6 +371,9 @@ public sealed class ExchangeActor : ReceivePersistentActor
 
     private Task PublishRoute() =>
         _broker.Topology.Replicate(new RouteChanged(_definition!, _bindings.ToArray(), NextVersion()));
+
+    /// <summary>Replicates the new routes and answers the client once every reachable node has them.</summary>
+    private void PublishRouteThenReply(IActorRef replyTo, object reply) => BrokerContext.TellWhenDone(PublishRoute(), replyTo, reply, Self);
 
     /// <summary>Versions of this incarnation start above whatever an earlier one (on any node) replicated.</summary>
     private TopologyVersion NextVersion()

@@ -29,20 +29,18 @@ public sealed class LocalQueuesActor : ReceiveActor
         Receive<Passivate>(p =>
         {
             // Forget it now, so a declare of the same name meanwhile gets a fresh queue.
-            foreach (var (id, q) in _queues.Where(kv => kv.Value.Equals(Sender)).ToList())
-            {
-                _queues.Remove(id);
-            }
-
+            Forget(Sender);
             Sender.Tell(p.StopMessage);
         });
-        Receive<Terminated>(t =>
+        Receive<Terminated>(t => Forget(t.ActorRef));
+    }
+
+    private void Forget(IActorRef queue)
+    {
+        foreach (var id in _queues.Where(kv => kv.Value.Equals(queue)).Select(kv => kv.Key).ToList())
         {
-            foreach (var (id, _) in _queues.Where(kv => kv.Value.Equals(t.ActorRef)).ToList())
-            {
-                _queues.Remove(id);
-            }
-        });
+            _queues.Remove(id);
+        }
     }
 
     private void OnDeclare(DeclareLocalQueue d)

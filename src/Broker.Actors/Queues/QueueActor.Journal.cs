@@ -473,7 +473,6 @@ public sealed partial class QueueActor
     /// </summary>
     private void StopAfterFlush()
     {
-        _stopping = true;
         if (!Durable)
         {
             Context.Stop(Self);

@@ -104,7 +104,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>Durable, non-exclusive queues journal; everything else lives in memory only.</summary>
-    private bool Durable => _definition is { Durable: true, Exclusive: false };
+    private bool Durable => _definition is { NodeLocal: false };
 
     private void Declare(DeclareQueue cmd)
     {
@@ -130,11 +130,11 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
                 }
 
                 _log.Info("Queue '{0}' in vhost '{1}' declared ({2}) on node {3}", _name, _vhost,
-                    def.Durable && !def.Exclusive ? "durable" : def.Exclusive ? "exclusive" : "non-durable", _broker.Settings.NodeName);
+                    !def.NodeLocal ? "durable" : def.Exclusive ? "exclusive" : "non-durable", _broker.Settings.NodeName);
                 BrokerContext.TellWhenDone(Register(), replyTo, new QueueDeclareResult(_name, 0, 0), Self);
             }
 
-            if (def.Durable && !def.Exclusive)
+            if (!def.NodeLocal)
             {
                 Persist(CreatedEvent(def), _ => Created());
             }
@@ -348,7 +348,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         // A durable queue that stops (moving, journal failure, node shutdown) stays registered:
         // publishes meet a dead actor and are nacked until its next incarnation registers, instead
         // of being silently unroutable. A node-local queue that stops is gone.
-        if (_definition is { } def && (!def.Durable || def.Exclusive))
+        if (_definition is { NodeLocal: true })
         {
             _broker.Topology.Replicate(new QueueGone(_vhost, _name, NextVersion()));
         }

@@ -8,6 +8,12 @@ public sealed record QueueDefinition(
 {
     public const string QueueTypeArgument = "x-queue-type";
 
+    /// <summary>
+    /// Exclusive and non-durable queues keep nothing in the journal, live on the node that declared
+    /// them and die with it; the others are journaled, sharded entities that move and fail over.
+    /// </summary>
+    public bool NodeLocal => !Durable || Exclusive;
+
     /// <summary>The queue type named by x-queue-type; classic when absent.</summary>
     public string QueueType => Arguments.GetString(QueueTypeArgument) ?? "classic";
 

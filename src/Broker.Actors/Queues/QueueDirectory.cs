@@ -14,8 +14,7 @@ public sealed record QueueInfo(QueueDefinition Definition, IActorRef Ref, string
 
     public bool Available => !Ref.IsNobody();
 
-    /// <summary>Exclusive and non-durable queues live on the node that declared them and die with it.</summary>
-    public bool NodeLocal => !Definition.Durable || Definition.Exclusive;
+    public bool NodeLocal => Definition.NodeLocal;
 }
 
 /// <summary>
