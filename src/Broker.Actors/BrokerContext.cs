@@ -26,6 +26,9 @@ public sealed class BrokerContext
     public QueueDirectory Queues { get; } = new();
     public TopologyReplicator Topology { get; }
     public Connection.ConnectionRegistry Connections { get; } = new();
+
+    /// <summary>Whether this node may hand out its durable queues' messages now (always, without a fence).</summary>
+    public NodeLease Lease { get; } = new();
     public IActorRef QueueRegion { get; internal set; } = ActorRefs.Nobody;
     public IActorRef ExchangeRegion { get; internal set; } = ActorRefs.Nobody;
 

@@ -71,6 +71,7 @@ public sealed class BrokerServer : IAsyncDisposable
                 }
             }
 
+            await server.RegisterFenceAsync(ct);
             server.StartTopology();
             await server.JoinClusterAsync(ct);
             bool clusterServing = await server.CopyTopologyFromPeerAsync();
@@ -95,6 +96,7 @@ public sealed class BrokerServer : IAsyncDisposable
         catch
         {
             await system.Terminate();
+            await server.ReleaseFenceAsync();
             throw;
         }
 
@@ -113,6 +115,28 @@ public sealed class BrokerServer : IAsyncDisposable
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Actors.ActorOf(Props.Create(() => new JournalWarmUp(done)), "journal-warm-up");
         await done.Task.WaitAsync(TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>
+    /// With a fence, the node takes its lock and lease before it joins (peers can then tell when
+    /// it dies) and before any queue of it writes (the write check knows its sessions).
+    /// </summary>
+    private async Task RegisterFenceAsync(CancellationToken ct)
+    {
+        if (Context.Settings.Fence is not { } fence)
+        {
+            return;
+        }
+
+        Context.Lease.Suspend();
+        var self = Akka.Cluster.Cluster.Get(Actors).SelfUniqueAddress;
+        long sentAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        await fence.RegisterAsync(self.Address.ToString(), self.Uid, Context.Settings.NodeName, ct);
+        Context.Lease.Renewed(sentAt, fence.LeaseDuration);
+        var lease = Context.Lease;
+        Actors.ActorOf(Props.Create(() => new LeaseKeeperActor(fence, lease)), LeaseKeeperActor.ActorName);
+        _log.Info("Node {0} holds its lease as {1} (lease {2:F1} s)", Context.Settings.NodeName, fence.Incarnation,
+            fence.LeaseDuration.TotalSeconds);
     }
 
     /// <summary>The replica's actor must exist before other nodes can see this one.</summary>
@@ -156,10 +180,12 @@ public sealed class BrokerServer : IAsyncDisposable
         _ = Actors.WhenTerminated.ContinueWith(_ => Terminated.TrySetResult());
         if (seeds.Count > 0)
         {
-            // Frozen longer than detection (2.5 s pause + 1 s heartbeat) and stable-after: the
-            // others may have downed this node, which must then not go on alone.
-            _freezeWatchdog = new FreezeWatchdog(Actors, TimeSpan.FromSeconds(4));
+            // Frozen longer than the others need to down it (a lease that stopped being renewed
+            // for 3 s, or 2.5 s pause + 1 s heartbeat and stable-after): they may have done so,
+            // and this node must then not go on alone.
+            _freezeWatchdog = new FreezeWatchdog(Actors, TimeSpan.FromSeconds(3));
         }
+
         _log.Info("Node {0} is up in cluster '{1}'", Context.Settings.NodeName, Context.Settings.ClusterName);
     }
 
@@ -211,7 +237,8 @@ public sealed class BrokerServer : IAsyncDisposable
         // Entities stop on StopEntity, not PoisonPill: a queue moving to another node finishes its journal writes first.
         int seeds = Math.Max(1, Context.Settings.SeedNodes.Distinct().Count());
         IShardAllocationStrategy Allocation() =>
-            new StartupAllocationStrategy(sharding.DefaultShardAllocationStrategy(settings), seeds, SeedWaitTimeout);
+            new StartupAllocationStrategy(sharding.DefaultShardAllocationStrategy(settings), seeds, SeedWaitTimeout,
+                () => ctx.Topology.Serving);
         ctx.QueueRegion = await sharding.StartAsync("queue", id => Props.Create(() => new QueueActor(ctx, id)), settings, extractor,
             Allocation(), StopEntity.Instance);
         ctx.ExchangeRegion = await sharding.StartAsync("exchange", id => Props.Create(() => new ExchangeActor(ctx, id)), settings,
@@ -369,6 +396,7 @@ public sealed class BrokerServer : IAsyncDisposable
         if (Actors.WhenTerminated.IsCompleted)
         {
             // Downed by the cluster: the actor system, and with it every connection, is gone already.
+            await ReleaseFenceAsync();
             return;
         }
 
@@ -394,6 +422,16 @@ public sealed class BrokerServer : IAsyncDisposable
         await FlushJournalsAsync();
 
         await CoordinatedShutdown.Get(Actors).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        await ReleaseFenceAsync();
+    }
+
+    /// <summary>Once out of the cluster, the node's lock is released: peers see it gone.</summary>
+    private async Task ReleaseFenceAsync()
+    {
+        if (Context.Settings.Fence is { } fence)
+        {
+            await fence.DisposeAsync();
+        }
     }
 
     /// <summary>Makes every queue write what it has batched (acks above all) before the node stops.</summary>

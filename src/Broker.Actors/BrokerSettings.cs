@@ -45,6 +45,9 @@ public sealed record BrokerSettings
     /// <summary>Held while the journal creates its tables at start-up (PostgreSQL shared by several nodes); null if not needed.</summary>
     public IJournalInitLock? JournalInitLock { get; init; }
 
+    /// <summary>The node's lease, lock and queue ownership in the shared journal's database; null without one (see INodeFence).</summary>
+    public Cluster.INodeFence? Fence { get; init; }
+
     /// <summary>
     /// The persistence query plugin used at start-up to find durable queues and exchanges and
     /// recover them before clients connect; null when the journal has none (in-memory journal).

@@ -33,6 +33,8 @@ public static class BrokerConfig
         ("BROKER_CLUSTER_PORT", "akka.remote.dot-netty.tcp.port"),
         ("BROKER_NODE_NAME", "broker.cluster.node-name"),
         ("BROKER_CLUSTER_NAME", "broker.cluster.name"),
+        ("BROKER_CLUSTER_FENCE", "broker.cluster.fence"),
+        ("BROKER_CLUSTER_LEASE", "broker.cluster.lease"),
     };
 
     /// <summary>Loads and checks the configuration from the given environment (a dictionary, so tests can pass their own).</summary>
@@ -62,7 +64,14 @@ public static class BrokerConfig
                 $"('{provider}' is for a single node)");
         }
 
-        var journal = JournalConfig.From(config, settings.DataDirectory);
+        var journal = JournalConfig.From(config, settings.DataDirectory, Incarnation.New());
+
+        if (journal.Fence is null)
+        {
+            // Nothing below sharding fences a downed node's queues: re-home them only after the
+            // resolver's margin (stable-after), by which time a node on the losing side stopped.
+            config = ConfigurationFactory.ParseString("akka.cluster.down-removal-margin = off").WithFallback(config);
+        }
 
         config = cluster.Akka.WithFallback(journal.Akka).WithFallback(config)
             .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
@@ -71,6 +80,7 @@ public static class BrokerConfig
             JournalQueryPluginId = journal.QueryPluginId,
             JournalDescription = journal.Description,
             JournalInitLock = journal.InitLock,
+            Fence = journal.Fence,
             NodeName = cluster.NodeName,
             ClusterName = cluster.ClusterName,
             SeedNodes = cluster.SeedNodes,

@@ -22,9 +22,13 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
     /// </summary>
     public Broker.Actors.IJournalInitLock? InitLock { get; init; }
 
+    /// <summary>For PostgreSQL (unless broker.cluster.fence is off), the node's lease, lock and queue ownership there.</summary>
+    public Broker.Actors.Cluster.INodeFence? Fence { get; init; }
+
     private const string SqlQueryPlugin = "akka.persistence.query.journal.sql";
 
-    public static JournalConfig From(Config config, string dataDir)
+    /// <param name="incarnation">This process's name in the database (see Incarnation).</param>
+    public static JournalConfig From(Config config, string dataDir, string incarnation)
     {
         string provider = ProviderOf(config);
         string connection = config.GetString("broker.journal.connection-string") ?? string.Empty;
@@ -52,15 +56,34 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
                 }
 
                 var pg = new Npgsql.NpgsqlConnectionStringBuilder(connection);
+                bool fence = config.GetBoolean("broker.cluster.fence", true);
+                if (fence)
+                {
+                    connection = PostgresFence.ForIncarnation(connection, incarnation);
+                }
+
                 return new JournalConfig(Sql(connection, "PostgreSQL.15"), SqlQueryPlugin,
                     $"PostgreSQL journal ({pg.Host}:{pg.Port}/{pg.Database})")
                 {
                     InitLock = new PostgresInitLock(connection),
+                    Fence = fence ? new PostgresFence(connection, incarnation, LeaseOf(config)) : null,
                 };
             default:
                 throw new ConfigurationException("broker.journal.provider", "BROKER_JOURNAL_PROVIDER",
                     $"'{provider}' is not one of sqlite, postgresql, memory");
         }
+    }
+
+    private static TimeSpan LeaseOf(Config config)
+    {
+        var lease = config.GetTimeSpan("broker.cluster.lease", TimeSpan.FromSeconds(2));
+        if (lease < TimeSpan.FromMilliseconds(500) || lease > TimeSpan.FromMinutes(1))
+        {
+            throw new ConfigurationException("broker.cluster.lease", "BROKER_CLUSTER_LEASE",
+                $"{lease.TotalMilliseconds:0} ms is outside 500 ms .. 60 s (it is renewed every 100 ms)");
+        }
+
+        return lease;
     }
 
     private static Config Sql(string connection, string providerName)

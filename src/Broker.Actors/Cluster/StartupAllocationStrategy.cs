@@ -11,20 +11,24 @@ namespace Broker.Actors.Cluster;
 /// otherwise hand every remembered queue to the first node up and move a share of them on later,
 /// so each of those queues would be recovered twice; this way each queue is recovered once, on
 /// the node that keeps it. A node that joins a running cluster meets a strategy whose grace has
-/// long passed, and a cluster that lost a seed for good waits only the grace period.
+/// long passed, a coordinator that moves to a node already serving clients (its old node died)
+/// does not wait at all, and a cluster that lost a seed for good waits only the grace period.
 /// </summary>
 public sealed class StartupAllocationStrategy : IShardAllocationStrategy, IActorSystemDependentAllocationStrategy
 {
     private readonly IShardAllocationStrategy _inner;
     private readonly int _expectedRegions;
     private readonly DateTime _graceEnds;
+    private readonly Func<bool> _serving;
     private bool _formed;
 
-    public StartupAllocationStrategy(IShardAllocationStrategy inner, int expectedRegions, TimeSpan grace)
+    /// <param name="serving">Whether this node serves clients already: then the cluster has formed.</param>
+    public StartupAllocationStrategy(IShardAllocationStrategy inner, int expectedRegions, TimeSpan grace, Func<bool> serving)
     {
         _inner = inner;
         _expectedRegions = expectedRegions;
         _graceEnds = DateTime.UtcNow + grace;
+        _serving = serving;
     }
 
     public void Start(ActorSystem system)
@@ -40,7 +44,7 @@ public sealed class StartupAllocationStrategy : IShardAllocationStrategy, IActor
     {
         // Only while the cluster forms: once every seed's region was there, a node that dies
         // (even seconds later) must not hold up the re-allocation of its shards.
-        _formed |= currentShardAllocations.Count >= _expectedRegions;
+        _formed |= currentShardAllocations.Count >= _expectedRegions || _serving();
         if (!_formed && DateTime.UtcNow < _graceEnds)
         {
             // A null region that arrives asynchronously is "allocation failed, it will be retried"

@@ -44,7 +44,7 @@ public sealed partial class QueueActor
 
     private void Get(GetMessage cmd)
     {
-        if (_ready.Count == 0)
+        if (_ready.Count == 0 || !LeaseValid)
         {
             Sender.Tell(new GetResult(_name, null, 0));
             return;
@@ -188,6 +188,12 @@ public sealed partial class QueueActor
     private void DeliverToConsumers()
     {
         int n = _consumers.Count;
+        if (n > 0 && _ready.Count > 0 && !LeaseValid)
+        {
+            RecheckLeaseSoon();
+            return;
+        }
+
         while (_ready.Count > 0 && n > 0)
         {
             if (!MayDeliver(_ready.PeekFront()))

@@ -107,20 +107,39 @@ public sealed partial class QueueActor
         if (_definition is null)
         {
             _recovered.Clear();
+        }
+        else
+        {
+            foreach (var (id, (m, seq)) in _recovered.OrderBy(r => r.Key))
+            {
+                var message = new Message(m.Exchange, m.RoutingKey, ContentHeader.DecodeProperties(m.RawProperties), m.RawProperties, m.Body);
+                _ready.PushBack(new QueuedMessage(id, message, redelivered: id <= _recoveredWatermark));
+                TrackJournaled(id, seq);
+            }
+
+            _deliverableUpTo = _recoveredWatermark;
+            // New messages start above the watermark, so none of them is taken for a redelivery.
+            _nextId = Math.Max(_nextId, _recoveredWatermark + 1);
+            _recovered.Clear();
+        }
+
+        if (ClaimsOwnership)
+        {
+            BeginClaim();
             return;
         }
 
-        foreach (var (id, (m, seq)) in _recovered.OrderBy(r => r.Key))
+        ServeRecovered();
+    }
+
+    /// <summary>The queue is recovered (and owns its journal): it tells every node where it is.</summary>
+    private void ServeRecovered()
+    {
+        if (_definition is null)
         {
-            var message = new Message(m.Exchange, m.RoutingKey, ContentHeader.DecodeProperties(m.RawProperties), m.RawProperties, m.Body);
-            _ready.PushBack(new QueuedMessage(id, message, redelivered: id <= _recoveredWatermark));
-            TrackJournaled(id, seq);
+            return;
         }
 
-        _deliverableUpTo = _recoveredWatermark;
-        // New messages start above the watermark, so none of them is taken for a redelivery.
-        _nextId = Math.Max(_nextId, _recoveredWatermark + 1);
-        _recovered.Clear();
         Register();
         _log.Info("Recovered durable queue '{0}' in vhost '{1}' with {2} message(s) on node {3}", _name, _vhost, _ready.Count,
             _broker.Settings.NodeName);
@@ -475,7 +494,7 @@ public sealed partial class QueueActor
     {
         if (!Durable)
         {
-            Context.Stop(Self);
+            StopReleasing();
             return;
         }
 
@@ -503,7 +522,7 @@ public sealed partial class QueueActor
 
             if (_stopping)
             {
-                Context.Stop(Self);
+                StopReleasing();
             }
         });
     }

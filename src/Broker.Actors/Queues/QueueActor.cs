@@ -49,6 +49,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         _broker = broker;
         (_vhost, _name) = EntityIds.Parse(entityId);
         PersistenceId = "queue-" + EntityIds.PersistenceSuffix(_vhost, _name);
+        _sharded = Context.Parent.Path.Name != LocalQueuesActor.ActorName;
 
         RecoverJournal();
 
@@ -79,6 +80,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         Command<FlushJournal>(_ => FlushAndReply());
         Command<JournalTick>(_ => WriteBatches());
         Command<StallCheck>(_ => CheckForStalledConsumers());
+        Command<LeaseRecheck>(_ => DeliverReady());
         Command<DeleteMessagesSuccess>(s => _log.Debug("queue '{0}': journal compacted up to {1}", _name, s.ToSequenceNr));
         Command<DeleteMessagesFailure>(f => _log.Warning("queue '{0}': journal compaction failed: {1}", _name, f.Cause.Message));
         Command<StopEntity>(_ => BeginStop());
@@ -170,6 +172,18 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
             if (cmd.ConfirmId != 0)
             {
                 Sender.Tell(new EnqueueFailed(Self, cmd.ConfirmId, $"queue '{_name}' is moving to another node"));
+            }
+
+            return;
+        }
+
+        if (!LeaseValid)
+        {
+            // This node's lease lapsed (frozen, or cut off from the database): the queue may be
+            // served elsewhere by now, so nothing is taken in (or confirmed) here.
+            if (cmd.ConfirmId != 0)
+            {
+                Sender.Tell(new EnqueueFailed(Self, cmd.ConfirmId, $"queue '{_name}': this node's lease has lapsed"));
             }
 
             return;
