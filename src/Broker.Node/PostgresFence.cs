@@ -12,6 +12,7 @@ namespace Broker.Node;
 public sealed class PostgresFence : INodeFence
 {
     private readonly string _sessionConnectionString;
+    private readonly string _journalConnectionString;
     private readonly NpgsqlDataSource _pool;
     private NpgsqlConnection? _session;
     private int _nodeId;
@@ -31,6 +32,7 @@ public sealed class PostgresFence : INodeFence
             CommandTimeout = Math.Max(1, (int)leaseDuration.TotalSeconds),
             Timeout = Math.Max(1, (int)leaseDuration.TotalSeconds),
         }.ConnectionString;
+        _journalConnectionString = journalConnectionString;
         _pool = NpgsqlDataSource.Create(journalConnectionString);
     }
 
@@ -185,5 +187,9 @@ public sealed class PostgresFence : INodeFence
         // Closing the session releases the lock: peers see this incarnation gone.
         await DropSessionAsync();
         await _pool.DisposeAsync();
+        // The journal's pool is keyed by a connection string no later incarnation uses: its idle
+        // sessions would otherwise stay open (a node restarted in-process would pile them up).
+        await using var journal = new NpgsqlConnection(_journalConnectionString);
+        NpgsqlConnection.ClearPool(journal);
     }
 }

@@ -65,10 +65,18 @@ internal static class PostgresFenceSchema
         END
         $f$;
 
-        DROP TRIGGER IF EXISTS broker_fence ON journal;
-        CREATE TRIGGER broker_fence BEFORE INSERT OR UPDATE OR DELETE ON journal FOR EACH ROW EXECUTE FUNCTION broker_fence_write();
-        DROP TRIGGER IF EXISTS broker_fence ON snapshot;
-        CREATE TRIGGER broker_fence BEFORE INSERT OR UPDATE OR DELETE ON snapshot FOR EACH ROW EXECUTE FUNCTION broker_fence_write();
+        -- Created once: creating a trigger locks its table against every write, and waits behind any
+        -- open write transaction (a frozen node's, say). Replacing the function above needs no lock.
+        DO $d$
+        DECLARE t text;
+        BEGIN
+          FOREACH t IN ARRAY ARRAY['journal', 'snapshot'] LOOP
+            IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'broker_fence' AND tgrelid = t::regclass) THEN
+              EXECUTE format('CREATE TRIGGER broker_fence BEFORE INSERT OR UPDATE OR DELETE ON %I FOR EACH ROW EXECUTE FUNCTION broker_fence_write()', t);
+            END IF;
+          END LOOP;
+        END
+        $d$;
 
         CREATE OR REPLACE FUNCTION broker_claim(p_pid text, p_me text, OUT wait_ms integer, OUT highest bigint, OUT previous text)
         LANGUAGE plpgsql AS $f$

@@ -23,13 +23,16 @@ public sealed class ConfirmingPublisher : IAsyncDisposable
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly List<TimeSpan> _confirmTimes = new();
     private readonly Task _loop;
+    private readonly long _firstSeq;
     private int _failed;
 
     /// <summary>After a nack the publisher pauses briefly, as an application retrying would, instead of spinning.</summary>
     private long _pauseUntil;
 
-    public ConfirmingPublisher(IChannel channel, IReadOnlyList<string> queues, int window = 100, TimeSpan? maxDuration = null)
+    /// <param name="firstSeq">The first body: publishers that share a consumer number their messages apart.</param>
+    public ConfirmingPublisher(IChannel channel, IReadOnlyList<string> queues, int window = 100, TimeSpan? maxDuration = null, long firstSeq = 0)
     {
+        _firstSeq = firstSeq;
         _channel = channel;
         _queues = queues;
         _window = window;
@@ -77,7 +80,7 @@ public sealed class ConfirmingPublisher : IAsyncDisposable
         var props = new BasicProperties { DeliveryMode = DeliveryModes.Persistent };
         try
         {
-            for (long seq = 0; !_stop.IsCancellationRequested && _channel.IsOpen; seq++)
+            for (long seq = _firstSeq; !_stop.IsCancellationRequested && _channel.IsOpen; seq++)
             {
                 await window.WaitAsync(_stop.Token);
                 long pause = Volatile.Read(ref _pauseUntil) - Environment.TickCount64;
