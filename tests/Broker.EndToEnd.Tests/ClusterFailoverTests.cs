@@ -96,6 +96,10 @@ public sealed class ClusterFailoverTests : IClassFixture<PostgresFixture>
             });
         _log.WriteLine($"consumer re-subscribed {consumer.Resubscriptions} time(s), saw {consumer.Deliveries.Count} deliveries");
         Assert.True(cluster.OwnerOf(q) >= 0 && cluster.OwnerOf(q) != owner);
+        // The move cost the consumer one basic.cancel; its consume again waited for the queue.
+        Assert.True(consumer.Cancellations <= 1 && consumer.ChannelErrors == 0,
+            $"{consumer.Cancellations} cancellation(s), {consumer.ChannelErrors} channel error(s)");
+        Assert.True(pubConn.IsOpen && conConn.IsOpen, "a client connection to a survivor was closed");
     }
 
     [Fact]
@@ -205,6 +209,8 @@ public sealed class ClusterFailoverTests : IClassFixture<PostgresFixture>
         }
 
         var resumed = publisher.FirstConfirmAfter(frozenAt + TimeSpan.FromMilliseconds(100))!.Value - frozenAt;
+        Assert.True(consumer.Cancellations <= 1 && consumer.ChannelErrors == 0 && pubConn.IsOpen && conConn.IsOpen,
+            $"survivors' clients: {consumer.Cancellations} cancellation(s), {consumer.ChannelErrors} channel error(s)");
         _log.WriteLine($"froze node {owner + 1} (owner of {q}); confirms resumed {resumed.TotalSeconds:F1} s later with the queue on node {cluster.OwnerOf(q) + 1}");
         // Thawed, it learns it was fenced (or downed) and exits, having handed out nothing more.
         int code = await cluster[owner].WaitForExitAsync(TimeSpan.FromSeconds(60));

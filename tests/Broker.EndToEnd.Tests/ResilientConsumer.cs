@@ -34,6 +34,15 @@ public sealed class ResilientConsumer : IAsyncDisposable
     /// <summary>How often it had to subscribe again.</summary>
     public int Resubscriptions { get; private set; }
 
+    /// <summary>basic.cancel from the broker (the queue went, or moved).</summary>
+    public int Cancellations => Volatile.Read(ref _cancellations);
+
+    /// <summary>Channels the broker closed with an error (a 404 for a consume, say).</summary>
+    public int ChannelErrors => Volatile.Read(ref _channelErrors);
+
+    private int _cancellations;
+    private int _channelErrors;
+
     public List<(long Seq, bool Redelivered)> Deliveries
     {
         get
@@ -88,11 +97,21 @@ public sealed class ResilientConsumer : IAsyncDisposable
                 };
                 consumer.UnregisteredAsync += (_, _) =>
                 {
+                    if (!_stop.IsCancellationRequested)
+                    {
+                        Interlocked.Increment(ref _cancellations);
+                    }
+
                     _lost.TrySetResult();
                     return Task.CompletedTask;
                 };
-                ch.ChannelShutdownAsync += (_, _) =>
+                ch.ChannelShutdownAsync += (_, e) =>
                 {
+                    if (e.Initiator == ShutdownInitiator.Peer && e.ReplyCode != Constants.ReplySuccess && _connection.IsOpen)
+                    {
+                        Interlocked.Increment(ref _channelErrors);
+                    }
+
                     _lost.TrySetResult();
                     return Task.CompletedTask;
                 };

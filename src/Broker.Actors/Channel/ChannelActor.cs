@@ -65,6 +65,7 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
         Receive<ChannelCommands>(_ => Stash.Stash());
         ReceiveAsyncMessages();
         Receive<ReplyTimeout>(_ => Fail(AmqpException.InternalError("timed out waiting for a queue or exchange to answer")));
+        Receive<FailoverRecheck>(_ => RetryParked());
         ReceiveAny(OnReply);
     }
 
@@ -133,9 +134,19 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
 
     private void OnCommand(Command command)
     {
+        _currentCommand = command;
         try
         {
             Dispatch(command);
+        }
+        catch (QueueFailingOverException e)
+        {
+            if (!ParkUntilAvailable(command, e.Queue))
+            {
+                // Its node went and it has not recovered on another one in time (RabbitMQ's wording).
+                Fail(AmqpException.NotFound($"home node of durable queue '{e.Queue}' in vhost '{VHost}' is down or inaccessible")
+                    .For(command.Method));
+            }
         }
         catch (AmqpException e)
         {
@@ -232,6 +243,15 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
     private void OnRequestTargetGone()
     {
         string name = _requestQueueName ?? string.Empty;
+        if (!_requestDoneIfGone && _currentCommand is { } command && ParkUntilAvailable(command, name))
+        {
+            // Moving, or its node died: the command runs again once the queue is back.
+            _onReply = null;
+            _requestTarget = null;
+            Timers.Cancel("reply");
+            return;
+        }
+
         OnReply(_requestDoneIfGone
             ? new ConsumerRemoved(string.Empty)
             : new QueueCommandFailed(AmqpException.NotFound(
@@ -363,8 +383,8 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
                 ?? throw AmqpException.NotFound($"no queue '{name}' in vhost '{VHost}'");
         if (!q.Available)
         {
-            // Its node went and it has not yet recovered on another one (RabbitMQ's wording).
-            throw AmqpException.NotFound($"home node of durable queue '{name}' in vhost '{VHost}' is down or inaccessible");
+            // Its node went and it has not yet recovered on another one: the command waits (ChannelActor.Failover.cs).
+            throw new QueueFailingOverException(name);
         }
 
         if (q.OwnerConnectionId is not null && q.OwnerConnectionId != _connection.ConnectionId)
