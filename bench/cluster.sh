@@ -4,14 +4,11 @@
 #      publisher on node A, the queue on node B and the consumer on node C; transient and
 #      persistent-with-confirms; this broker (3 nodes over a throwaway PostgreSQL) and, if
 #      ../shared/tools/rabbitmq-cluster exists, a 3-node RabbitMQ cluster (5681-5683), alternating.
-#   2. failover: a prober publishes (with confirms) through one survivor and consumes through
-#      another while the node that owns the probed queue is SIGKILLed; the longest gap in confirms
-#      and in deliveries, over FAILOVER_RUNS runs (the killed node is restarted between runs).
-# Usage: bench/cluster.sh [throughput-runs]   (default 3; FAILOVER_RUNS=5, SKIP_RABBITMQ=1)
+#   Failover: bench/failover.sh.
+# Usage: bench/cluster.sh [throughput-runs]   (default 3; SKIP_RABBITMQ=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
-FAILOVER_RUNS=${FAILOVER_RUNS:-5}
 OUT=${OUT:-/tmp/broker-cluster-bench.jsonl}
 NODE=src/Broker.Node/bin/Release/net10.0/Broker.Node.dll
 BENCH="dotnet bench/Broker.Bench/bin/Release/net10.0/Broker.Bench.dll"
@@ -101,47 +98,4 @@ for load in ["transient", "persistent"]:
                   f"{sum(x['lost'] for x in rs)}")
 PY
 
-# ---- 2. failover --------------------------------------------------------------------------
-owner_of() { # index of the node whose log last says it serves queue $1
-  local best=-1 bestline=-1 i n
-  for i in 0 1 2; do
-    n=$(grep -n -e "Queue '$1' in vhost '/' declared" -e "Recovered durable queue '$1'" "$WORK/n$i.log" | tail -1 | cut -d: -f1 || true)
-    [ -n "$n" ] || continue
-    # the log lines carry a timestamp; compare those
-    t=$(sed -n "${n}p" "$WORK/n$i.log" | grep -o '[0-9:]*\.[0-9]*Z' | head -1)
-    if [ "$best" = -1 ] || [[ "$t" > "$bestline" ]]; then best=$i; bestline=$t; fi
-  done
-  echo "$best"
-}
-echo
-echo "failover: SIGKILL of the node that owns the probed queue (prober publishes on one survivor, consumes on the other)"
-printf '%-4s %-8s %-16s %-16s %s\n' run killed confirms_gap_s delivery_gap_s lost
-$BENCH fill --uri "$(uri ${AMQP[0]})" --queue probe-q --count 0 >/dev/null
-for r in $(seq "$FAILOVER_RUNS"); do
-  o=$(owner_of probe-q)
-  [ "$o" -ge 0 ] || { echo "cannot tell which node owns probe-q"; exit 1; }
-  p=$(( (o + 1) % 3 )); c=$(( (o + 2) % 3 ))
-  $BENCH probe --uri "$(uri ${AMQP[$p]})" --consumer-uri "$(uri ${AMQP[$c]})" --queue probe-q --duration 30 > "$WORK/probe$r.json" &
-  probe=$!
-  sleep 5
-  kill -9 "${PIDS[$o]}"
-  wait "${PIDS[$o]}" 2>/dev/null || true
-  wait $probe || true
-  res=$(tail -1 "$WORK/probe$r.json")
-  echo "{\"failover\":$r,\"killed\":$o,\"result\":$res}" >> "$OUT"
-  printf '%-4s %-8s %-16s %-16s %s\n' "$r" "n$((o + 1))" "$(echo "$res" | python3 -c 'import json,sys; print(json.load(sys.stdin)["maxConfirmGapS"])')" \
-    "$(echo "$res" | python3 -c 'import json,sys; print(json.load(sys.stdin)["maxDeliveryGapS"])')" \
-    "$(echo "$res" | python3 -c 'import json,sys; print(json.load(sys.stdin)["lostConfirmed"])')"
-  ready=$(grep -c 'broker: AMQP 0-9-1 listening' "$WORK/n$o.log")
-  start_node "$o"
-  wait_ready "$o" $((ready + 1))
-done
-python3 - "$OUT" <<'PY'
-import json, sys, statistics as st
-rows = [json.loads(l) for l in open(sys.argv[1]) if '"failover"' in l]
-c = [r["result"]["maxConfirmGapS"] for r in rows]
-d = [r["result"]["maxDeliveryGapS"] for r in rows]
-if c:
-    print(f"confirms resumed after: median {st.median(c):.1f} s, max {max(c):.1f} s; deliveries: median {st.median(d):.1f} s, max {max(d):.1f} s; "
-          f"lost confirmed: {sum(r['result']['lostConfirmed'] for r in rows)}")
-PY
+# Failover is measured by bench/failover.sh (SIGKILL and SIGSTOP, next to RabbitMQ quorum queues).

@@ -377,7 +377,8 @@ public sealed class BrokerServer : IAsyncDisposable
             .Via(new FrameDecoderStage(s.FrameMax, s.MaxMessageSize))
             .To(Sink.ActorRefWithAck<InboundBatch>(actor, StreamInit.Instance, StreamAck.Instance,
                 StreamCompleted.Instance, ex => new StreamFailed(ex)));
-        incoming.HandleWith(Flow.FromSinkAndSource(inbound, outbound.AsSource()), materializer);
+        var output = Context.Settings.Fence is null ? outbound.AsSource() : outbound.AsSource().Via(new LeaseGateStage(Context.Lease));
+        incoming.HandleWith(Flow.FromSinkAndSource(inbound, output), materializer);
     }
 
     /// <summary>

@@ -113,4 +113,34 @@ public sealed class ClusterConfigTests : IDisposable
         var e = Bad(Cluster(("BROKER_CLUSTER_PORT", "0")));
         Assert.Contains("BROKER_CLUSTER_PORT", e.Message);
     }
+
+    [Fact]
+    public void The_postgresql_journal_fences_by_default_and_its_sessions_carry_the_incarnation()
+    {
+        var (settings, akka) = BrokerConfig.Load(Env(Cluster()), RepoPaths.HoconDir);
+        var fence = Assert.IsType<PostgresFence>(settings.Fence);
+        Assert.Equal(TimeSpan.FromSeconds(2), fence.LeaseDuration);
+        Assert.StartsWith("broker-", fence.Incarnation);
+        Assert.Contains("Application Name=" + fence.Incarnation, akka.GetString("akka.persistence.journal.sql.connection-string"));
+        // The fence, not a timing margin, keeps a downed node's queues from running twice.
+        Assert.Equal(TimeSpan.FromMilliseconds(100), akka.GetTimeSpan("akka.cluster.down-removal-margin"));
+    }
+
+    [Fact]
+    public void Without_the_fence_sharding_waits_the_resolvers_margin()
+    {
+        var (settings, akka) = BrokerConfig.Load(Env(Cluster(("BROKER_CLUSTER_FENCE", "off"))), RepoPaths.HoconDir);
+        Assert.Null(settings.Fence);
+        Assert.Equal("off", akka.GetString("akka.cluster.down-removal-margin"));
+        Assert.Null(Load().Fence); // SQLite: one node, nothing to fence
+    }
+
+    [Theory]
+    [InlineData("100ms")]
+    [InlineData("5m")]
+    public void A_lease_outside_half_a_second_to_a_minute_is_refused(string lease)
+    {
+        var e = Bad(Cluster(("BROKER_CLUSTER_LEASE", lease)));
+        Assert.Contains("BROKER_CLUSTER_LEASE", e.Message);
+    }
 }

@@ -10,8 +10,9 @@ namespace Broker.Actors.Cluster;
 /// - renewed: deliveries may go on for most of the lease (NodeLease);
 /// - refused because a peer fenced this node (it took this node's queues over): the node stops at
 ///   once, like a downed one;
-/// - failed (database unreachable): the lease lapses by itself and deliveries pause; the next
-///   renewal reconnects;
+/// - failed (database unreachable, or this node's session there ended and with it its lock):
+///   deliveries pause at once, until a renewal succeeds again (the next one reconnects and takes
+///   the lock first);
 /// - a peer's lock is free while its connection to this node is down: that process is gone, so it
 ///   is quarantined and downed now instead of after missed heartbeats and the resolver's wait.
 ///   (A free lock alone is not enough: a database restart frees every lock while nodes live.)
@@ -58,10 +59,12 @@ public sealed class LeaseKeeperActor : ReceiveActor, IWithTimers
         {
             _renewing = false;
             _renewingSince = 0;
+            // Without a renewal this node cannot tell whether it still holds its lock.
+            _lease.Suspend();
             if (!_failing)
             {
                 _failing = true;
-                _log.Warning("Cannot renew this node's lease in the database ({0}): its durable queues pause deliveries until it can",
+                _log.Warning("Cannot renew this node's lease in the database ({0}): its durable queues pause deliveries and refuse publishes until it can",
                     f.Cause.GetBaseException().Message);
             }
         });

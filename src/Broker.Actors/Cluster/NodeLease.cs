@@ -7,7 +7,8 @@ namespace Broker.Actors.Cluster;
 /// (INodeFence) it is valid only until a little before the lease it last renewed runs out in the
 /// database, counted from when the renewal was sent, so it always lapses here before a peer may
 /// take the queues over there. Without one (a single node on SQLite) it is always valid.
-/// Read on the delivery path: one timestamp and one volatile read.
+/// Read by queues on the publish and delivery path and by channels before they write to a socket:
+/// one volatile read, and a timestamp when there is a fence.
 /// </summary>
 public sealed class NodeLease
 {
@@ -16,7 +17,14 @@ public sealed class NodeLease
 
     private long _validUntil = long.MaxValue;
 
-    public bool IsValid => Stopwatch.GetTimestamp() < Volatile.Read(ref _validUntil);
+    public bool IsValid
+    {
+        get
+        {
+            long until = Volatile.Read(ref _validUntil);
+            return until == long.MaxValue || Stopwatch.GetTimestamp() < until;
+        }
+    }
 
     /// <summary>Invalid until the first renewal (a node with a fence starts this way).</summary>
     public void Suspend() => Volatile.Write(ref _validUntil, 0);
