@@ -2,16 +2,18 @@
 # Failover figures for docs/benchmarks.md, on loopback only; everything it starts it stops.
 # A prober (Broker.Bench probe) publishes one persistent message with a confirm every 10 ms through
 # one survivor and consumes through the other, while the node that owns (leads) the probed queue
-# is SIGKILLed, or frozen with SIGSTOP (and resumed once the probe is over). It reports the
-# longest gap between confirmed publishes and between deliveries: how long the queue was out.
+# is SIGKILLed (mode kill), frozen with SIGSTOP and resumed once the probe is over (stop), or, for
+# this broker, SIGKILLed while it is also the oldest node, which hosts the shard coordinators
+# (oldest: the probed queue is one that landed there). It reports the longest gap between
+# confirmed publishes and between deliveries: how long the queue was out.
 #   - this broker: 3 nodes over a throwaway PostgreSQL (the fence on, as by default);
 #   - RabbitMQ (if ../shared/tools/rabbitmq-cluster exists): a quorum queue on its 3-node cluster.
-# Usage: bench/failover.sh [runs]   (default 10 per mode; MODES="kill stop", SKIP_RABBITMQ=1,
+# Usage: bench/failover.sh [runs]   (default 10 per mode; MODES="kill stop oldest", SKIP_RABBITMQ=1,
 #        SKIP_BROKER=1, OUT=/tmp/broker-failover.jsonl)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-10}
-MODES=${MODES:-kill stop}
+MODES=${MODES:-kill stop oldest}
 OUT=${OUT:-/tmp/broker-failover.jsonl}
 NODE=src/Broker.Node/bin/Release/net10.0/Broker.Node.dll
 BENCH="dotnet bench/Broker.Bench/bin/Release/net10.0/Broker.Bench.dll"
@@ -71,6 +73,16 @@ owner_of() { # index of the node whose log last says it serves queue $1
   done
   echo "$best"
 }
+oldest_node() { # index of the node that last took the queue coordinator over (the oldest member)
+  local best=-1 bestt="" i t
+  for i in 0 1 2; do
+    t=$(grep -e 'Singleton manager started singleton actor \[akka://broker/system/sharding/queueCoordinator/singleton\]' "$WORK/n$i.log" \
+      | tail -1 | grep -o '[0-9:]*\.[0-9]*Z' | head -1 || true)
+    [ -n "$t" ] || continue
+    if [ "$best" = -1 ] || [[ "$t" > "$bestt" ]]; then best=$i; bestt=$t; fi
+  done
+  echo "$best"
+}
 uri() { echo "amqp://guest:guest@127.0.0.1:$1/"; }
 
 if [ "${SKIP_BROKER:-0}" != 1 ]; then
@@ -86,19 +98,29 @@ if [ "${SKIP_BROKER:-0}" != 1 ]; then
   $BENCH fill --uri "$(uri ${AMQP[0]})" --queue probe-q --count 0 >/dev/null
   for mode in $MODES; do
     for r in $(seq "$RUNS"); do
-      o=$(owner_of probe-q)
-      [ "$o" -ge 0 ] || { echo "cannot tell which node owns probe-q"; exit 1; }
+      q=probe-q
+      if [ "$mode" = oldest ]; then
+        # A queue of this run that sharding placed on the oldest node.
+        oldest=$(oldest_node); q=""
+        for k in $(seq 1 12); do
+          $BENCH fill --uri "$(uri ${AMQP[$(( (oldest + 1) % 3 ))]})" --queue "probe-o$r-$k" --count 0 >/dev/null
+          if [ "$(owner_of "probe-o$r-$k")" = "$oldest" ]; then q="probe-o$r-$k"; break; fi
+        done
+        [ -n "$q" ] || { echo "no queue landed on the oldest node n$((oldest + 1))"; continue; }
+      fi
+      o=$(owner_of "$q")
+      [ "$o" -ge 0 ] || { echo "cannot tell which node owns $q"; exit 1; }
       p=$(( (o + 1) % 3 )); c=$(( (o + 2) % 3 ))
-      $BENCH probe --uri "$(uri ${AMQP[$p]})" --consumer-uri "$(uri ${AMQP[$c]})" --queue probe-q --duration 16 $PROBE \
+      $BENCH probe --uri "$(uri ${AMQP[$p]})" --consumer-uri "$(uri ${AMQP[$c]})" --queue "$q" --duration 16 $PROBE \
         > "$WORK/probe.json" &
       probe=$!
       sleep 4
       ready=$(grep -c 'broker: AMQP 0-9-1 listening' "$WORK/n$o.log")
-      if [ "$mode" = kill ]; then
+      if [ "$mode" = stop ]; then
+        kill -STOP "${PIDS[$o]}"
+      else
         kill -9 "${PIDS[$o]}"
         wait "${PIDS[$o]}" 2>/dev/null || true
-      else
-        kill -STOP "${PIDS[$o]}"
       fi
       wait $probe || true
       if [ "$mode" = stop ]; then
@@ -129,6 +151,7 @@ if [ "${SKIP_RABBITMQ:-0}" != 1 ] && [ -x "$RMQC" ]; then
   $BENCH probe --uri "amqp://guest:guest@127.0.0.1:5681/" --consumer-uri "amqp://guest:guest@127.0.0.1:5682/" \
     --queue probe-qq --queue-type quorum --duration 1 >/dev/null || true
   for mode in $MODES; do
+    [ "$mode" = oldest ] && continue # its queues have no coordinator to lose
     for r in $(seq "$RUNS"); do
       l=$(leader probe-qq)
       [ -n "$l" ] || { echo "cannot tell which RabbitMQ node leads probe-qq"; exit 1; }
@@ -150,12 +173,12 @@ fi
 python3 - "$OUT" <<'PY'
 import json, sys, statistics as st
 rows = [json.loads(l) for l in open(sys.argv[1])]
-print(f"{'broker':9} {'mode':5} {'runs':>4} {'publish: median':>16} {'max':>6} {'consume: median':>16} {'max':>6}  lost confirmed")
+print(f"{'broker':9} {'mode':6} {'runs':>4} {'publish: median':>16} {'max':>6} {'consume: median':>16} {'max':>6}  lost confirmed")
 for b in ["broker", "rabbitmq"]:
-    for m in ["kill", "stop"]:
+    for m in ["kill", "oldest", "stop"]:
         rs = [r["result"] for r in rows if r["broker"] == b and r["mode"] == m]
         if not rs: continue
         c = [x["maxConfirmGapS"] for x in rs]; d = [x["maxDeliveryGapS"] for x in rs]
-        print(f"{b:9} {m:5} {len(rs):>4} {st.median(c):>15.2f}s {max(c):>5.2f}s {st.median(d):>15.2f}s {max(d):>5.2f}s  "
+        print(f"{b:9} {m:6} {len(rs):>4} {st.median(c):>15.2f}s {max(c):>5.2f}s {st.median(d):>15.2f}s {max(d):>5.2f}s  "
               f"{sum(x['lostConfirmed'] for x in rs)}")
 PY

@@ -124,6 +124,8 @@ internal static class Probe
         List<(double, long)> confirms, CancellationToken stop)
     {
         var props = new BasicProperties { DeliveryMode = DeliveryModes.Persistent };
+        // Opening a connection or channel on a node that is failing may hang: give up and open another.
+        var openLimit = TimeSpan.FromSeconds(2);
         IConnection? conn = null;
         IChannel? ch = null;
         long seq = 0;
@@ -131,34 +133,39 @@ internal static class Probe
         {
             try
             {
-                conn ??= await Factory(uri).CreateConnectionAsync(stop);
-                ch ??= await conn.CreateChannelAsync(new CreateChannelOptions(true, true), stop);
+                conn ??= await Factory(uri).CreateConnectionAsync(stop).WaitAsync(openLimit, stop);
+                ch ??= await conn.CreateChannelAsync(new CreateChannelOptions(true, true), stop).WaitAsync(openLimit, stop);
                 long s = seq++;
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
-                timeout.CancelAfter(confirmTimeout);
-                await ch.BasicPublishAsync("", queue, false, props, Encoding.ASCII.GetBytes(s.ToString(CultureInfo.InvariantCulture)),
-                    timeout.Token);
-                lock (confirms)
+                // The client's own cancellation of a confirm wait is not relied on: a publish whose
+                // confirm does not come in time is left behind, with its channel.
+                var publish = ch.BasicPublishAsync("", queue, false, props, Encoding.ASCII.GetBytes(s.ToString(CultureInfo.InvariantCulture)),
+                    stop).AsTask();
+                if (await Task.WhenAny(publish, Task.Delay(confirmTimeout, stop)) == publish && publish.IsCompletedSuccessfully)
                 {
-                    confirms.Add((clock.Elapsed.TotalSeconds, s));
+                    lock (confirms)
+                    {
+                        confirms.Add((clock.Elapsed.TotalSeconds, s));
+                    }
+                }
+                else
+                {
+                    _ = publish.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+                    // Nacked (the queue is failing over): the channel is fine. Otherwise use a fresh one.
+                    if (!(publish.IsFaulted && publish.Exception!.GetBaseException() is PublishException))
+                    {
+                        Abandon(ref ch);
+                    }
                 }
             }
-            catch (Exception e) when (e is PublishException or OperationInterruptedException or AlreadyClosedException
-                                          or BrokerUnreachableException or OperationCanceledException or TimeoutException)
+            catch (Exception e) when (e is OperationInterruptedException or AlreadyClosedException or BrokerUnreachableException
+                                          or OperationCanceledException or TimeoutException)
             {
-                // Nacked (queue failing over) or the channel closed: go on, on a fresh channel if needed.
-                // A confirm that timed out may still come: a fresh channel keeps the count honest.
-                if (ch is { IsOpen: false } || (e is OperationCanceledException && !stop.IsCancellationRequested))
+                Abandon(ref ch);
+                if (conn is not { IsOpen: true } || e is TimeoutException)
                 {
-                    var stale = ch;
-                    ch = null;
-                    _ = stale?.CloseAsync().ContinueWith(_ => { });
-                }
-
-                if (conn is { IsOpen: false })
-                {
+                    var stale = conn;
                     conn = null;
-                    ch = null;
+                    _ = stale?.CloseAsync().ContinueWith(_ => { });
                 }
             }
 
@@ -176,6 +183,13 @@ internal static class Probe
         {
             await conn.CloseAsync().ContinueWith(_ => { });
         }
+    }
+
+    private static void Abandon(ref IChannel? channel)
+    {
+        var stale = channel;
+        channel = null;
+        _ = stale?.CloseAsync().ContinueWith(_ => { });
     }
 
     private static async Task ConsumeAsync(string uri, string queue, Stopwatch clock, List<(double, long)> deliveries, CancellationToken stop)

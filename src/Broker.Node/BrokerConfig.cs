@@ -31,6 +31,7 @@ public static class BrokerConfig
         ("BROKER_CLUSTER_HOSTNAME", "akka.remote.dot-netty.tcp.hostname"),
         ("BROKER_CLUSTER_PUBLIC_HOSTNAME", "akka.remote.dot-netty.tcp.public-hostname"),
         ("BROKER_CLUSTER_PORT", "akka.remote.dot-netty.tcp.port"),
+        ("BROKER_CLUSTER_PUBLIC_PORT", "akka.remote.dot-netty.tcp.public-port"),
         ("BROKER_NODE_NAME", "broker.cluster.node-name"),
         ("BROKER_CLUSTER_NAME", "broker.cluster.name"),
         ("BROKER_CLUSTER_FENCE", "broker.cluster.fence"),

@@ -35,10 +35,14 @@ public sealed record ClusterConfig(Config Akka, bool IsMultiNode, string NodeNam
                 "must be a fixed port when BROKER_CLUSTER_SEEDS is set: the seeds list it");
         }
 
-        bool multiNode = seeds.Any(s => !(s.Port == port && string.Equals(s.Host, publicHost, StringComparison.OrdinalIgnoreCase)));
+        // The port other nodes dial: a different one when the endpoint is behind a NAT or a proxy.
+        int publicPort = config.HasPath("akka.remote.dot-netty.tcp.public-port") && config.GetInt("akka.remote.dot-netty.tcp.public-port") > 0
+            ? config.GetInt("akka.remote.dot-netty.tcp.public-port")
+            : port;
+        bool multiNode = seeds.Any(s => !(s.Port == publicPort && string.Equals(s.Host, publicHost, StringComparison.OrdinalIgnoreCase)));
         string nodeName = config.GetString("broker.cluster.node-name") is { Length: > 0 } n
             ? n
-            : seeds.Count > 0 ? $"broker@{publicHost}:{port}" : "broker@" + Environment.MachineName;
+            : seeds.Count > 0 ? $"broker@{publicHost}:{publicPort}" : "broker@" + Environment.MachineName;
         string clusterName = config.GetString("broker.cluster.name") is { Length: > 0 } c
             ? c
             : seeds.Count > 0 ? "broker@" + seeds[0].Host : "broker@" + Environment.MachineName;

@@ -23,10 +23,10 @@ public sealed class ClusterFailoverTests : IClassFixture<PostgresFixture>
     }
 
     /// <summary>Each test gets an empty database of its own on the shared server.</summary>
-    private async Task<ClusterNodes> StartClusterAsync(int nodes = 3)
+    private async Task<ClusterNodes> StartClusterAsync(int nodes = 3, bool partitionable = false)
     {
         await _postgres.Server.PsqlAsync("DROP SCHEMA public CASCADE; CREATE SCHEMA public;");
-        return await ClusterNodes.StartAsync(nodes, _postgres.Server);
+        return await ClusterNodes.StartAsync(nodes, _postgres.Server, partitionable: partitionable);
     }
 
     private static string Tail(string output) => output.Length <= 8000 ? output : output[^8000..];
@@ -228,6 +228,55 @@ public sealed class ClusterFailoverTests : IClassFixture<PostgresFixture>
         // The two consumers shared the queue until the freeze: what the frozen node's had acked is its.
         await AssertAllConsumedAsync(confirmed, () => consumer.Seen.Concat(staleConsumer.Seen).ToHashSet(), cluster, consumerNode);
         _log.WriteLine($"{confirmed.Count} confirmed ({stalePublisher.Confirmed.Count} through the frozen node), all consumed");
+    }
+
+    [Fact]
+    public async Task An_owner_cut_off_from_the_other_nodes_but_not_from_the_database_is_fenced_and_loses_nothing_confirmed()
+    {
+        await using var cluster = await StartClusterAsync(partitionable: true);
+        string q = UniqueName("partition");
+        await using (var c = await cluster.ConnectAsync(0))
+        await using (var ch = await c.CreateChannelAsync())
+        {
+            await ch.QueueDeclareAsync(q, durable: true, exclusive: false, autoDelete: false);
+        }
+
+        int owner = cluster.OwnerOf(q);
+        int publisherNode = (owner + 1) % 3, consumerNode = (owner + 2) % 3;
+        await using var pubConn = await cluster.ConnectAsync(publisherNode);
+        await using var conConn = await cluster.ConnectAsync(consumerNode);
+        await using var consumer = new ResilientConsumer(conConn, q);
+        await using var publisher = new ConfirmingPublisher(await pubConn.CreateChannelAsync(new CreateChannelOptions(true, true)), new[] { q });
+        // The cut-off node keeps its clients (and its database): it goes on serving them until it learns.
+        var stalePubConn = await cluster.ConnectAsync(owner);
+        var staleConConn = await cluster.ConnectAsync(owner);
+        var stalePublisher = new ConfirmingPublisher(await stalePubConn.CreateChannelAsync(new CreateChannelOptions(true, true)), new[] { q },
+            firstSeq: 1_000_000_000);
+        var staleConsumer = new ResilientConsumer(staleConConn, q);
+        await Wait.Until(() => publisher.Confirmed.Count > 1000 && stalePublisher.Confirmed.Count > 200,
+            "confirmed load through every node", TimeSpan.FromSeconds(30));
+
+        var cutAt = publisher.Elapsed;
+        cluster.Proxy!.Isolate(owner);
+        // Both sides run their split-brain resolver: the majority downs it, it downs itself; the
+        // majority's take-over fences it in the database either way.
+        int code = await cluster[owner].WaitForExitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(code == 3, $"exit code {code}\n{Tail(cluster[owner].Output)}");
+        await Wait.Until(() => publisher.FirstConfirmAfter(cutAt + TimeSpan.FromMilliseconds(100)) is not null,
+            "the majority to take the queue over", TimeSpan.FromSeconds(60));
+        var resumed = publisher.FirstConfirmAfter(cutAt + TimeSpan.FromMilliseconds(100))!.Value - cutAt;
+        _log.WriteLine($"cut node {owner + 1} (owner of {q}) off; confirms resumed {resumed.TotalSeconds:F1} s later on node {cluster.OwnerOf(q) + 1}");
+        Assert.NotEqual(owner, cluster.OwnerOf(q));
+        await Task.Delay(1000);
+
+        await stalePublisher.DisposeAsync();
+        await staleConsumer.DisposeAsync();
+        await stalePubConn.DisposeAsync();
+        await staleConConn.DisposeAsync();
+        await publisher.StopAsync();
+        var confirmed = publisher.Confirmed.Keys.Concat(stalePublisher.Confirmed.Keys).ToList();
+        await AssertAllConsumedAsync(confirmed, () => consumer.Seen.Concat(staleConsumer.Seen).ToHashSet(), cluster, consumerNode);
+        _log.WriteLine($"{confirmed.Count} confirmed ({stalePublisher.Confirmed.Count} through the cut-off node), all consumed");
     }
 
     [Fact]

@@ -15,13 +15,25 @@ public sealed class ClusterNodes : IAsyncDisposable
     private readonly List<int> _clusterPorts;
     private readonly Dictionary<string, string> _extraEnv;
 
-    private ClusterNodes(PostgresServer postgres, bool ownsPostgres, List<int> clusterPorts, Dictionary<string, string> extraEnv)
+    /// <summary>With a partition proxy: the ports nodes dial (the proxies'), by node.</summary>
+    private readonly List<int>? _publicPorts;
+
+    private ClusterNodes(PostgresServer postgres, bool ownsPostgres, List<int> clusterPorts, Dictionary<string, string> extraEnv,
+        List<int>? publicPorts)
     {
         _postgres = postgres;
         _ownsPostgres = ownsPostgres;
         _clusterPorts = clusterPorts;
         _extraEnv = extraEnv;
+        _publicPorts = publicPorts;
+        if (publicPorts is not null)
+        {
+            Proxy = PartitionProxy.Start(publicPorts, clusterPorts);
+        }
     }
+
+    /// <summary>The forwarders in front of the nodes' cluster endpoints (when started partitionable).</summary>
+    public PartitionProxy? Proxy { get; }
 
     /// <summary>The nodes by index; a killed node's slot holds its dead process until it is restarted.</summary>
     public List<NodeProcess> Nodes { get; } = new();
@@ -32,13 +44,15 @@ public sealed class ClusterNodes : IAsyncDisposable
     /// Starts <paramref name="count"/> nodes at the same time on an empty database (as docker-compose
     /// does); with <paramref name="postgres"/> they use that server (and leave it running).
     /// </summary>
+    /// <param name="partitionable">Put a PartitionProxy in front of every node's cluster endpoint.</param>
     public static async Task<ClusterNodes> StartAsync(int count = 3, PostgresServer? postgres = null,
-        Dictionary<string, string>? env = null)
+        Dictionary<string, string>? env = null, bool partitionable = false)
     {
         bool owns = postgres is null;
         postgres ??= await PostgresServer.StartAsync();
         var ports = Enumerable.Range(0, count).Select(_ => NodeProcess.FreePort()).ToList();
-        var cluster = new ClusterNodes(postgres, owns, ports, env ?? new Dictionary<string, string>());
+        var publicPorts = partitionable ? Enumerable.Range(0, count).Select(_ => NodeProcess.FreePort()).ToList() : null;
+        var cluster = new ClusterNodes(postgres, owns, ports, env ?? new Dictionary<string, string>(), publicPorts);
         var starts = Enumerable.Range(0, count).Select(i => cluster.StartNodeAsync(i)).ToList();
         try
         {
@@ -62,9 +76,6 @@ public sealed class ClusterNodes : IAsyncDisposable
 
     public NodeProcess this[int i] => Nodes[i];
 
-    /// <summary>The cluster (Akka.Remote) port of node <paramref name="i"/>.</summary>
-    public int ClusterPort(int i) => _clusterPorts[i];
-
     public static string NodeName(int i) => $"node{i + 1}";
 
     private Dictionary<string, string> EnvFor(int i)
@@ -80,6 +91,15 @@ public sealed class ClusterNodes : IAsyncDisposable
             ["BROKER_NODE_NAME"] = NodeName(i),
             ["BROKER_CLUSTER_NAME"] = "test-cluster",
         };
+        if (_publicPorts is not null)
+        {
+            // Behind the proxies: each node on a loopback address of its own, dialled through its proxy.
+            env["BROKER_CLUSTER_HOSTNAME"] = PartitionProxy.HostOf(i);
+            env["BROKER_CLUSTER_PUBLIC_HOSTNAME"] = PartitionProxy.HostOf(i);
+            env["BROKER_CLUSTER_PUBLIC_PORT"] = _publicPorts[i].ToString(CultureInfo.InvariantCulture);
+            env["BROKER_CLUSTER_SEEDS"] = string.Join(",", _publicPorts.Take(3).Select((p, j) => $"{PartitionProxy.HostOf(j)}:{p}"));
+        }
+
         return env;
     }
 
@@ -188,6 +208,11 @@ public sealed class ClusterNodes : IAsyncDisposable
         foreach (var node in Nodes)
         {
             await node.DisposeAsync();
+        }
+
+        if (Proxy is not null)
+        {
+            await Proxy.DisposeAsync();
         }
 
         if (_ownsPostgres)
