@@ -7,7 +7,8 @@
 # (oldest: the probed queue is one that landed there). It reports the longest gap between
 # confirmed publishes and between deliveries: how long the queue was out.
 #   - this broker: 3 nodes over a throwaway PostgreSQL (the fence on, as by default);
-#   - RabbitMQ (if ../shared/tools/rabbitmq-cluster exists): a quorum queue on its 3-node cluster.
+#   - RabbitMQ (if ../shared/tools/rabbitmq-cluster exists): a quorum queue on its 3-node cluster
+#     (frozen leaders get a 25 s probe: its election after a freeze takes several seconds).
 # Usage: bench/failover.sh [runs]   (default 10 per mode; MODES="kill stop oldest", SKIP_RABBITMQ=1,
 #        SKIP_BROKER=1, OUT=/tmp/broker-failover.jsonl)
 set -euo pipefail
@@ -157,7 +158,7 @@ if [ "${SKIP_RABBITMQ:-0}" != 1 ] && [ -x "$RMQC" ]; then
       [ -n "$l" ] || { echo "cannot tell which RabbitMQ node leads probe-qq"; exit 1; }
       p=$(( l % 3 + 1 )); c=$(( (l + 1) % 3 + 1 ))
       $BENCH probe --uri "amqp://guest:guest@127.0.0.1:$((5680 + p))/" --consumer-uri "amqp://guest:guest@127.0.0.1:$((5680 + c))/" \
-        --queue probe-qq --duration 16 $PROBE > "$WORK/probe.json" &
+        --queue probe-qq --duration "$([ "$mode" = stop ] && echo 25 || echo 16)" $PROBE > "$WORK/probe.json" &
       probe=$!
       sleep 4
       pid=$("$RMQC" pid "$l")
@@ -165,7 +166,8 @@ if [ "${SKIP_RABBITMQ:-0}" != 1 ] && [ -x "$RMQC" ]; then
       wait $probe || true
       if [ "$mode" = stop ]; then kill -CONT "$pid"; else "$RMQC" start-node "$l" >/dev/null; fi
       record rabbitmq "$mode" "$r" "r$l" "$(tail -1 "$WORK/probe.json")"
-      sleep 8
+      # The restarted member must catch up before the next run, or that run's kill leaves no quorum.
+      if [ "$mode" = stop ]; then sleep 8; else sleep 20; fi
     done
   done
 fi

@@ -62,6 +62,8 @@ internal static class Probe
         using var stop = new CancellationTokenSource(end);
         var consumer = Task.Run(() => ConsumeAsync(consumerUri, queue, clock, deliveries, stop.Token));
         await PublishAsync(uri, queue, intervalMs, TimeSpan.FromMilliseconds(timeoutMs), clock, confirms, stop.Token);
+        // A queue that never came back shows as a gap up to the end of publishing, not as no gap.
+        double publishingEnded = clock.Elapsed.TotalSeconds;
         // Let the last confirmed messages arrive.
         await Task.Delay(TimeSpan.FromSeconds(2));
         await consumer.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
@@ -70,7 +72,7 @@ internal static class Probe
         {
             lock (events)
             {
-                var times = events.Select(e => e.At).OrderBy(t => t).ToList();
+                var times = events.Select(e => e.At).Append(publishingEnded).OrderBy(t => t).ToList();
                 (double Gap, double From) best = (0, 0);
                 for (int i = 1; i < times.Count; i++)
                 {

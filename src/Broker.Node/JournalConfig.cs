@@ -62,7 +62,12 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
                     connection = PostgresFence.ForIncarnation(connection, incarnation);
                 }
 
-                return new JournalConfig(Sql(connection, "PostgreSQL.15"), SqlQueryPlugin,
+                // Read committed, pinned rather than left to the server's default: the fence's write
+                // check must see the queue's owner as of each row, not as of a transaction's start.
+                var pinned = ConfigurationFactory.ParseString(
+                    "akka.persistence.journal.sql.write-isolation-level = read-committed\n" +
+                    "akka.persistence.snapshot-store.sql.write-isolation-level = read-committed");
+                return new JournalConfig(pinned.WithFallback(Sql(connection, "PostgreSQL.15")), SqlQueryPlugin,
                     $"PostgreSQL journal ({pg.Host}:{pg.Port}/{pg.Database})")
                 {
                     InitLock = new PostgresInitLock(connection),
@@ -77,10 +82,11 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
     private static TimeSpan LeaseOf(Config config)
     {
         var lease = config.GetTimeSpan("broker.cluster.lease", TimeSpan.FromSeconds(2));
-        if (lease < TimeSpan.FromMilliseconds(500) || lease > TimeSpan.FromMinutes(1))
+        // Above 10 s a failover would wait longer than a channel holds a command for its queue (15 s).
+        if (lease < TimeSpan.FromMilliseconds(500) || lease > TimeSpan.FromSeconds(10))
         {
             throw new ConfigurationException("broker.cluster.lease", "BROKER_CLUSTER_LEASE",
-                $"{lease.TotalMilliseconds:0} ms is outside 500 ms .. 60 s (it is renewed every 100 ms)");
+                $"{lease.TotalMilliseconds:0} ms is outside 500 ms .. 10 s (it is renewed every 100 ms)");
         }
 
         return lease;

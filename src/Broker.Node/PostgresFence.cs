@@ -15,6 +15,7 @@ public sealed class PostgresFence : INodeFence
     private readonly string _journalConnectionString;
     private readonly NpgsqlDataSource _pool;
     private NpgsqlConnection? _session;
+    private volatile bool _disposed;
     private int _nodeId;
     private string _nodeName = string.Empty;
     private string? _address;
@@ -25,11 +26,12 @@ public sealed class PostgresFence : INodeFence
     {
         Incarnation = incarnation;
         LeaseDuration = leaseDuration;
-        // Renewals must fail well within the lease rather than hang: the lease lapses either way.
+        // A renewal that hangs is given up after a second (the least Npgsql counts in); the lease
+        // keeper suspends the lease long before that (LeaseKeeperActor.RenewalOverdue).
         _sessionConnectionString = new NpgsqlConnectionStringBuilder(journalConnectionString)
         {
             Pooling = false,
-            CommandTimeout = Math.Max(1, (int)leaseDuration.TotalSeconds),
+            CommandTimeout = 1,
             Timeout = Math.Max(1, (int)leaseDuration.TotalSeconds),
         }.ConnectionString;
         _journalConnectionString = journalConnectionString;
@@ -97,6 +99,12 @@ public sealed class PostgresFence : INodeFence
                 await lockCommand.ExecuteNonQueryAsync(ct);
             }
 
+            if (_disposed)
+            {
+                // Disposed while this reconnect was under way: the lock must not outlive the node.
+                throw new ObjectDisposedException(nameof(PostgresFence));
+            }
+
             _session = session;
         }
         catch
@@ -120,7 +128,8 @@ public sealed class PostgresFence : INodeFence
             {
                 BatchCommands =
                 {
-                    new NpgsqlBatchCommand("UPDATE broker_nodes SET lease_until = clock_timestamp() + $2 WHERE id = $1 AND NOT fenced")
+                    new NpgsqlBatchCommand(
+                        "UPDATE broker_nodes SET lease_until = clock_timestamp() + $2, renewed_at = clock_timestamp() WHERE id = $1 AND NOT fenced")
                     {
                         Parameters = { new() { Value = _nodeId }, new() { Value = LeaseDuration } },
                     },
@@ -154,22 +163,23 @@ public sealed class PostgresFence : INodeFence
 
     public async Task<ClaimOutcome> ClaimAsync(string persistenceId, CancellationToken ct)
     {
-        await using var command = _pool.CreateCommand("SELECT wait_ms, highest, previous FROM broker_claim($1, $2)");
+        await using var command = _pool.CreateCommand("SELECT wait_ms, highest, previous, claimed_epoch FROM broker_claim($1, $2)");
         command.Parameters.Add(new() { Value = persistenceId });
         command.Parameters.Add(new() { Value = Incarnation });
         await using var reader = await command.ExecuteReaderAsync(ct);
         await reader.ReadAsync(ct);
         return new ClaimOutcome(TimeSpan.FromMilliseconds(reader.GetInt32(0)), reader.IsDBNull(1) ? 0 : reader.GetInt64(1),
-            reader.IsDBNull(2) ? null : reader.GetString(2));
+            reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? 0 : reader.GetInt64(3));
     }
 
-    public async Task ReleaseAsync(string persistenceId, bool forget, CancellationToken ct)
+    public async Task ReleaseAsync(string persistenceId, long epoch, bool forget, CancellationToken ct)
     {
         await using var command = _pool.CreateCommand(forget
-            ? "DELETE FROM broker_owners WHERE persistence_id = $1 AND incarnation = $2"
-            : "UPDATE broker_owners SET incarnation = NULL WHERE persistence_id = $1 AND incarnation = $2");
+            ? "DELETE FROM broker_owners WHERE persistence_id = $1 AND incarnation = $2 AND epoch = $3"
+            : "UPDATE broker_owners SET incarnation = NULL WHERE persistence_id = $1 AND incarnation = $2 AND epoch = $3");
         command.Parameters.Add(new() { Value = persistenceId });
         command.Parameters.Add(new() { Value = Incarnation });
+        command.Parameters.Add(new() { Value = epoch });
         await command.ExecuteNonQueryAsync(ct);
     }
 
@@ -185,6 +195,7 @@ public sealed class PostgresFence : INodeFence
     public async ValueTask DisposeAsync()
     {
         // Closing the session releases the lock: peers see this incarnation gone.
+        _disposed = true;
         await DropSessionAsync();
         await _pool.DisposeAsync();
         // The journal's pool is keyed by a connection string no later incarnation uses: its idle

@@ -5,7 +5,8 @@ namespace Broker.Node;
 /// (idempotent, under a transaction lock so nodes starting together do not race).
 /// - broker_nodes: one row per node incarnation with its lease; its advisory lock is
 ///   (NodeLockSpace, id), held by the incarnation's fence session while the process lives.
-/// - broker_owners: which incarnation owns each durable queue's journal (null: released).
+/// - broker_owners: which incarnation owns each durable queue's journal (null: released), and the
+///   epoch of that claim (a release names it, so a late release never undoes a later claim).
 /// - broker_fence_write: a row trigger on the journal and snapshot tables that refuses a queue's
 ///   rows from any session but its owner's. Writers hold a shared transaction lock keyed by their
 ///   incarnation, so a claim (which takes that key exclusively) waits for writes in flight.
@@ -32,8 +33,8 @@ internal static class PostgresFenceSchema
           address text,
           uid bigint,
           lease_until timestamptz NOT NULL,
-          fenced boolean NOT NULL DEFAULT false,
-          started timestamptz NOT NULL DEFAULT clock_timestamp());
+          renewed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+          fenced boolean NOT NULL DEFAULT false);
 
         CREATE TABLE IF NOT EXISTS broker_owners (
           persistence_id text PRIMARY KEY,
@@ -52,7 +53,9 @@ internal static class PostgresFenceSchema
           owner text;
         BEGIN
           IF TG_OP = 'DELETE' THEN pid := OLD.persistence_id; ELSE pid := NEW.persistence_id; END IF;
-          IF pid LIKE 'queue-%' THEN
+          -- Sessions of nodes without the fence (broker.cluster.fence = off: every node of a cluster
+          -- must then have it off) are not checked; a fenced node's always carry its incarnation.
+          IF pid LIKE 'queue-%' AND writer LIKE 'broker-%' THEN
             PERFORM pg_advisory_xact_lock_shared({{WriteLockSpace}}, hashtext(writer));
             SELECT o.incarnation INTO owner FROM broker_owners o WHERE o.persistence_id = pid;
             IF FOUND AND owner IS DISTINCT FROM writer THEN
@@ -78,11 +81,13 @@ internal static class PostgresFenceSchema
         END
         $d$;
 
-        CREATE OR REPLACE FUNCTION broker_claim(p_pid text, p_me text, OUT wait_ms integer, OUT highest bigint, OUT previous text)
+        CREATE OR REPLACE FUNCTION broker_claim(p_pid text, p_me text, OUT wait_ms integer, OUT highest bigint, OUT previous text,
+          OUT claimed_epoch bigint)
         LANGUAGE plpgsql AS $f$
         DECLARE
           prev_id integer;
           prev_lease timestamptz;
+          prev_renewed timestamptz;
         BEGIN
           wait_ms := 0;
           IF EXISTS (SELECT 1 FROM broker_nodes WHERE incarnation = p_me AND fenced) THEN
@@ -92,9 +97,12 @@ internal static class PostgresFenceSchema
           SELECT o.incarnation INTO previous FROM broker_owners o WHERE o.persistence_id = p_pid FOR UPDATE;
           IF previous IS NOT NULL AND previous <> p_me THEN
             -- Not released: its node died or was cut off from the cluster. It renews no more...
-            UPDATE broker_nodes SET fenced = true WHERE incarnation = previous RETURNING id, lease_until INTO prev_id, prev_lease;
-            -- ...but while it lives its lease may still run: wait that out.
-            IF prev_id IS NOT NULL AND broker_node_alive(prev_id) AND prev_lease > clock_timestamp() THEN
+            UPDATE broker_nodes SET fenced = true WHERE incarnation = previous RETURNING id, lease_until, renewed_at
+              INTO prev_id, prev_lease, prev_renewed;
+            -- ...but while it lives its lease may still run: wait that out. A free lock shows it is
+            -- gone, unless the lock went with a restart of this server since its last renewal.
+            IF prev_id IS NOT NULL AND prev_lease > clock_timestamp()
+               AND (broker_node_alive(prev_id) OR prev_renewed < pg_postmaster_start_time()) THEN
               wait_ms := ceil(extract(epoch FROM prev_lease - clock_timestamp()) * 1000)::integer + 1;
               RETURN;
             END IF;
@@ -107,7 +115,7 @@ internal static class PostgresFenceSchema
             SET LOCAL lock_timeout = '5s';
             PERFORM pg_advisory_xact_lock({{WriteLockSpace}}, hashtext(previous));
           END IF;
-          UPDATE broker_owners SET incarnation = p_me, epoch = epoch + 1 WHERE persistence_id = p_pid;
+          UPDATE broker_owners SET incarnation = p_me, epoch = epoch + 1 WHERE persistence_id = p_pid RETURNING epoch INTO claimed_epoch;
           SELECT coalesce(max(j.sequence_number), 0) INTO highest FROM journal j WHERE j.persistence_id = p_pid;
         END
         $f$;

@@ -131,9 +131,22 @@ public sealed class PartitionProxy : IAsyncDisposable
             try
             {
                 var inbound = client.GetStream();
+                // The handshake may arrive in pieces: read until it names its sender (or 1 s passed).
                 var first = new byte[4096];
-                int n = await inbound.ReadAsync(first, _stop.Token).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-                int origin = n > 0 ? _proxy.OriginOf(first, n) : -1;
+                int n = 0, origin = -1;
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(1);
+                while (origin < 0 && n < first.Length && DateTime.UtcNow < deadline)
+                {
+                    int read = await inbound.ReadAsync(first.AsMemory(n), _stop.Token).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+                    if (read == 0)
+                    {
+                        break;
+                    }
+
+                    n += read;
+                    origin = _proxy.OriginOf(first, n);
+                }
+
                 if (n == 0 || _proxy.Blocked(origin, _target))
                 {
                     client.Close();

@@ -55,6 +55,14 @@ public sealed class PostgresFenceTests : IAsyncLifetime
         await cmd.ExecuteNonQueryAsync();
     }
 
+    private async Task<string?> OwnerAsync(string persistenceId)
+    {
+        await using var c = new NpgsqlConnection(_connectionString + ";Pooling=false");
+        await c.OpenAsync();
+        await using var cmd = new NpgsqlCommand($"SELECT incarnation FROM broker_owners WHERE persistence_id = '{persistenceId}'", c);
+        return await cmd.ExecuteScalarAsync() as string;
+    }
+
     private Task WriteAsync(string incarnation, string persistenceId, long seq) =>
         ExecuteAsync(incarnation, $"INSERT INTO journal (persistence_id, sequence_number, message) VALUES ('{persistenceId}', {seq}, '\\x00')");
 
@@ -68,46 +76,48 @@ public sealed class PostgresFenceTests : IAsyncLifetime
     [Fact]
     public async Task A_queues_journal_takes_writes_only_from_its_owner()
     {
-        var a = await RegisterAsync("inc-a");
+        var a = await RegisterAsync("broker-a");
         var claim = await a.ClaimAsync("queue-q", CancellationToken.None);
         Assert.Equal(TimeSpan.Zero, claim.Wait);
         Assert.Null(claim.Previous);
 
-        await WriteAsync("inc-a", "queue-q", 1);
-        await AssertRefusedAsync(() => WriteAsync("inc-b", "queue-q", 2));
-        await AssertRefusedAsync(() => ExecuteAsync("inc-b", "DELETE FROM journal WHERE persistence_id = 'queue-q'"));
-        await AssertRefusedAsync(() => ExecuteAsync("inc-b", "UPDATE journal SET deleted = true WHERE persistence_id = 'queue-q'"));
-        await AssertRefusedAsync(() => ExecuteAsync("inc-b", "INSERT INTO snapshot VALUES ('queue-q', 1, '\\x00')"));
+        await WriteAsync("broker-a", "queue-q", 1);
+        await AssertRefusedAsync(() => WriteAsync("broker-b", "queue-q", 2));
+        await AssertRefusedAsync(() => ExecuteAsync("broker-b", "DELETE FROM journal WHERE persistence_id = 'queue-q'"));
+        await AssertRefusedAsync(() => ExecuteAsync("broker-b", "UPDATE journal SET deleted = true WHERE persistence_id = 'queue-q'"));
+        await AssertRefusedAsync(() => ExecuteAsync("broker-b", "INSERT INTO snapshot VALUES ('queue-q', 1, '\\x00')"));
         // Exchanges and sharding's own stores are not queues: not checked.
-        await WriteAsync("inc-b", "exchange-/|x", 1);
-        await ExecuteAsync("inc-a", "UPDATE journal SET deleted = true WHERE persistence_id = 'queue-q'");
+        await WriteAsync("broker-b", "exchange-/|x", 1);
+        // Nor are sessions of nodes that run without the fence (their sessions carry no incarnation).
+        await WriteAsync("", "queue-q", 5);
+        await ExecuteAsync("broker-a", "UPDATE journal SET deleted = true WHERE persistence_id = 'queue-q'");
     }
 
     [Fact]
     public async Task Taking_a_queue_from_a_live_node_fences_it_and_waits_out_its_lease()
     {
-        var a = await RegisterAsync("inc-a");
+        var a = await RegisterAsync("broker-a");
         await a.ClaimAsync("queue-q", CancellationToken.None);
-        await WriteAsync("inc-a", "queue-q", 1);
-        await WriteAsync("inc-a", "queue-q", 2);
+        await WriteAsync("broker-a", "queue-q", 1);
+        await WriteAsync("broker-a", "queue-q", 2);
         Assert.False((await a.RenewAsync(TimeSpan.FromSeconds(1), CancellationToken.None)).Fenced);
 
-        var b = await RegisterAsync("inc-b");
+        var b = await RegisterAsync("broker-b");
         var first = await b.ClaimAsync("queue-q", CancellationToken.None);
-        Assert.Equal("inc-a", first.Previous);
+        Assert.Equal("broker-a", first.Previous);
         Assert.True(first.Wait > TimeSpan.Zero && first.Wait <= Lease + TimeSpan.FromMilliseconds(100), $"wait {first.Wait}");
         // Not taken yet: the old owner may still write, but it may renew its lease no more.
-        await WriteAsync("inc-a", "queue-q", 3);
+        await WriteAsync("broker-a", "queue-q", 3);
         Assert.True((await a.RenewAsync(TimeSpan.FromSeconds(1), CancellationToken.None)).Fenced);
 
         await Task.Delay(first.Wait);
         var taken = await b.ClaimAsync("queue-q", CancellationToken.None);
         Assert.Equal(TimeSpan.Zero, taken.Wait);
         Assert.Equal(3, taken.HighestSequenceNr);
-        Assert.Equal("inc-a", taken.Previous);
+        Assert.Equal("broker-a", taken.Previous);
 
-        await AssertRefusedAsync(() => WriteAsync("inc-a", "queue-q", 4));
-        await WriteAsync("inc-b", "queue-q", 4);
+        await AssertRefusedAsync(() => WriteAsync("broker-a", "queue-q", 4));
+        await WriteAsync("broker-b", "queue-q", 4);
         // A fenced node takes nothing back (its pooled sessions were ended by the take-over: the
         // first attempt may meet one of those).
         var e = await Assert.ThrowsAsync<PostgresException>(async () =>
@@ -127,11 +137,11 @@ public sealed class PostgresFenceTests : IAsyncLifetime
     [Fact]
     public async Task A_take_over_waits_for_the_old_owners_write_in_flight_and_rolls_back_an_open_one()
     {
-        var a = await RegisterAsync("inc-a");
+        var a = await RegisterAsync("broker-a");
         await a.ClaimAsync("queue-q", CancellationToken.None);
-        await WriteAsync("inc-a", "queue-q", 1);
+        await WriteAsync("broker-a", "queue-q", 1);
         // A frozen node in the middle of a journal write: its transaction stays open.
-        var open = new NpgsqlConnection(PostgresFence.ForIncarnation(_connectionString, "inc-a") + ";Pooling=false");
+        var open = new NpgsqlConnection(PostgresFence.ForIncarnation(_connectionString, "broker-a") + ";Pooling=false");
         await open.OpenAsync();
         var tx = await open.BeginTransactionAsync();
         await using (var insert = new NpgsqlCommand("INSERT INTO journal (persistence_id, sequence_number, message) VALUES ('queue-q', 2, '\\x00')", open, tx))
@@ -139,7 +149,7 @@ public sealed class PostgresFenceTests : IAsyncLifetime
             await insert.ExecuteNonQueryAsync();
         }
 
-        var b = await RegisterAsync("inc-b");
+        var b = await RegisterAsync("broker-b");
         var first = await b.ClaimAsync("queue-q", CancellationToken.None);
         await Task.Delay(first.Wait);
         var taken = await b.ClaimAsync("queue-q", CancellationToken.None);
@@ -153,12 +163,16 @@ public sealed class PostgresFenceTests : IAsyncLifetime
     [Fact]
     public async Task A_dead_nodes_queue_is_taken_at_once_and_a_released_queue_fences_nobody()
     {
-        var a = await RegisterAsync("inc-a");
+        var a = await RegisterAsync("broker-a");
         await a.ClaimAsync("queue-dead", CancellationToken.None);
-        await a.ClaimAsync("queue-moved", CancellationToken.None);
-        await a.ReleaseAsync("queue-moved", forget: false, CancellationToken.None);
+        var claim = await a.ClaimAsync("queue-moved", CancellationToken.None);
+        // A release of an older claim (a late one, from an earlier incarnation) changes nothing.
+        await a.ReleaseAsync("queue-moved", claim.Epoch - 1, false, CancellationToken.None);
+        Assert.Equal("broker-a", await OwnerAsync("queue-moved"));
+        await a.ReleaseAsync("queue-moved", claim.Epoch, false, CancellationToken.None);
+        Assert.Null(await OwnerAsync("queue-moved"));
 
-        var b = await RegisterAsync("inc-b");
+        var b = await RegisterAsync("broker-b");
         var moved = await b.ClaimAsync("queue-moved", CancellationToken.None);
         Assert.Null(moved.Previous);
         Assert.False((await a.RenewAsync(TimeSpan.FromSeconds(1), CancellationToken.None)).Fenced);
@@ -168,24 +182,24 @@ public sealed class PostgresFenceTests : IAsyncLifetime
         await a.DisposeAsync();
         _fences.Remove(a);
         var renewal = await b.RenewAsync(TimeSpan.FromSeconds(1), CancellationToken.None);
-        Assert.Equal("inc-a", Assert.Single(renewal.DeadPeers).NodeName);
+        Assert.Equal("broker-a", Assert.Single(renewal.DeadPeers).NodeName);
         var dead = await b.ClaimAsync("queue-dead", CancellationToken.None);
         Assert.Equal(TimeSpan.Zero, dead.Wait);
-        Assert.Equal("inc-a", dead.Previous);
+        Assert.Equal("broker-a", dead.Previous);
     }
 
     [Fact]
     public async Task A_peer_that_stops_renewing_is_reported_silent_once_its_lease_ran_out_by_the_margin()
     {
-        var a = await RegisterAsync("inc-a");
-        var b = await RegisterAsync("inc-b");
+        var a = await RegisterAsync("broker-a");
+        var b = await RegisterAsync("broker-b");
         var silence = TimeSpan.FromMilliseconds(500);
         Assert.Empty((await b.RenewAsync(silence, CancellationToken.None)).SilentPeers);
 
         // a renews no more (frozen) but its session, and so its lock, lives on.
         await Task.Delay(Lease + silence + TimeSpan.FromMilliseconds(300));
         var renewal = await b.RenewAsync(silence, CancellationToken.None);
-        Assert.Equal("inc-a", Assert.Single(renewal.SilentPeers).NodeName);
+        Assert.Equal("broker-a", Assert.Single(renewal.SilentPeers).NodeName);
         Assert.Empty(renewal.DeadPeers);
 
         Assert.False((await a.RenewAsync(silence, CancellationToken.None)).Fenced);

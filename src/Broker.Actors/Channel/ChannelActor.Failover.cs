@@ -52,13 +52,19 @@ public sealed partial class ChannelActor
         _parkedCommand = command;
         _parkedQueue = queue;
         Timers.StartSingleTimer("failover", FailoverRecheck.Instance, FailoverRecheckInterval);
-        if (!_waiting)
-        {
-            _waiting = true;
-            Become(Waiting);
-        }
-
+        _waiting = true;
+        Become(Parked);
         return true;
+    }
+
+    /// <summary>A command waits for its queue: client commands wait behind it, everything else goes on.</summary>
+    private void Parked()
+    {
+        Receive<ChannelCommands>(_ => Stash.Stash());
+        ReceiveAsyncMessages();
+        Receive<FailoverRecheck>(_ => RetryParked());
+        // A late answer from the queue that went: its request was given up and runs again.
+        ReceiveAny(_ => { });
     }
 
     private void RetryParked()

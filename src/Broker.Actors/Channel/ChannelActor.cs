@@ -65,7 +65,6 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
         Receive<ChannelCommands>(_ => Stash.Stash());
         ReceiveAsyncMessages();
         Receive<ReplyTimeout>(_ => Fail(AmqpException.InternalError("timed out waiting for a queue or exchange to answer")));
-        Receive<FailoverRecheck>(_ => RetryParked());
         ReceiveAny(OnReply);
     }
 

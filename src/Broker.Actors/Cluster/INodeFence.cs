@@ -37,11 +37,12 @@ public interface INodeFence : IAsyncDisposable
     Task<ClaimOutcome> ClaimAsync(string persistenceId, CancellationToken ct);
 
     /// <summary>
-    /// Gives a queue's journal up as the queue stops in order (moves away, or was deleted), so its
-    /// next owner need not fence this node. <paramref name="forget"/>: no such queue (any more),
-    /// so the record goes.
+    /// Gives a queue's journal up as the queue stops (moves away, was deleted, or failed), so its
+    /// next owner need not fence this node. Only the claim of <paramref name="epoch"/> is released:
+    /// a late release never undoes a later claim. <paramref name="forget"/>: no such queue (any
+    /// more), so the record goes.
     /// </summary>
-    Task ReleaseAsync(string persistenceId, bool forget, CancellationToken ct);
+    Task ReleaseAsync(string persistenceId, long epoch, bool forget, CancellationToken ct);
 }
 
 /// <param name="Fenced">A peer took over this node's queues: it must stop serving at once.</param>
@@ -55,4 +56,5 @@ public sealed record PeerIncarnation(string Address, long Uid, string NodeName);
 /// <param name="Wait">Greater than zero when the previous owner's lease may still run: claim again after it.</param>
 /// <param name="HighestSequenceNr">The highest sequence number in the queue's journal once claimed.</param>
 /// <param name="Previous">The incarnation that owned it before (null if none, or released).</param>
-public readonly record struct ClaimOutcome(TimeSpan Wait, long HighestSequenceNr, string? Previous);
+/// <param name="Epoch">Which claim of the queue this is (to release it by).</param>
+public readonly record struct ClaimOutcome(TimeSpan Wait, long HighestSequenceNr, string? Previous, long Epoch);

@@ -30,6 +30,13 @@ public sealed class LeaseKeeperActor : ReceiveActor, IWithTimers
     /// <summary>How often the lease is renewed and peers' locks looked at: the fast path's detection time.</summary>
     public static readonly TimeSpan RenewInterval = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// A renewal unanswered for this long suspends the lease until one succeeds: this node's
+    /// session may have ended on the server (its lock free, so a take-over need not wait) while
+    /// its own socket has not noticed yet.
+    /// </summary>
+    public static readonly TimeSpan RenewalOverdue = TimeSpan.FromMilliseconds(300);
+
     /// <summary>How long past its lease's end a peer that renews no more is given before it is downed.</summary>
     public static readonly TimeSpan Silence = TimeSpan.FromSeconds(1);
 
@@ -43,6 +50,7 @@ public sealed class LeaseKeeperActor : ReceiveActor, IWithTimers
 
     private readonly HashSet<Akka.Cluster.UniqueAddress> _downed = new();
     private bool _renewing;
+    private long _renewalSentAt;
     private bool _failing;
     private bool _stopping;
 
@@ -88,13 +96,24 @@ public sealed class LeaseKeeperActor : ReceiveActor, IWithTimers
 
     private void Renew()
     {
-        if (_renewing || _stopping)
+        if (_stopping)
         {
+            return;
+        }
+
+        if (_renewing)
+        {
+            if (Stopwatch.GetElapsedTime(_renewalSentAt) > RenewalOverdue)
+            {
+                _lease.Suspend();
+            }
+
             return;
         }
 
         _renewing = true;
         long sentAt = Stopwatch.GetTimestamp();
+        _renewalSentAt = sentAt;
         _fence.RenewAsync(Silence, CancellationToken.None).PipeTo(Self, Self,
             r => new Renewed(sentAt, r), e => new RenewFailed(e));
     }

@@ -7,7 +7,7 @@ namespace Broker.Actors.Cluster;
 /// (INodeFence) it is valid only until a little before the lease it last renewed runs out in the
 /// database, counted from when the renewal was sent, so it always lapses here before a peer may
 /// take the queues over there. Without one (a single node on SQLite) it is always valid.
-/// Read by queues on the publish and delivery path and by channels before they write to a socket:
+/// Read by queues on the publish and delivery path and by LeaseGateStage before a client's socket:
 /// one volatile read, and a timestamp when there is a fence.
 /// </summary>
 public sealed class NodeLease

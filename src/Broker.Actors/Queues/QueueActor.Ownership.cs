@@ -13,7 +13,9 @@ namespace Broker.Actors.Queues;
 /// - if the journal grew between this node's recovery read and the claim (the previous owner
 ///   was still writing), the queue restarts and reads it again: nothing it confirmed is missed.
 /// - an orderly stop (moving away, deleted) releases the journal first, so the next owner does
-///   not take this node for a lost one.
+///   not take this node for a lost one; any other stop (a failed write, a restart, a hand-off cut
+///   short) releases it as it goes. A release names its claim's epoch, so a late one never undoes
+///   the next incarnation's claim.
 /// - messages are handed out only while the node's lease is valid, so a node that froze or lost
 ///   the database delivers nothing once its lease could have run out and the queue moved.
 /// </summary>
@@ -26,7 +28,11 @@ public sealed partial class QueueActor
     /// <summary>A sharded (durable) queue: node-local queues are never taken over, so they claim nothing.</summary>
     private readonly bool _sharded;
 
-    private bool _claimed;
+    /// <summary>The epoch of this incarnation's claim (0: none yet, or released).</summary>
+    private long _claimEpoch;
+
+    /// <summary>A claim sent and not yet answered (released as soon as it lands if the actor stops first).</summary>
+    private Task<ClaimOutcome>? _claimInFlight;
 
     private bool ClaimsOwnership => _sharded && _broker.Settings.Fence is not null;
 
@@ -45,12 +51,21 @@ public sealed partial class QueueActor
         Claim();
     }
 
-    private void Claim() =>
-        _broker.Settings.Fence!.ClaimAsync(PersistenceId, CancellationToken.None)
-            .PipeTo(Self, Self, o => new OwnershipClaimed(o, null), e => new OwnershipClaimed(default, e));
+    private void Claim()
+    {
+        var claim = _broker.Settings.Fence!.ClaimAsync(PersistenceId, CancellationToken.None);
+        _claimInFlight = claim;
+        claim.PipeTo(Self, Self, o => new OwnershipClaimed(o, null), e => new OwnershipClaimed(default, e));
+    }
 
     private void OnClaimed(OwnershipClaimed claimed)
     {
+        _claimInFlight = null;
+        if (claimed.Error is null && claimed.Outcome.Wait == TimeSpan.Zero)
+        {
+            _claimEpoch = claimed.Outcome.Epoch;
+        }
+
         if (claimed.Error is { } error)
         {
             _log.Warning("queue '{0}' in vhost '{1}': cannot claim its journal ({2}); trying again in {3:F0} s", _name, _vhost,
@@ -80,7 +95,6 @@ public sealed partial class QueueActor
             _log.Info("queue '{0}' in vhost '{1}': took its journal over from {2}", _name, _vhost, previous);
         }
 
-        _claimed = true;
         UnbecomeStacked();
         Stash.UnstashAll();
         ServeRecovered();
@@ -89,26 +103,55 @@ public sealed partial class QueueActor
     /// <summary>Stops the actor; a queue that claimed its journal releases it first.</summary>
     private void StopReleasing()
     {
-        if (!_claimed)
+        if (_claimEpoch == 0)
         {
             Context.Stop(Self);
             return;
         }
 
-        _claimed = false;
-        _broker.Settings.Fence!.ReleaseAsync(PersistenceId, forget: _definition is null, new CancellationTokenSource(ReleaseTimeout).Token)
-            .PipeTo(Self, Self, () => OwnershipReleased.Instance, e =>
-            {
-                _log.Warning("queue '{0}' in vhost '{1}': could not release its journal ({2}); its next owner will fence this node",
-                    _name, _vhost, e.GetBaseException().Message);
-                return OwnershipReleased.Instance;
-            });
+        var timeout = new CancellationTokenSource(ReleaseTimeout);
+        var release = Release(_claimEpoch, timeout.Token);
+        _claimEpoch = 0;
+        release.ContinueWith(_ => timeout.Dispose(), TaskScheduler.Default);
+        release.PipeTo(Self, Self, () => OwnershipReleased.Instance, e =>
+        {
+            _log.Warning("queue '{0}' in vhost '{1}': could not release its journal ({2}); its next owner will fence this node",
+                _name, _vhost, e.GetBaseException().Message);
+            return OwnershipReleased.Instance;
+        });
+        // The queue is stopping: what arrives meanwhile is dropped; channels notice the actor stop
+        // (they nack their unconfirmed publishes and run their requests again on its next incarnation).
         BecomeStacked(() =>
         {
             Command<OwnershipReleased>(_ => Context.Stop(Self));
-            CommandAny(_ => Stash.Stash());
+            CommandAny(_ => { });
         });
     }
+
+    /// <summary>Any other stop (a failed write, a restart, a hand-off cut short): release on the way out, best effort.</summary>
+    private void ReleaseOnStop()
+    {
+        if (_claimEpoch != 0)
+        {
+            _ = Release(_claimEpoch, CancellationToken.None).ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+            _claimEpoch = 0;
+        }
+        else if (_claimInFlight is { } claim)
+        {
+            // A claim that lands after the actor is gone is given up at once.
+            var fence = _broker.Settings.Fence!;
+            string pid = PersistenceId;
+            _ = claim.ContinueWith(t => t.IsCompletedSuccessfully && t.Result.Wait == TimeSpan.Zero
+                    ? fence.ReleaseAsync(pid, t.Result.Epoch, forget: false, CancellationToken.None)
+                    : Task.CompletedTask, TaskScheduler.Default).Unwrap()
+                .ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+        }
+
+        _claimInFlight = null;
+    }
+
+    private Task Release(long epoch, CancellationToken ct) =>
+        _broker.Settings.Fence!.ReleaseAsync(PersistenceId, epoch, forget: _definition is null, ct);
 
     /// <summary>Deliveries held back by a lapsed lease are tried again shortly.</summary>
     private void RecheckLeaseSoon()

@@ -359,6 +359,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
 
     protected override void PostStop()
     {
+        ReleaseOnStop();
         // A durable queue that stops (moving, journal failure, node shutdown) stays registered:
         // publishes meet a dead actor and are nacked until its next incarnation registers, instead
         // of being silently unroutable. A node-local queue that stops is gone.
