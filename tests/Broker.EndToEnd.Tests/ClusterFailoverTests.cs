@@ -168,116 +168,74 @@ public sealed class ClusterFailoverTests : IClassFixture<PostgresFixture>
     public async Task A_frozen_owner_confirms_and_delivers_nothing_once_its_queue_was_taken_over()
     {
         await using var cluster = await StartClusterAsync();
-        string q = UniqueName("freeze");
-        await using (var c = await cluster.ConnectAsync(0))
-        await using (var ch = await c.CreateChannelAsync())
-        {
-            await ch.QueueDeclareAsync(q, durable: true, exclusive: false, autoDelete: false);
-        }
-
-        int owner = cluster.OwnerOf(q);
-        int publisherNode = (owner + 1) % 3, consumerNode = (owner + 2) % 3;
-        await using var pubConn = await cluster.ConnectAsync(publisherNode);
-        await using var conConn = await cluster.ConnectAsync(consumerNode);
-        await using var consumer = new ResilientConsumer(conConn, q);
-        await using var publisher = new ConfirmingPublisher(await pubConn.CreateChannelAsync(new CreateChannelOptions(true, true)), new[] { q });
-        // Clients of the node about to freeze: they go on talking to it all along.
-        var stalePubConn = await cluster.ConnectAsync(owner);
-        var staleConConn = await cluster.ConnectAsync(owner);
-        var stalePublisher = new ConfirmingPublisher(await stalePubConn.CreateChannelAsync(new CreateChannelOptions(true, true)), new[] { q },
-            firstSeq: 1_000_000_000);
-        var staleConsumer = new ResilientConsumer(staleConConn, q);
-        await Wait.Until(() => publisher.Confirmed.Count > 1000 && stalePublisher.Confirmed.Count > 200 && staleConsumer.Deliveries.Count > 100,
-            "confirmed load through every node", TimeSpan.FromSeconds(30));
-
-        var frozenAt = publisher.Elapsed;
+        await using var load = await QueueUnderLoad.StartAsync(cluster, UniqueName("freeze"));
+        int owner = load.Owner;
+        var frozenAt = load.Publisher.Elapsed;
         await cluster[owner].SignalAsync("STOP");
         int staleConfirms, staleDeliveries;
         try
         {
-            await Wait.Until(() => publisher.FirstConfirmAfter(frozenAt + TimeSpan.FromMilliseconds(100)) is not null,
+            await Wait.Until(() => load.Publisher.FirstConfirmAfter(frozenAt + TimeSpan.FromMilliseconds(100)) is not null,
                 "the survivors to take the queue over", TimeSpan.FromSeconds(60));
-            await Wait.Until(() => cluster.OwnerOf(q) != owner, "the queue to be recovered on a survivor", TimeSpan.FromSeconds(10));
+            await Wait.Until(() => cluster.OwnerOf(load.Queue) != owner, "the queue to be recovered on a survivor", TimeSpan.FromSeconds(10));
             // Let its new owner serve a while before the old one runs again.
-            await Task.Delay(1000);
+            await load.WaitForMoreConfirmsAsync(500);
         }
         finally
         {
-            staleConfirms = stalePublisher.Confirmed.Count;
-            staleDeliveries = staleConsumer.Deliveries.Count;
+            staleConfirms = load.StalePublisher.Confirmed.Count;
+            staleDeliveries = load.StaleConsumer.Deliveries.Count;
             await cluster[owner].SignalAsync("CONT");
         }
 
-        var resumed = publisher.FirstConfirmAfter(frozenAt + TimeSpan.FromMilliseconds(100))!.Value - frozenAt;
-        Assert.True(consumer.Cancellations <= 1 && consumer.ChannelErrors == 0 && pubConn.IsOpen && conConn.IsOpen,
-            $"survivors' clients: {consumer.Cancellations} cancellation(s), {consumer.ChannelErrors} channel error(s)");
-        _log.WriteLine($"froze node {owner + 1} (owner of {q}); confirms resumed {resumed.TotalSeconds:F1} s later with the queue on node {cluster.OwnerOf(q) + 1}");
+        var resumed = load.Publisher.FirstConfirmAfter(frozenAt + TimeSpan.FromMilliseconds(100))!.Value - frozenAt;
+        _log.WriteLine($"froze node {owner + 1} (owner of {load.Queue}); confirms resumed {resumed.TotalSeconds:F1} s later with the queue on node {cluster.OwnerOf(load.Queue) + 1}");
+        AssertSurvivorsClientsUndisturbed(load);
         // Thawed, it learns it was fenced (or downed) and exits, having handed out nothing more.
         int code = await cluster[owner].WaitForExitAsync(TimeSpan.FromSeconds(60));
         Assert.True(code == 3, $"exit code {code}\n{Tail(cluster[owner].Output)}");
-        Assert.Equal(staleConfirms, stalePublisher.Confirmed.Count);
-        Assert.Equal(staleDeliveries, staleConsumer.Deliveries.Count);
+        Assert.Equal(staleConfirms, load.StalePublisher.Confirmed.Count);
+        Assert.Equal(staleDeliveries, load.StaleConsumer.Deliveries.Count);
         Assert.Contains("Stopping this node", cluster[owner].Output.Replace("This node was frozen for", "Stopping this node"));
 
-        await stalePublisher.DisposeAsync();
-        await staleConsumer.DisposeAsync();
-        await stalePubConn.DisposeAsync();
-        await staleConConn.DisposeAsync();
-        await publisher.StopAsync();
-        var confirmed = publisher.Confirmed.Keys.Concat(stalePublisher.Confirmed.Keys).ToList();
-        // The two consumers shared the queue until the freeze: what the frozen node's had acked is its.
-        await AssertAllConsumedAsync(confirmed, () => consumer.Seen.Concat(staleConsumer.Seen).ToHashSet(), cluster, consumerNode);
-        _log.WriteLine($"{confirmed.Count} confirmed ({stalePublisher.Confirmed.Count} through the frozen node), all consumed");
+        await load.StopPublishingAsync();
+        var confirmed = load.Confirmed;
+        await AssertAllConsumedAsync(confirmed, () => load.Seen, cluster, load.ConsumerNode);
+        _log.WriteLine($"{confirmed.Count} confirmed ({load.StalePublisher.Confirmed.Count} through the frozen node), all consumed");
     }
 
     [Fact]
     public async Task An_owner_cut_off_from_the_other_nodes_but_not_from_the_database_is_fenced_and_loses_nothing_confirmed()
     {
         await using var cluster = await StartClusterAsync(partitionable: true);
-        string q = UniqueName("partition");
-        await using (var c = await cluster.ConnectAsync(0))
-        await using (var ch = await c.CreateChannelAsync())
-        {
-            await ch.QueueDeclareAsync(q, durable: true, exclusive: false, autoDelete: false);
-        }
-
-        int owner = cluster.OwnerOf(q);
-        int publisherNode = (owner + 1) % 3, consumerNode = (owner + 2) % 3;
-        await using var pubConn = await cluster.ConnectAsync(publisherNode);
-        await using var conConn = await cluster.ConnectAsync(consumerNode);
-        await using var consumer = new ResilientConsumer(conConn, q);
-        await using var publisher = new ConfirmingPublisher(await pubConn.CreateChannelAsync(new CreateChannelOptions(true, true)), new[] { q });
         // The cut-off node keeps its clients (and its database): it goes on serving them until it learns.
-        var stalePubConn = await cluster.ConnectAsync(owner);
-        var staleConConn = await cluster.ConnectAsync(owner);
-        var stalePublisher = new ConfirmingPublisher(await stalePubConn.CreateChannelAsync(new CreateChannelOptions(true, true)), new[] { q },
-            firstSeq: 1_000_000_000);
-        var staleConsumer = new ResilientConsumer(staleConConn, q);
-        await Wait.Until(() => publisher.Confirmed.Count > 1000 && stalePublisher.Confirmed.Count > 200,
-            "confirmed load through every node", TimeSpan.FromSeconds(30));
-
-        var cutAt = publisher.Elapsed;
+        await using var load = await QueueUnderLoad.StartAsync(cluster, UniqueName("partition"));
+        int owner = load.Owner;
+        var cutAt = load.Publisher.Elapsed;
         cluster.Proxy!.Isolate(owner);
         // Both sides run their split-brain resolver: the majority downs it, it downs itself; the
         // majority's take-over fences it in the database either way.
         int code = await cluster[owner].WaitForExitAsync(TimeSpan.FromSeconds(60));
         Assert.True(code == 3, $"exit code {code}\n{Tail(cluster[owner].Output)}");
-        await Wait.Until(() => publisher.FirstConfirmAfter(cutAt + TimeSpan.FromMilliseconds(100)) is not null,
+        await Wait.Until(() => load.Publisher.FirstConfirmAfter(cutAt + TimeSpan.FromMilliseconds(100)) is not null,
             "the majority to take the queue over", TimeSpan.FromSeconds(60));
-        var resumed = publisher.FirstConfirmAfter(cutAt + TimeSpan.FromMilliseconds(100))!.Value - cutAt;
-        _log.WriteLine($"cut node {owner + 1} (owner of {q}) off; confirms resumed {resumed.TotalSeconds:F1} s later on node {cluster.OwnerOf(q) + 1}");
-        Assert.NotEqual(owner, cluster.OwnerOf(q));
-        await Task.Delay(1000);
+        var resumed = load.Publisher.FirstConfirmAfter(cutAt + TimeSpan.FromMilliseconds(100))!.Value - cutAt;
+        _log.WriteLine($"cut node {owner + 1} (owner of {load.Queue}) off; confirms resumed {resumed.TotalSeconds:F1} s later on node {cluster.OwnerOf(load.Queue) + 1}");
+        Assert.NotEqual(owner, cluster.OwnerOf(load.Queue));
+        AssertSurvivorsClientsUndisturbed(load);
+        await load.WaitForMoreConfirmsAsync(500);
 
-        await stalePublisher.DisposeAsync();
-        await staleConsumer.DisposeAsync();
-        await stalePubConn.DisposeAsync();
-        await staleConConn.DisposeAsync();
-        await publisher.StopAsync();
-        var confirmed = publisher.Confirmed.Keys.Concat(stalePublisher.Confirmed.Keys).ToList();
-        await AssertAllConsumedAsync(confirmed, () => consumer.Seen.Concat(staleConsumer.Seen).ToHashSet(), cluster, consumerNode);
-        _log.WriteLine($"{confirmed.Count} confirmed ({stalePublisher.Confirmed.Count} through the cut-off node), all consumed");
+        await load.StopPublishingAsync();
+        var confirmed = load.Confirmed;
+        await AssertAllConsumedAsync(confirmed, () => load.Seen, cluster, load.ConsumerNode);
+        _log.WriteLine($"{confirmed.Count} confirmed ({load.StalePublisher.Confirmed.Count} through the cut-off node), all consumed");
     }
+
+    /// <summary>The move cost the survivors' consumer at most one basic.cancel, and no client connection to a survivor closed.</summary>
+    private static void AssertSurvivorsClientsUndisturbed(QueueUnderLoad load) =>
+        Assert.True(load.Consumer.Cancellations <= 1 && load.Consumer.ChannelErrors == 0 && load.PublisherConnection.IsOpen &&
+                    load.ConsumerConnection.IsOpen,
+            $"survivors' clients: {load.Consumer.Cancellations} cancellation(s), {load.Consumer.ChannelErrors} channel error(s)");
 
     [Fact]
     public async Task Sigkill_of_the_oldest_node_moves_the_coordinator_and_its_queues_without_losing_a_confirmed_message()
@@ -311,7 +269,8 @@ public sealed class ClusterFailoverTests : IClassFixture<PostgresFixture>
         _log.WriteLine($"confirms resumed {resumed.TotalSeconds:F1} s after the oldest node was killed; queue now on node {cluster.OwnerOf(q) + 1}");
         Assert.Contains(new[] { 1, 2 }, i => cluster[i].Output.Contains(
             "Singleton manager started singleton actor [akka://broker/system/sharding/queueCoordinator/singleton]"));
-        await Task.Delay(1000);
+        int served = publisher.Confirmed.Count;
+        await Wait.Until(() => publisher.Confirmed.Count > served + 500, "load on the queue's new node", TimeSpan.FromSeconds(30));
         await publisher.StopAsync();
         await AssertAllConsumedAsync(publisher.Confirmed.Keys.ToList(), () => consumer.Seen, cluster, 2);
     }
