@@ -180,13 +180,28 @@ public sealed class BrokerServer : IAsyncDisposable
         _ = Actors.WhenTerminated.ContinueWith(_ => Terminated.TrySetResult());
         if (seeds.Count > 0)
         {
-            // Frozen longer than the others need to down it (a lease that stopped being renewed
-            // for 3 s, or 2.5 s pause + 1 s heartbeat and stable-after): they may have done so,
-            // and this node must then not go on alone.
-            _freezeWatchdog = new FreezeWatchdog(Actors, TimeSpan.FromSeconds(3));
+            // Frozen longer than the others need to down it: they may have done so, and this node
+            // must then not go on alone.
+            _freezeWatchdog = new FreezeWatchdog(Actors, FreezeLimit);
         }
 
         _log.Info("Node {0} is up in cluster '{1}'", Context.Settings.NodeName, Context.Settings.ClusterName);
+    }
+
+    /// <summary>
+    /// How long the others need at least to down a frozen node: its lease plus the silence a
+    /// peer allows (LeaseKeeperActor), or, without a fence (or with a long lease), missed
+    /// heartbeats (1 s + 2.5 s pause) and the resolver's stable-after: about 4 s.
+    /// </summary>
+    private TimeSpan FreezeLimit
+    {
+        get
+        {
+            var heartbeats = TimeSpan.FromSeconds(4);
+            return Context.Settings.Fence is { } fence && fence.LeaseDuration + LeaseKeeperActor.Silence < heartbeats
+                ? fence.LeaseDuration + LeaseKeeperActor.Silence
+                : heartbeats;
+        }
     }
 
     /// <summary>Completes when the actor system stopped by itself (downed) or at shutdown.</summary>

@@ -61,11 +61,6 @@ public sealed partial class QueueActor
     private void OnClaimed(OwnershipClaimed claimed)
     {
         _claimInFlight = null;
-        if (claimed.Error is null && claimed.Outcome.Wait == TimeSpan.Zero)
-        {
-            _claimEpoch = claimed.Outcome.Epoch;
-        }
-
         if (claimed.Error is { } error)
         {
             _log.Warning("queue '{0}' in vhost '{1}': cannot claim its journal ({2}); trying again in {3:F0} s", _name, _vhost,
@@ -83,6 +78,8 @@ public sealed partial class QueueActor
             return;
         }
 
+        // Claimed: from here on any stop releases it (a restart for a re-read included).
+        _claimEpoch = outcome.Epoch;
         if (outcome.HighestSequenceNr > LastSequenceNr)
         {
             // Its previous node wrote after this node read the journal: read it again (a restart recovers).
