@@ -62,7 +62,8 @@ public sealed partial class ChannelActor
         int window = _channelPrefetch > 0 && !consume.NoAck
             ? Math.Min((int)_channelPrefetch, FlowControl.DeliveryWindow)
             : FlowControl.DeliveryWindow;
-        var request = new AddConsumer(tag, consume.NoAck, consume.Exclusive, _consumerPrefetch, _connection.ConnectionId, window);
+        var request = new AddConsumer(tag, consume.NoAck, consume.Exclusive, _consumerPrefetch, _connection.ConnectionId, window,
+            ConsumerPriority(consume, queueName));
         RequestQueue(queue.Ref, queueName, request, reply =>
         {
             if (reply is ConsumerAdded)
@@ -80,6 +81,24 @@ public sealed partial class ChannelActor
                 }
             }
         });
+    }
+
+    /// <summary>basic.consume's x-priority: an integer (RabbitMQ refuses anything else with 406).</summary>
+    private int ConsumerPriority(BasicConsume consume, string queueName)
+    {
+        if (consume.Arguments is not { } args || !args.TryGetValue("x-priority", out var value))
+        {
+            return 0;
+        }
+
+        long? priority = FieldValues.AsLong(value);
+        if (priority is null or < int.MinValue or > int.MaxValue)
+        {
+            throw AmqpException.PreconditionFailed(
+                $"invalid arg 'x-priority' for queue '{queueName}' in vhost '{VHost}': {{unacceptable_type,{QueueArguments.ErlangType(value)}}}");
+        }
+
+        return (int)priority;
     }
 
     private void OnCancel(BasicCancel cancel)

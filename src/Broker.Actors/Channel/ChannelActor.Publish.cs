@@ -54,6 +54,11 @@ public sealed partial class ChannelActor
         }
 
         var header = command.Header!;
+        if (header.Properties.Expiration is { } expiration && MessageExpiration.Validate(expiration, out _) is { } invalid)
+        {
+            throw AmqpException.PreconditionFailed($"invalid expiration '{expiration}': {invalid}");
+        }
+
         var message = new Message(publish.Exchange, publish.RoutingKey, header, command.Body);
         _routeBuffer.Clear();
         if (publish.Exchange.Length == 0)

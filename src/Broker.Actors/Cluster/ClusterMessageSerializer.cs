@@ -178,6 +178,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                 w.WriteShort(a.Prefetch);
                 WriteText(w, a.ConnectionId);
                 w.WriteLong((uint)a.Window);
+                w.WriteLong((uint)a.Priority);
                 break;
             case ConsumerAdded a:
                 w.WriteShortString(a.Tag);
@@ -355,7 +356,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                 return new EnqueueFailed(ReadActorRef(ref r), (long)r.ReadLongLong(), ReadText(ref r));
             case AddConsumerManifest:
                 return new AddConsumer(r.ReadShortString(), ReadBool(ref r), ReadBool(ref r), r.ReadShort(), ReadText(ref r),
-                    (int)r.ReadLong());
+                    (int)r.ReadLong(), (int)r.ReadLong());
             case ConsumerAddedManifest:
                 return new ConsumerAdded(r.ReadShortString());
             case RemoveConsumerManifest:

@@ -14,7 +14,11 @@ namespace Broker.Actors.Persistence;
 public sealed class JournalEventSerializer : SerializerWithStringManifest
 {
     private const string QueueCreatedManifest = "qc";
+    /// <summary>Messages without expiry: written by earlier versions, still read.</summary>
     private const string MessagesEnqueuedManifest = "qe";
+
+    /// <summary>Messages with their expiry time.</summary>
+    private const string MessagesEnqueuedWithExpiryManifest = "qm";
     private const string MessagesRemovedManifest = "qr";
     private const string DeliveryWatermarkManifest = "qw";
     private const string QueueRemovedManifest = "qx";
@@ -33,7 +37,7 @@ public sealed class JournalEventSerializer : SerializerWithStringManifest
     public override string Manifest(object o) => o switch
     {
         QueueCreated => QueueCreatedManifest,
-        MessagesEnqueued => MessagesEnqueuedManifest,
+        MessagesEnqueued => MessagesEnqueuedWithExpiryManifest,
         MessagesRemoved => MessagesRemovedManifest,
         DeliveryWatermark => DeliveryWatermarkManifest,
         QueueRemoved => QueueRemovedManifest,
@@ -67,6 +71,7 @@ public sealed class JournalEventSerializer : SerializerWithStringManifest
                     w.WriteShortString(s.RoutingKey);
                     w.WriteLongString(s.RawProperties);
                     w.WriteLongString(s.Body);
+                    w.WriteLongLong((ulong)s.ExpiresAt);
                 }
 
                 break;
@@ -121,13 +126,15 @@ public sealed class JournalEventSerializer : SerializerWithStringManifest
                 return new QueueCreated(r.ReadShortString(), r.ReadShortString(), r.ReadOctet() != 0, r.ReadLongString(),
                     (long)r.ReadLongLong(), (long)r.ReadLongLong());
             case MessagesEnqueuedManifest:
+            case MessagesEnqueuedWithExpiryManifest:
                 {
+                    bool withExpiry = manifest == MessagesEnqueuedWithExpiryManifest;
                     int n = (int)r.ReadLong();
                     var list = new StoredMessage[n];
                     for (int i = 0; i < n; i++)
                     {
                         list[i] = new StoredMessage((long)r.ReadLongLong(), r.ReadShortString(), r.ReadShortString(),
-                            r.ReadLongString(), r.ReadLongString());
+                            r.ReadLongString(), r.ReadLongString(), withExpiry ? (long)r.ReadLongLong() : 0);
                     }
 
                     return new MessagesEnqueued(list);

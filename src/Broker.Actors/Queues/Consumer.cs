@@ -1,13 +1,12 @@
-using Akka.Actor;
-
 namespace Broker.Actors.Queues;
 
 /// <summary>A consumer as its queue sees it: where deliveries go and how many it may still take.</summary>
-internal sealed class Consumer
+internal sealed class Consumer<TChannel> where TChannel : class
 {
-    public Consumer(string tag, IActorRef channel, bool noAck, bool exclusive, ushort prefetch, int window)
+    public Consumer(string tag, TChannel channel, bool noAck, bool exclusive, ushort prefetch, int window, int priority = 0)
     {
         Window = window;
+        Priority = priority;
         Tag = tag;
         Channel = channel;
         NoAck = noAck;
@@ -16,10 +15,13 @@ internal sealed class Consumer
     }
 
     public string Tag { get; }
-    public IActorRef Channel { get; }
+    public TChannel Channel { get; }
     public bool NoAck { get; }
     public bool Exclusive { get; }
     public ushort Prefetch { get; }
+
+    /// <summary>x-priority of basic.consume: higher ones are served first while they have room.</summary>
+    public int Priority { get; }
 
     /// <summary>Delivered and not yet settled.</summary>
     public int InFlight { get; set; }
@@ -40,4 +42,5 @@ internal sealed class Consumer
 }
 
 /// <summary>A delivered message awaiting ack: which channel holds it and for which consumer (null for basic.get).</summary>
-internal readonly record struct Unacked(QueuedMessage Message, IActorRef Channel, Consumer? Consumer);
+internal readonly record struct Unacked<TChannel>(QueuedMessage Message, TChannel Channel, Consumer<TChannel>? Consumer)
+    where TChannel : class;

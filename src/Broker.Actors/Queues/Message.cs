@@ -30,19 +30,50 @@ public sealed class Message
 
     /// <summary>delivery-mode 2: the message survives a restart when its queue is durable.</summary>
     public bool Persistent => Properties.DeliveryMode == 2;
+
+    /// <summary>A copy with one header set (the original is shared by other queues and stays as it is).</summary>
+    public Message WithHeader(string key, object? value) => WithProperties(p => (p.Headers ??= new FieldTable())[key] = value);
+
+    /// <summary>A copy whose properties <paramref name="change"/> edited, re-encoded once.</summary>
+    public Message WithProperties(Action<BasicProperties> change)
+    {
+        var properties = ContentHeader.DecodeProperties(RawProperties);
+        change(properties);
+        return new Message(Exchange, RoutingKey, properties, ContentHeader.EncodeProperties(properties), Body);
+    }
 }
 
-/// <summary>A message's place in one queue: its id there and whether it was delivered before.</summary>
+/// <summary>
+/// A message's place in one queue: its id there, its priority level, when it expires and how
+/// often it came back unsettled. Mutable only by its queue's QueueState.
+/// </summary>
 public sealed class QueuedMessage
 {
-    public QueuedMessage(long id, Message message, bool redelivered = false)
+    public QueuedMessage(long id, Message message, bool redelivered = false, byte priority = 0, long expiresAt = 0)
     {
         Id = id;
         Message = message;
         Redelivered = redelivered;
+        Priority = priority;
+        ExpiresAt = expiresAt;
     }
 
     public long Id { get; }
-    public Message Message { get; }
+
+    /// <summary>Replaced only when the queue rewrites its headers (x-delivery-count on a return).</summary>
+    public Message Message { get; internal set; }
+
     public bool Redelivered { get; set; }
+
+    /// <summary>Priority level in this queue (0 unless the queue has x-max-priority).</summary>
+    public byte Priority { get; }
+
+    /// <summary>Unix time in ms after which the message is dead (0: never). Fixed at publish, journaled.</summary>
+    public long ExpiresAt { get; }
+
+    /// <summary>How often the message was handed out and came back (requeued, or its channel went).</summary>
+    public int ReturnCount { get; set; }
+
+    /// <summary>What x-max-length-bytes counts: the body only, as in RabbitMQ.</summary>
+    public int Size => Message.Body.Length;
 }

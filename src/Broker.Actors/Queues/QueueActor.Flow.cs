@@ -27,7 +27,7 @@ public sealed partial class QueueActor
         p!.Received++;
         if (++p.SinceGrant >= FlowControl.PublishCreditBatch)
         {
-            if (_ready.Count >= FlowControl.BacklogThreshold && _consumers.Count > 0 && !_consumersStalled)
+            if (_state?.ReadyCount >= FlowControl.BacklogThreshold && ConsumerCount > 0 && !_consumersStalled)
             {
                 _deferredCredit.Enqueue(Sender);
                 if (!Timers.IsTimerActive("stall-check"))
@@ -86,7 +86,7 @@ public sealed partial class QueueActor
         }
 
         _deliveredSinceCreditRelease += delivered;
-        bool all = _consumers.Count == 0 || _ready.Count < FlowControl.BacklogThreshold;
+        bool all = ConsumerCount == 0 || (_state?.ReadyCount ?? 0) < FlowControl.BacklogThreshold;
         while (_deferredCredit.Count > 0 && (all || _deliveredSinceCreditRelease >= FlowControl.PublishCreditBatch))
         {
             GrantDeferred(_deferredCredit.Dequeue());
@@ -113,16 +113,6 @@ public sealed partial class QueueActor
         if (_deferredCredit.Count == 0)
         {
             Timers.Cancel("stall-check");
-        }
-    }
-
-    private void OnDeliveryCredit(DeliveryCredit credit)
-    {
-        var c = _consumers.Find(x => x.Tag == credit.ConsumerTag && x.Channel.Equals(Sender));
-        if (c is not null && credit.Written > c.Credited)
-        {
-            c.Credited = Math.Min(credit.Written, c.Delivered);
-            DeliverReady();
         }
     }
 

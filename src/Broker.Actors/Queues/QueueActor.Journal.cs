@@ -54,10 +54,10 @@ public sealed partial class QueueActor
     private readonly Dictionary<long, long> _journaledAt = new();
     private readonly SortedDictionary<long, int> _liveInBatch = new();
     private long _recoveredWatermark;
-    private long _deliverableUpTo;
+
+    /// <summary>Ids of this queue's messages start here: above every id the journal (or a deleted predecessor) used.</summary>
+    private long _idFloor = 1;
     private bool _watermarkInFlight;
-    private bool _deliverAfterWatermark;
-    private readonly List<Action> _afterWatermark = new();
     private bool _tickScheduled;
     private int _eventsSinceCompaction;
     private long _compactedUpTo;
@@ -74,7 +74,7 @@ public sealed partial class QueueActor
         Recover<QueueCreated>(e =>
         {
             _definition = new QueueDefinition(e.VHost, e.Name, true, false, e.AutoDelete, ArgumentCodec.Decode(e.Arguments));
-            _nextId = Math.Max(_nextId, e.NextId);
+            _idFloor = Math.Max(_idFloor, e.NextId);
             _recoveredWatermark = Math.Max(_recoveredWatermark, e.DeliveredUpTo);
         });
         Recover<MessagesEnqueued>(e =>
@@ -83,7 +83,7 @@ public sealed partial class QueueActor
             foreach (var m in e.Messages)
             {
                 _recovered[m.Id] = (m, seq);
-                _nextId = Math.Max(_nextId, m.Id + 1);
+                _idFloor = Math.Max(_idFloor, m.Id + 1);
             }
         });
         Recover<MessagesRemoved>(e =>
@@ -98,6 +98,8 @@ public sealed partial class QueueActor
         {
             _definition = null;
             _recovered.Clear();
+            // The watermark was the deleted queue's; ids go on above its.
+            _recoveredWatermark = 0;
         });
         Recover<RecoveryCompleted>(_ => OnRecovered());
     }
@@ -110,16 +112,15 @@ public sealed partial class QueueActor
         }
         else
         {
+            _state = NewState(_definition);
             foreach (var (id, (m, seq)) in _recovered.OrderBy(r => r.Key))
             {
                 var message = new Message(m.Exchange, m.RoutingKey, ContentHeader.DecodeProperties(m.RawProperties), m.RawProperties, m.Body);
-                _ready.PushBack(new QueuedMessage(id, message, redelivered: id <= _recoveredWatermark));
+                _state.Restore(id, message, m.ExpiresAt, redelivered: id <= _recoveredWatermark);
                 TrackJournaled(id, seq);
             }
 
-            _deliverableUpTo = _recoveredWatermark;
-            // New messages start above the watermark, so none of them is taken for a redelivery.
-            _nextId = Math.Max(_nextId, _recoveredWatermark + 1);
+            _state.RestoreCounters(_idFloor, _recoveredWatermark);
             _recovered.Clear();
         }
 
@@ -141,17 +142,20 @@ public sealed partial class QueueActor
         }
 
         Register();
-        _log.Info("Recovered durable queue '{0}' in vhost '{1}' with {2} message(s) on node {3}", _name, _vhost, _ready.Count,
+        _log.Info("Recovered durable queue '{0}' in vhost '{1}' with {2} message(s) on node {3}", _name, _vhost, _state!.ReadyCount,
             _broker.Settings.NodeName);
+        // Expiry is measured from the original publish: what expired while the queue was down goes now.
+        _state.Recovered(Tick());
+        RestartExpiryTimer();
     }
 
     private QueueCreated CreatedEvent(QueueDefinition def) =>
-        new(_vhost, _name, def.AutoDelete, ArgumentCodec.Encode(def.Arguments), _nextId, _deliverableUpTo);
+        new(_vhost, _name, def.AutoDelete, ArgumentCodec.Encode(def.Arguments), _state?.NextId ?? _idFloor, _state?.DeliverableUpTo ?? 0);
 
     private void JournalEnqueue(QueuedMessage m, long confirmId)
     {
         var msg = m.Message;
-        _enqueueBatch.Add(new StoredMessage(m.Id, msg.Exchange, msg.RoutingKey, msg.RawProperties, msg.Body));
+        _enqueueBatch.Add(new StoredMessage(m.Id, msg.Exchange, msg.RoutingKey, msg.RawProperties, msg.Body, m.ExpiresAt));
         _unwritten.Add(m.Id);
         _unissued.Add(m.Id);
         if (confirmId != 0)
@@ -162,40 +166,27 @@ public sealed partial class QueueActor
         ScheduleWrite();
     }
 
+    /// <summary>A message left the queue: a journaled one gets a removal (a message never journaled, none).</summary>
     private void JournalRemove(QueuedMessage m)
     {
-        if (Durable && m.Message.Persistent)
-        {
-            JournalRemove(new[] { m.Id });
-        }
-    }
-
-    private void JournalRemove(IEnumerable<long> ids)
-    {
-        if (!Durable)
+        if (!Durable || !m.Message.Persistent)
         {
             return;
         }
 
-        foreach (var id in ids)
+        long id = m.Id;
+        if (_unwritten.Contains(id))
         {
-            if (_unwritten.Contains(id))
-            {
-                // Its enqueue is still being written: the removal follows it into the journal.
-                _removedBeforeWritten.Add(id);
-            }
-            else if (!UntrackJournaled(id))
-            {
-                continue;
-            }
-
-            _removeBatch.Add(id);
+            // Its enqueue is still being written: the removal follows it into the journal.
+            _removedBeforeWritten.Add(id);
+        }
+        else if (!UntrackJournaled(id))
+        {
+            return;
         }
 
-        if (_removeBatch.Count > 0)
-        {
-            ScheduleWrite();
-        }
+        _removeBatch.Add(id);
+        ScheduleWrite();
     }
 
     /// <summary>Batches are written once the mailbox has been worked through (a self-message away).</summary>
@@ -367,11 +358,10 @@ public sealed partial class QueueActor
                 continue;
             }
 
-            var m = _unacked.TryGetValue(id, out var u) ? u.Message : _ready.FindById(id);
-            if (m is not null)
+            if (_state?.FindLive(id) is { } m)
             {
                 var msg = m.Message;
-                stored.Add(new StoredMessage(id, msg.Exchange, msg.RoutingKey, msg.RawProperties, msg.Body));
+                stored.Add(new StoredMessage(id, msg.Exchange, msg.RoutingKey, msg.RawProperties, msg.Body, m.ExpiresAt));
             }
         }
 
@@ -398,55 +388,37 @@ public sealed partial class QueueActor
         });
     }
 
-    /// <summary>
-    /// True when a delivery of this message is already covered by a written watermark. Only
-    /// persistent messages need it: transient ones do not come back after a restart.
-    /// </summary>
-    private bool MayDeliver(QueuedMessage m) => !Durable || !m.Message.Persistent || m.Id <= _deliverableUpTo;
-
     /// <summary>Starts the next watermark write early, so deliveries rarely wait for one.</summary>
     private void PrepareWatermark(long deliveredId)
     {
-        if (Durable && !_watermarkInFlight && deliveredId > _deliverableUpTo - WatermarkMargin / 2)
+        if (Durable && !_watermarkInFlight && deliveredId > _state!.DeliverableUpTo - WatermarkMargin / 2)
         {
-            RaiseWatermark(deliveredId, null);
+            RaiseWatermark(deliveredId);
         }
     }
 
-    /// <summary>Writes a watermark above <paramref name="id"/>; <paramref name="then"/> runs once it is written.</summary>
-    private void RaiseWatermark(long id, Action? then)
+    /// <summary>Writes a watermark above <paramref name="id"/>; deliveries and gets waiting for it go on once it is written.</summary>
+    private void RaiseWatermark(long id)
     {
-        if (then == DeliverReady)
-        {
-            _deliverAfterWatermark = true;
-        }
-        else if (then is not null)
-        {
-            _afterWatermark.Add(then);
-        }
-
         if (_watermarkInFlight)
         {
             return;
         }
 
         _watermarkInFlight = true;
-        long target = Math.Max(id, _deliverableUpTo) + WatermarkMargin;
+        long target = Math.Max(id, _state!.DeliverableUpTo) + WatermarkMargin;
         PersistAsync(new DeliveryWatermark(target), _ =>
         {
-            _deliverableUpTo = target;
             _watermarkInFlight = false;
-            var actions = _afterWatermark.ToArray();
-            _afterWatermark.Clear();
-            foreach (var action in actions)
+            if (_state is not null)
             {
-                action();
-            }
-
-            if (_deliverAfterWatermark)
-            {
-                _deliverAfterWatermark = false;
-                DeliverReady();
+                _state.WatermarkWritten(target, Tick());
+                var gets = _getsAfterWatermark.ToArray();
+                _getsAfterWatermark.Clear();
+                foreach (var (cmd, replyTo) in gets)
+                {
+                    GetNow(cmd, replyTo);
+                }
             }
 
             AfterWrite();

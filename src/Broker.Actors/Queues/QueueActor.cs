@@ -9,11 +9,12 @@ using Broker.Protocol;
 namespace Broker.Actors.Queues;
 
 /// <summary>
-/// One queue: a persistent actor and a sharded entity keyed by vhost and name.
-/// - holds the ready messages in order, the consumers with their prefetch credit, and the unacked set;
-/// - delivers round-robin to consumers with credit, answers basic.get, settles acks/nacks/rejects
-///   (QueueActor.Delivery.cs);
-/// - returns a closed channel's unacked messages to the front, marked redelivered;
+/// One queue: a persistent actor and a sharded entity keyed by vhost and name. It is the glue
+/// around QueueState, which holds the messages and consumers and makes every decision about them
+/// (what is delivered to whom, what expires, what a limit drops); the actor carries out what the
+/// state decides (QueueActor.Effects.cs), and:
+/// - hands commands from channels to the state (QueueActor.Delivery.cs), dead-letters what the
+///   state gives up (QueueActor.DeadLetter.cs);
 /// - enforces exclusivity (owner connection), auto-delete after the last consumer, if-unused/if-empty;
 /// - paces publishers with credit (QueueActor.Flow.cs);
 /// - journals what must survive, in batches: a durable queue's existence, its persistent messages,
@@ -29,13 +30,14 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
 {
     private readonly BrokerContext _broker;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly MessageDeque _ready = new();
     private readonly string _vhost;
     private readonly string _name;
     private QueueDefinition? _definition;
+
+    /// <summary>The queue's messages and consumers and every decision about them; set while the queue exists.</summary>
+    private QueueState<IActorRef>? _state;
     private string? _ownerConnectionId;
     private IActorRef? _ownerConnection;
-    private long _nextId = 1;
     private TopologyVersion _version;
 
     /// <summary>Channels this queue holds state for (publish credit, consumers, unacked): watched, so their loss is noticed.</summary>
@@ -81,6 +83,13 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         Command<JournalTick>(_ => WriteBatches());
         Command<StallCheck>(_ => CheckForStalledConsumers());
         Command<LeaseRecheck>(_ => DeliverReady());
+        Command<ExpireMessages>(_ => OnExpireMessages());
+        Command<ExpireQueue>(OnExpireQueue);
+        Command<Enqueued>(OnDeadLetterConfirmed);
+        Command<EnqueueFailed>(OnDeadLetterFailed);
+        Command<DeadLetterRetryTick>(_ => RetryDeadLetters());
+        // Dead-letter targets grant publish credit like to any publisher; the queue does not need it.
+        Command<PublishCredit>(_ => { });
         Command<DeleteMessagesSuccess>(s => _log.Debug("queue '{0}': journal compacted up to {1}", _name, s.ToSequenceNr));
         Command<DeleteMessagesFailure>(f => _log.Warning("queue '{0}': journal compaction failed: {1}", _name, f.Cause.Message));
         Command<StopEntity>(_ => BeginStop());
@@ -124,6 +133,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
             void Created()
             {
                 _definition = def;
+                _state = NewState(def);
                 if (def.Exclusive)
                 {
                     _ownerConnectionId = cmd.ConnectionId;
@@ -133,6 +143,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
 
                 _log.Info("Queue '{0}' in vhost '{1}' declared ({2}) on node {3}", _name, _vhost,
                     !def.NodeLocal ? "durable" : def.Exclusive ? "exclusive" : "non-durable", _broker.Settings.NodeName);
+                RestartExpiryTimer();
                 BrokerContext.TellWhenDone(Register(), replyTo, new QueueDeclareResult(_name, 0, 0), Self);
             }
 
@@ -160,8 +171,12 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        Sender.Tell(new QueueDeclareResult(_name, (uint)_ready.Count, ConsumerCount));
+        RestartExpiryTimer();
+        Sender.Tell(new QueueDeclareResult(_name, (uint)_state!.ReadyCount, ConsumerCount));
     }
+
+    private QueueState<IActorRef> NewState(QueueDefinition def) =>
+        new(QueueArguments.Parse(def.Arguments, _vhost, _name, def.QueueType), journaled: !def.NodeLocal, this);
 
     private void OnPublish(Publish cmd)
     {
@@ -189,26 +204,30 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        if (_definition is null)
+        if (_state is null)
         {
             // Routed just as the queue went away: the message is dropped, as for a deleted queue.
             ConfirmNow(cmd.ConfirmId);
             return;
         }
 
-        var m = new QueuedMessage(_nextId++, cmd.Message);
-        _ready.PushBack(m);
-        if (Durable && cmd.Message.Persistent)
+        // Accepted (QueueActor.Effects.cs) journals a persistent message with this confirm.
+        _publishConfirm = cmd.ConfirmId;
+        _publishJournaled = false;
+        var queued = _state.Publish(cmd.Message, Tick());
+        _publishConfirm = 0;
+        if (queued is null)
         {
-            // Confirmed once the batch holding it is in the journal.
-            JournalEnqueue(m, cmd.ConfirmId);
+            // x-overflow reject-publish: a full queue refuses the message.
+            if (cmd.ConfirmId != 0)
+            {
+                Sender.Tell(new EnqueueFailed(Self, cmd.ConfirmId, $"queue '{_name}' in vhost '{_vhost}' is full"));
+            }
         }
-        else
+        else if (!_publishJournaled)
         {
             ConfirmNow(cmd.ConfirmId);
         }
-
-        DeliverReady();
     }
 
     private void ConfirmNow(long confirmId)
@@ -221,18 +240,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
 
     private void Purge()
     {
-        int purged = _ready.Count;
-        var removed = new List<long>();
-        while (_ready.Count > 0)
-        {
-            var m = _ready.PopFront();
-            if (m.Message.Persistent)
-            {
-                removed.Add(m.Id);
-            }
-        }
-
-        JournalRemove(removed);
+        int purged = _state!.Purge();
         Sender.Tell(new QueuePurged((uint)purged));
         ReleaseDeferredCredit(0);
     }
@@ -253,34 +261,41 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        if (cmd.IfUnused && _consumers.Count > 0)
+        if (cmd.IfUnused && _state!.ConsumerCount > 0)
         {
             Fail(AmqpException.PreconditionFailed($"queue '{_name}' in vhost '{_vhost}' in use"));
             return;
         }
 
-        if (cmd.IfEmpty && _ready.Count > 0)
+        if (cmd.IfEmpty && _state!.ReadyCount > 0)
         {
             Fail(AmqpException.PreconditionFailed($"queue '{_name}' in vhost '{_vhost}' is not empty"));
             return;
         }
 
-        Remove(Sender, (uint)_ready.Count);
+        Remove(Sender, (uint)_state!.ReadyCount);
     }
 
     /// <summary>Deletes the queue: consumers are cancelled, bindings removed, the journal cleared.</summary>
     private void Remove(IActorRef replyTo, uint count)
     {
         bool durable = Durable;
-        foreach (var c in _consumers)
+        foreach (var c in _state!.Consumers)
         {
             c.Channel.Tell(new ConsumerCancelled(_name, c.Tag));
         }
 
-        _consumers.Clear();
-        _ready.Clear();
-        _unacked.Clear();
+        _idFloor = Math.Max(_idFloor, _state.NextId);
+        _state.Clear();
+        _state = null;
+        foreach (var (_, waiting) in _getsAfterWatermark)
+        {
+            waiting.Tell(new GetResult(_name, null, 0));
+        }
+
+        _getsAfterWatermark.Clear();
         _definition = null;
+        Timers.Cancel("expire");
         var unregistered = _broker.Topology.Replicate(new QueueGone(_vhost, _name, NextVersion()));
         var unbound = _broker.RemoveBindingsTo(_vhost, _name, toExchange: false);
         // The actor stops only after the client has its answer: a channel watching it would

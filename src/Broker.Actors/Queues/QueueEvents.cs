@@ -23,5 +23,5 @@ public sealed record DeliveryWatermark(long UpTo) : IJournalEvent;
 
 public sealed record QueueRemoved(string Name) : IJournalEvent;
 
-/// <summary>A message as journaled: its id in the queue and what a delivery needs.</summary>
-public sealed record StoredMessage(long Id, string Exchange, string RoutingKey, byte[] RawProperties, byte[] Body);
+/// <summary>A message as journaled: its id in the queue, what a delivery needs, and when it expires (Unix ms, 0: never).</summary>
+public sealed record StoredMessage(long Id, string Exchange, string RoutingKey, byte[] RawProperties, byte[] Body, long ExpiresAt = 0);

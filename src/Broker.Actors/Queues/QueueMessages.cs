@@ -22,8 +22,10 @@ public sealed record EnqueueFailed(IActorRef Queue, long ConfirmId, string Reaso
 /// basic.consume on this queue. Prefetch 0 means no per-consumer limit. Window caps deliveries not
 /// yet written to the socket: a channel with a channel-wide prefetch asks for no more than that,
 /// so the channel does not hold back messages other consumers of the queue could take.
+/// Priority is the consumer's x-priority argument.
 /// </summary>
-public sealed record AddConsumer(string Tag, bool NoAck, bool Exclusive, ushort Prefetch, string ConnectionId, int Window) : Cluster.IClusterMessage;
+public sealed record AddConsumer(string Tag, bool NoAck, bool Exclusive, ushort Prefetch, string ConnectionId, int Window, int Priority = 0)
+    : Cluster.IClusterMessage;
 
 public sealed record ConsumerAdded(string Tag) : Cluster.IClusterMessage;
 
@@ -45,7 +47,7 @@ public enum Settlement
     /// <summary>nack/reject with requeue: back to the queue, marked redelivered.</summary>
     Requeue,
 
-    /// <summary>nack/reject without requeue: dropped (no dead-lettering yet).</summary>
+    /// <summary>nack/reject without requeue: dead-lettered, or dropped when the queue has no dead-letter exchange.</summary>
     Discard,
 }
 

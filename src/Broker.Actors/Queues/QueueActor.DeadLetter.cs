@@ -1,0 +1,149 @@
+using Akka.Actor;
+using Akka.Event;
+using Broker.Actors.Routing;
+
+namespace Broker.Actors.Queues;
+
+/// <summary>
+/// Dead-lettering: a message the state gave up (rejected, expired, pushed out by a limit, over its
+/// delivery limit) is marked with x-death and published to the dead-letter exchange. A journaled
+/// message leaves this queue's journal only once every queue it was routed to confirmed it (is in
+/// that queue's journal), so a crash in between never loses it: at worst it is in both. A target
+/// that refuses it or does not answer is tried again every second.
+/// </summary>
+public sealed partial class QueueActor
+{
+    private static readonly TimeSpan DeadLetterRetry = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan DeadLetterTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly Dictionary<long, DeadLetterInFlight> _deadLettersInFlight = new();
+    private readonly List<string> _deadLetterRoute = new();
+    private RouteScratch? _deadLetterScratch;
+    private long _lastDeadLetterId;
+
+    private void DeadLetter(QueuedMessage m, DeathReason reason)
+    {
+        var args = _state!.Arguments;
+        string routingKey = args.DeadLetterRoutingKey ?? m.Message.RoutingKey;
+        var marked = DeadLetterHeaders.Mark(m.Message, reason, _name, DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+            args.DeadLetterExchange!, routingKey);
+        // Confirmed by its targets before it leaves the journal, when it is in the journal at all.
+        bool journaled = Durable && m.Message.Persistent && m.Id != 0;
+        if (!SendDeadLetter(m, marked, journaled) && journaled)
+        {
+            JournalRemove(m);
+        }
+    }
+
+    /// <summary>Routes and sends a dead-lettered copy; false when nothing takes it (it is dropped, as in RabbitMQ).</summary>
+    private bool SendDeadLetter(QueuedMessage source, Message marked, bool confirm)
+    {
+        _deadLetterRoute.Clear();
+        if (marked.Exchange.Length == 0)
+        {
+            _deadLetterRoute.Add(marked.RoutingKey);
+        }
+        else if (_broker.Routes.Find(_vhost, marked.Exchange) is { } exchange)
+        {
+            _broker.Routes.Route(_vhost, exchange, marked.RoutingKey, marked.Properties.Headers, _deadLetterRoute,
+                _deadLetterScratch ??= new RouteScratch());
+        }
+        else
+        {
+            _log.Debug("queue '{0}' in vhost '{1}': dead-letter exchange '{2}' does not exist; message dropped", _name, _vhost, marked.Exchange);
+        }
+
+        long confirmId = confirm ? ++_lastDeadLetterId : 0;
+        int sent = 0;
+        foreach (var name in _deadLetterRoute)
+        {
+            if (_broker.Queues.Find(_vhost, name) is not { } target || DeadLetterHeaders.IsCycle(marked, name))
+            {
+                continue;
+            }
+
+            if (!target.Available && confirm)
+            {
+                // Its node is gone or it is moving: counted as unconfirmed, so the whole copy is sent again.
+                sent++;
+                continue;
+            }
+
+            target.Ref.Tell(new Publish(marked, confirmId));
+            sent++;
+        }
+
+        if (sent > 0 && confirm)
+        {
+            _deadLettersInFlight[confirmId] = new DeadLetterInFlight(source, marked, sent, Environment.TickCount64);
+            if (!Timers.IsTimerActive("dead-letter-retry"))
+            {
+                Timers.StartPeriodicTimer("dead-letter-retry", DeadLetterRetryTick.Instance, DeadLetterRetry);
+            }
+        }
+
+        return sent > 0;
+    }
+
+    private void OnDeadLetterConfirmed(Enqueued confirmed)
+    {
+        if (!_deadLettersInFlight.TryGetValue(confirmed.ConfirmId, out var inFlight))
+        {
+            return;
+        }
+
+        if (--inFlight.Remaining == 0)
+        {
+            _deadLettersInFlight.Remove(confirmed.ConfirmId);
+            JournalRemove(inFlight.Source);
+        }
+    }
+
+    private void OnDeadLetterFailed(EnqueueFailed failed)
+    {
+        if (_deadLettersInFlight.TryGetValue(failed.ConfirmId, out var inFlight))
+        {
+            _log.Warning("queue '{0}' in vhost '{1}': a dead-letter target refused message {2} ({3}); trying again",
+                _name, _vhost, inFlight.Source.Id, failed.Reason);
+            inFlight.Failed = true;
+        }
+    }
+
+    /// <summary>Sends again what a target refused or did not confirm in time (at least once: a target may get it twice).</summary>
+    private void RetryDeadLetters()
+    {
+        long now = Environment.TickCount64;
+        foreach (var (id, inFlight) in _deadLettersInFlight.ToList())
+        {
+            if (!inFlight.Failed && now - inFlight.SentAt < DeadLetterTimeout.TotalMilliseconds)
+            {
+                continue;
+            }
+
+            _deadLettersInFlight.Remove(id);
+            if (_state is not null && !SendDeadLetter(inFlight.Source, inFlight.Marked, confirm: true))
+            {
+                JournalRemove(inFlight.Source);
+            }
+        }
+
+        if (_deadLettersInFlight.Count == 0)
+        {
+            Timers.Cancel("dead-letter-retry");
+        }
+    }
+
+    private sealed class DeadLetterInFlight(QueuedMessage source, Message marked, int remaining, long sentAt)
+    {
+        public QueuedMessage Source { get; } = source;
+        public Message Marked { get; } = marked;
+        public int Remaining { get; set; } = remaining;
+        public long SentAt { get; } = sentAt;
+        public bool Failed { get; set; }
+    }
+
+    private sealed class DeadLetterRetryTick : INoSerializationVerificationNeeded
+    {
+        public static readonly DeadLetterRetryTick Instance = new();
+    }
+}

@@ -1,0 +1,210 @@
+using Broker.Protocol;
+
+namespace Broker.Actors.Queues;
+
+/// <summary>
+/// A queue's decisions, as a pure synchronous state machine (in the spirit of RabbitMQ's
+/// rabbit_fifo): commands come in with the time, the state changes, and what must happen outside
+/// (journal, deliver, dead-letter, wake up later) goes out through IQueueEffects in order. No
+/// actor, clock, timer or I/O in here: QueueActor is the glue, and tests drive this directly.
+/// - ready messages by priority and id (ReadyMessages); unacked ones by id, with the channel
+///   holding them; consumers with their credit (QueueState.Consumers.cs);
+/// - limits (x-max-length, x-max-length-bytes with x-overflow), expiry at the head (x-message-ttl,
+///   per-message expiration), returns counted against x-delivery-limit;
+/// - the delivery watermark: a persistent message of a durable queue is handed out only once a
+///   journaled watermark covers its id, so a crash marks it redelivered.
+/// </summary>
+internal sealed partial class QueueState<TChannel> where TChannel : class
+{
+    private readonly IQueueEffects<TChannel> _effects;
+    private readonly ReadyMessages _ready;
+    private long _nextId = 1;
+
+    /// <summary>The expiry wake-up already asked for (long.MaxValue: none).</summary>
+    private long _expiryDue = long.MaxValue;
+
+    public QueueState(QueueArguments arguments, bool journaled, IQueueEffects<TChannel> effects)
+    {
+        Arguments = arguments;
+        Journaled = journaled;
+        _effects = effects;
+        _ready = new ReadyMessages(arguments.MaxPriority);
+    }
+
+    public QueueArguments Arguments { get; }
+
+    /// <summary>A durable queue: its persistent messages are journaled, so their deliveries need the watermark.</summary>
+    public bool Journaled { get; }
+
+    /// <summary>The id the next message gets.</summary>
+    public long NextId => _nextId;
+
+    /// <summary>The highest id a written watermark covers.</summary>
+    public long DeliverableUpTo { get; private set; }
+
+    public int ReadyCount => _ready.Count;
+
+    /// <summary>Set by the owner while it may not hand messages out (its node's lease lapsed): nothing is delivered or got.</summary>
+    public bool DeliveriesHeld { get; set; }
+
+    public long ReadyBytes => _ready.Bytes;
+
+    /// <summary>
+    /// Takes a published message in, unless a reject-publish limit refuses it (null). Effects:
+    /// Accepted, then whatever drop-head pushed out, then deliveries.
+    /// </summary>
+    public QueuedMessage? Publish(Message message, long now)
+    {
+        if (Arguments.Overflow != Overflow.DropHead && IsFull())
+        {
+            if (Arguments.Overflow == Overflow.RejectPublishDlx && Arguments.DeadLetterExchange is not null)
+            {
+                _effects.DeadLettered(new QueuedMessage(0, message), DeathReason.MaxLength);
+            }
+
+            return null;
+        }
+
+        var m = new QueuedMessage(_nextId++, message, priority: PriorityOf(message), expiresAt: ExpiryOf(message, now));
+        _ready.PushBack(m);
+        _effects.Accepted(m);
+        DropHeadOverLimit();
+        DeliverReady(now);
+        if (m.ExpiresAt != 0 && m.ExpiresAt <= now && _ready.Count > 0 && ReferenceEquals(_ready.PeekFront(), m))
+        {
+            // A TTL of 0: delivered at once if a consumer could take it, dead otherwise (as in RabbitMQ).
+            _ready.PopFront();
+            DeadLetter(m, DeathReason.Expired);
+        }
+
+        AskForExpiry();
+        return m;
+    }
+
+    /// <summary>Timer: dead-letters the messages at the head that expired.</summary>
+    public void Expire(long now)
+    {
+        _expiryDue = long.MaxValue;
+        ExpireHeads(now);
+        // A message blocked behind an expired one (waiting for its watermark) may go now.
+        DeliverReady(now);
+    }
+
+    /// <summary>queue.purge: drops every ready message (unacked ones stay). Returns how many.</summary>
+    public int Purge()
+    {
+        int n = _ready.Count;
+        while (_ready.Count > 0)
+        {
+            _effects.Removed(_ready.PopFront());
+        }
+
+        return n;
+    }
+
+    /// <summary>queue.delete: forgets everything, with no effects (the queue's journal goes as a whole).</summary>
+    public void Clear()
+    {
+        _ready.Clear();
+        _unacked.Clear();
+        _consumers.Clear();
+    }
+
+    /// <summary>Recovery: a journaled message, in id order.</summary>
+    public void Restore(long id, Message message, long expiresAt, bool redelivered)
+    {
+        _ready.PushBack(new QueuedMessage(id, message, redelivered, PriorityOf(message), expiresAt));
+        _nextId = Math.Max(_nextId, id + 1);
+    }
+
+    /// <summary>Recovery: counters from the journal. New ids start above the watermark, so none is taken for a redelivery.</summary>
+    public void RestoreCounters(long nextId, long watermark)
+    {
+        DeliverableUpTo = Math.Max(DeliverableUpTo, watermark);
+        _nextId = Math.Max(Math.Max(_nextId, nextId), watermark + 1);
+    }
+
+    /// <summary>Recovery is complete: expired messages at the head go now, and the next expiry is asked for.</summary>
+    public void Recovered(long now) => Expire(now);
+
+    /// <summary>A watermark up to this id is in the journal.</summary>
+    public void WatermarkWritten(long upTo, long now)
+    {
+        DeliverableUpTo = Math.Max(DeliverableUpTo, upTo);
+        DeliverReady(now);
+    }
+
+    /// <summary>A ready or unacked message by id (compaction re-writes long-lived ones).</summary>
+    public QueuedMessage? FindLive(long id) => _unacked.TryGetValue(id, out var u) ? u.Message : _ready.FindById(id);
+
+    private bool MayDeliver(QueuedMessage m) => !Journaled || !m.Message.Persistent || m.Id <= DeliverableUpTo;
+
+    private bool IsFull() =>
+        _ready.Count >= Arguments.MaxLength || _ready.Bytes >= Arguments.MaxLengthBytes;
+
+    private void DropHeadOverLimit()
+    {
+        while (_ready.Count > 0 && (_ready.Count > Arguments.MaxLength || _ready.Bytes > Arguments.MaxLengthBytes))
+        {
+            DeadLetter(_ready.PopFront(), DeathReason.MaxLength);
+        }
+    }
+
+    /// <summary>Dead-letters the expired heads of every level. Returns how many.</summary>
+    private int ExpireHeads(long now)
+    {
+        int n = 0;
+        while (_ready.Expiring > 0 && _ready.PopExpiredFront(now) is { } m)
+        {
+            DeadLetter(m, DeathReason.Expired);
+            n++;
+        }
+
+        return n;
+    }
+
+    /// <summary>Asks to be woken when the earliest head expires, unless an earlier wake-up is due.</summary>
+    private void AskForExpiry()
+    {
+        if (_ready.Expiring == 0)
+        {
+            return;
+        }
+
+        long at = _ready.EarliestFrontExpiry();
+        if (at != long.MaxValue && at + 1 < _expiryDue)
+        {
+            // Expired means strictly past its time (a TTL of 0 still reaches a waiting consumer).
+            _expiryDue = at + 1;
+            _effects.ExpiryDue(at + 1);
+        }
+    }
+
+    /// <summary>Dead-letters a message if the queue has a dead-letter exchange; drops it otherwise.</summary>
+    private void DeadLetter(QueuedMessage m, DeathReason reason)
+    {
+        if (Arguments.DeadLetterExchange is null)
+        {
+            _effects.Removed(m);
+        }
+        else
+        {
+            _effects.DeadLettered(m, reason);
+        }
+    }
+
+    private byte PriorityOf(Message message) =>
+        Arguments.MaxPriority == 0 ? (byte)0 : Math.Min(message.Properties.Priority ?? 0, Arguments.MaxPriority);
+
+    /// <summary>The lower of the queue's TTL and the message's expiration, from now; 0 for none.</summary>
+    private long ExpiryOf(Message message, long now)
+    {
+        long? ttl = Arguments.MessageTtl;
+        if (message.Properties.Expiration is { } expiration && MessageExpiration.TryParse(expiration, out long ms))
+        {
+            ttl = ttl is { } q ? Math.Min(q, ms) : ms;
+        }
+
+        return ttl is { } t ? now + t : 0;
+    }
+}
