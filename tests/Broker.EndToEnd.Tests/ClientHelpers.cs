@@ -21,6 +21,15 @@ public static class ClientHelpers
         return ex.ShutdownReason!.ReplyCode;
     }
 
+    /// <summary>Runs an operation expected to close the channel, and returns the reply code and text the broker sent.</summary>
+    public static async Task<(ushort Code, string Text)> ChannelError(IChannel channel, Func<Task> operation)
+    {
+        var ex = await Assert.ThrowsAnyAsync<OperationInterruptedException>(operation);
+        Assert.NotNull(ex.ShutdownReason);
+        await Wait.Until(() => channel.IsClosed, "channel to close");
+        return (ex.ShutdownReason!.ReplyCode, ex.ShutdownReason.ReplyText);
+    }
+
     /// <summary>Collects deliveries of one consumer into a channel the test reads with a bound.</summary>
     public static async Task<(string Tag, Channel<BasicDeliverEventArgs> Deliveries)> ConsumeAsync(
         IChannel channel, string queue, bool autoAck = false, string tag = "", bool exclusive = false)

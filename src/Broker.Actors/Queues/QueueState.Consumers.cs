@@ -31,14 +31,10 @@ internal sealed partial class QueueState<TChannel>
     /// </summary>
     public AmqpException? AddConsumer(Consumer<TChannel> consumer, string queueText)
     {
-        if (_consumers.Count > 0 && (consumer.Exclusive || _consumers.Exists(c => c.Exclusive)))
+        // RabbitMQ refuses an exclusive consumer on a single-active-consumer queue even when it would be the only one.
+        if ((_consumers.Count > 0 || Arguments.SingleActiveConsumer) && (consumer.Exclusive || _consumers.Exists(c => c.Exclusive)))
         {
             return AmqpException.AccessRefused($"{queueText} in exclusive use");
-        }
-
-        if (Arguments.SingleActiveConsumer && consumer.Exclusive)
-        {
-            return AmqpException.ResourceLocked($"{queueText} has single active consumer and exclusive consumers are not allowed");
         }
 
         int at = _consumers.FindIndex(c => c.Priority < consumer.Priority);

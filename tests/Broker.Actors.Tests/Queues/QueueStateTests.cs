@@ -312,7 +312,8 @@ public class QueueStateTests
     {
         var q = State(Args(("x-single-active-consumer", true)));
         var error = q.AddConsumer(new Consumer<string>("x", "ch", false, exclusive: true, 0, 1000), "queue 'q' in vhost '/'");
-        Assert.Equal(ReplyCode.ResourceLocked, error!.ReplyCode);
+        Assert.Equal(ReplyCode.AccessRefused, error!.ReplyCode);
+        Assert.Equal("ACCESS_REFUSED - queue 'q' in vhost '/' in exclusive use", error.ReplyText);
     }
 
     [Fact]
