@@ -23,4 +23,19 @@ public static class Wait
             await Task.Delay(10);
         }
     }
+
+    /// <summary>Polls an asynchronous condition (a broker round trip) until it holds or the bound passes.</summary>
+    public static async Task Until(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? Default);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"timed out waiting for {what}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
 }

@@ -29,14 +29,14 @@ public sealed partial class QueueActor
             args.DeadLetterExchange!, routingKey);
         // Confirmed by its targets before it leaves the journal, when it is in the journal at all.
         bool journaled = Durable && m.Message.Persistent && m.Id != 0;
-        if (!SendDeadLetter(m, marked, journaled) && journaled)
+        if (!SendDeadLetter(m, marked, journaled, attempts: 0) && journaled)
         {
             JournalRemove(m);
         }
     }
 
     /// <summary>Routes and sends a dead-lettered copy; false when nothing takes it (it is dropped, as in RabbitMQ).</summary>
-    private bool SendDeadLetter(QueuedMessage source, Message marked, bool confirm)
+    private bool SendDeadLetter(QueuedMessage source, Message marked, bool confirm, int attempts)
     {
         _deadLetterRoute.Clear();
         if (marked.Exchange.Length == 0)
@@ -75,7 +75,7 @@ public sealed partial class QueueActor
 
         if (sent > 0 && confirm)
         {
-            _deadLettersInFlight[confirmId] = new DeadLetterInFlight(source, marked, sent, Environment.TickCount64);
+            _deadLettersInFlight[confirmId] = new DeadLetterInFlight(source, marked, sent, Environment.TickCount64, attempts);
             if (!Timers.IsTimerActive("dead-letter-retry"))
             {
                 Timers.StartPeriodicTimer("dead-letter-retry", DeadLetterRetryTick.Instance, DeadLetterRetry);
@@ -103,8 +103,12 @@ public sealed partial class QueueActor
     {
         if (_deadLettersInFlight.TryGetValue(failed.ConfirmId, out var inFlight))
         {
-            _log.Warning("queue '{0}' in vhost '{1}': a dead-letter target refused message {2} ({3}); trying again",
-                _name, _vhost, inFlight.Source.Id, failed.Reason);
+            if (inFlight.Attempts == 0)
+            {
+                _log.Warning("queue '{0}' in vhost '{1}': a dead-letter target refused message {2} ({3}); it stays here and is tried again every {4} s",
+                    _name, _vhost, inFlight.Source.Id, failed.Reason, DeadLetterRetry.TotalSeconds);
+            }
+
             inFlight.Failed = true;
         }
     }
@@ -121,7 +125,7 @@ public sealed partial class QueueActor
             }
 
             _deadLettersInFlight.Remove(id);
-            if (_state is not null && !SendDeadLetter(inFlight.Source, inFlight.Marked, confirm: true))
+            if (_state is not null && !SendDeadLetter(inFlight.Source, inFlight.Marked, confirm: true, inFlight.Attempts + 1))
             {
                 JournalRemove(inFlight.Source);
             }
@@ -133,8 +137,9 @@ public sealed partial class QueueActor
         }
     }
 
-    private sealed class DeadLetterInFlight(QueuedMessage source, Message marked, int remaining, long sentAt)
+    private sealed class DeadLetterInFlight(QueuedMessage source, Message marked, int remaining, long sentAt, int attempts)
     {
+        public int Attempts { get; } = attempts;
         public QueuedMessage Source { get; } = source;
         public Message Marked { get; } = marked;
         public int Remaining { get; set; } = remaining;

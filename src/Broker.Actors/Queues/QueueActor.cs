@@ -171,7 +171,12 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        RestartExpiryTimer();
+        if (!cmd.Passive)
+        {
+            // A redeclare renews an x-expires lease; a passive one only looks.
+            RestartExpiryTimer();
+        }
+
         Sender.Tell(new QueueDeclareResult(_name, (uint)_state!.ReadyCount, ConsumerCount));
     }
 
