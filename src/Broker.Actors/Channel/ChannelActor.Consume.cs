@@ -52,6 +52,12 @@ public sealed partial class ChannelActor
     private void OnConsume(BasicConsume consume)
     {
         string queueName = ResolveQueueName(consume.Queue);
+        if (queueName == DirectReplyTo)
+        {
+            ConsumeDirectReplies(consume);
+            return;
+        }
+
         string tag = consume.ConsumerTag.Length > 0 ? consume.ConsumerTag : "amq.ctag-" + Names.Random();
         if (_consumers.ContainsKey(tag))
         {
@@ -103,6 +109,11 @@ public sealed partial class ChannelActor
 
     private void OnCancel(BasicCancel cancel)
     {
+        if (CancelDirectReplies(cancel))
+        {
+            return;
+        }
+
         if (!_consumers.TryGetValue(cancel.ConsumerTag, out var consumer))
         {
             // Cancelling an unknown tag is not an error.

@@ -60,7 +60,20 @@ public sealed partial class ChannelActor
         }
 
         var message = new Message(publish.Exchange, publish.RoutingKey, header, command.Body);
+        if (header.Properties.ReplyTo == DirectReplyTo)
+        {
+            message = WithReplyAddress(message);
+        }
+
         _routeBuffer.Clear();
+        if (publish.Exchange.Length == 0 && publish.RoutingKey.StartsWith(DirectReplyPrefix, StringComparison.Ordinal) && !_tx)
+        {
+            // A reply to a direct reply-to address: straight to the channel it names.
+            bool delivered = SendDirectReply(message);
+            Deliver(message, Array.Empty<string>(), publish.Mandatory && !delivered, _confirmMode ? ++_publishSeq : 0);
+            return;
+        }
+
         if (publish.Exchange.Length == 0)
         {
             _routeBuffer.Add(publish.RoutingKey);

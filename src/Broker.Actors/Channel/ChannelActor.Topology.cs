@@ -40,6 +40,7 @@ public sealed partial class ChannelActor
         }
 
         var definition = new ExchangeDefinition(VHost, d.Exchange, d.Type, d.Durable, d.AutoDelete, d.Internal, d.Arguments);
+        definition.Validate();
         Request(() => _broker.TellExchange(VHost, d.Exchange, new DeclareExchange(definition, false), Self), _ =>
         {
             if (!d.Nowait)
@@ -127,6 +128,17 @@ public sealed partial class ChannelActor
     private void OnQueueDeclare(QueueDeclare d)
     {
         string name = d.Queue;
+        if (name == DirectReplyTo)
+        {
+            // The pseudo-queue exists for everyone, with one consumer (RabbitMQ answers so, consumer or not).
+            if (!d.Nowait)
+            {
+                Emit(new QueueDeclareOk { Queue = name, MessageCount = 0, ConsumerCount = 1 });
+            }
+
+            return;
+        }
+
         if (name.Length == 0 && !d.Passive)
         {
             name = "amq.gen-" + Names.Random();

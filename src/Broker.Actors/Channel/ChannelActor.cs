@@ -85,6 +85,7 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
     private void ReceiveAsyncMessages()
     {
         Receive<Deliver>(OnDeliver);
+        Receive<DirectReply>(OnDirectReply);
         Receive<Enqueued>(OnEnqueued);
         Receive<EnqueueFailed>(OnEnqueueFailed);
         Receive<PublishCredit>(OnPublishCredit);

@@ -28,6 +28,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     private const string DeclareQueueManifest = "qd";
     private const string QueueDeclareResultManifest = "qdr";
     private const string PublishManifest = "qp";
+    private const string DirectReplyManifest = "cdr";
     private const string EnqueuedManifest = "qe";
     private const string EnqueueFailedManifest = "qef";
     private const string AddConsumerManifest = "qac";
@@ -90,6 +91,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
         DeclareQueue => DeclareQueueManifest,
         QueueDeclareResult => QueueDeclareResultManifest,
         Publish => PublishManifest,
+        Channel.DirectReply => DirectReplyManifest,
         Enqueued => EnqueuedManifest,
         EnqueueFailed => EnqueueFailedManifest,
         AddConsumer => AddConsumerManifest,
@@ -157,6 +159,10 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                 w.WriteShortString(r.Name);
                 w.WriteLong(r.MessageCount);
                 w.WriteLong(r.ConsumerCount);
+                break;
+            case Channel.DirectReply d:
+                WriteMessage(w, d.Message);
+                w.WriteShortString(d.Secret);
                 break;
             case Publish p:
                 WriteMessage(w, p.Message);
@@ -348,6 +354,8 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                 return new DeclareQueue(ReadQueueDefinition(ref r), ReadBool(ref r), ReadText(ref r), ReadActorRef(ref r));
             case QueueDeclareResultManifest:
                 return new QueueDeclareResult(r.ReadShortString(), r.ReadLong(), r.ReadLong());
+            case DirectReplyManifest:
+                return new Channel.DirectReply(ReadMessage(ref r), r.ReadShortString());
             case PublishManifest:
                 return new Publish(ReadMessage(ref r), (long)r.ReadLongLong());
             case EnqueuedManifest:

@@ -16,6 +16,21 @@ public sealed record ExchangeDefinition(
         ("amq.match", ExchangeType.Headers),
     };
 
+    public const string AlternateExchangeArgument = "alternate-exchange";
+
+    /// <summary>The exchange unroutable messages go to instead (the alternate-exchange argument), if any.</summary>
+    public string? AlternateExchange => Arguments.GetString(AlternateExchangeArgument);
+
+    /// <summary>Checks the arguments a declare may carry (RabbitMQ answers 406 otherwise).</summary>
+    public void Validate()
+    {
+        if (Arguments.TryGetValue(AlternateExchangeArgument, out var ae) && ae is not (string or byte[]))
+        {
+            throw AmqpException.PreconditionFailed(
+                $"invalid type '{Queues.QueueArguments.ErlangType(ae)}' for arg '{AlternateExchangeArgument}' in exchange '{Name}' in vhost '{VHost}'");
+        }
+    }
+
     /// <summary>Null when equivalent; otherwise the property that differs, worded as RabbitMQ does.</summary>
     public string? Difference(string type, bool durable, bool autoDelete, bool @internal, FieldTable arguments)
     {
@@ -39,9 +54,16 @@ public sealed record ExchangeDefinition(
             return $"inequivalent arg 'internal' for exchange '{Name}' in vhost '{VHost}': received '{Bool(@internal)}' but current is '{Bool(Internal)}'";
         }
 
-        if (!FieldValues.TablesEqual(arguments, Arguments))
+        // Of the arguments, RabbitMQ compares only alternate-exchange; the others may differ.
+        arguments.TryGetValue(AlternateExchangeArgument, out var received);
+        Arguments.TryGetValue(AlternateExchangeArgument, out var current);
+        if (!FieldValues.DeepEquals(received, current))
         {
-            return $"inequivalent arg 'arguments' for exchange '{Name}' in vhost '{VHost}'";
+            string Side(object? v, FieldTable t) => !t.ContainsKey(AlternateExchangeArgument) ? "none"
+                : $"the value '{FieldValues.AsString(v)}' of type '{Queues.QueueArguments.ErlangType(v)}'";
+            return arguments.ContainsKey(AlternateExchangeArgument) && Arguments.ContainsKey(AlternateExchangeArgument)
+                ? $"inequivalent arg '{AlternateExchangeArgument}' for exchange '{Name}' in vhost '{VHost}': received '{FieldValues.AsString(received)}' but current is '{FieldValues.AsString(current)}'"
+                : $"inequivalent arg '{AlternateExchangeArgument}' for exchange '{Name}' in vhost '{VHost}': received {Side(received, arguments)} but current is {Side(current, Arguments)}";
         }
 
         return null;

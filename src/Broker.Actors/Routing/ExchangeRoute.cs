@@ -18,6 +18,11 @@ public sealed class ExchangeRoute
     {
         Definition = definition;
         Bindings = bindings;
+        if (definition.AlternateExchange is { } ae)
+        {
+            Alternate = new Binding(definition.Name, ae, ToExchange: true, string.Empty, new FieldTable());
+        }
+
         switch (definition.Type)
         {
             case ExchangeType.Direct:
@@ -35,6 +40,9 @@ public sealed class ExchangeRoute
     public IReadOnlyList<Binding> Bindings { get; }
 
     public string Name => Definition.Name;
+
+    /// <summary>A binding to the alternate exchange, followed when nothing else matches (null without one).</summary>
+    public Binding? Alternate { get; }
 
     /// <summary>Adds the bindings that match a message with this routing key and headers.</summary>
     public void Match(string routingKey, FieldTable? headers, List<Binding> result)

@@ -51,7 +51,7 @@ public sealed class RoutingTable
             seen.Add(q);
         }
 
-        exchange.Match(routingKey, headers, matched);
+        MatchOrAlternate(exchange, routingKey, headers, matched);
         if (matched.Count == 0)
         {
             return;
@@ -74,8 +74,19 @@ public sealed class RoutingTable
             visited ??= new HashSet<string>(StringComparer.Ordinal) { exchange.Name };
             if (visited.Add(b.Destination) && Find(vhost, b.Destination) is { } next)
             {
-                next.Match(routingKey, headers, matched);
+                MatchOrAlternate(next, routingKey, headers, matched);
             }
+        }
+    }
+
+    /// <summary>An exchange that matches nothing hands the message to its alternate exchange, as in RabbitMQ.</summary>
+    private static void MatchOrAlternate(ExchangeRoute exchange, string routingKey, FieldTable? headers, List<Binding> matched)
+    {
+        int before = matched.Count;
+        exchange.Match(routingKey, headers, matched);
+        if (matched.Count == before && exchange.Alternate is { } alternate)
+        {
+            matched.Add(alternate);
         }
     }
 }

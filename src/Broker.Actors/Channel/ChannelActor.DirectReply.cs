@@ -1,0 +1,145 @@
+using System.Text;
+using Akka.Actor;
+using Broker.Actors.Queues;
+using Broker.Protocol;
+using Broker.Protocol.Methods;
+
+namespace Broker.Actors.Channel;
+
+/// <summary>
+/// Direct reply-to (RabbitMQ's amq.rabbitmq.reply-to): RPC without a reply queue. A channel
+/// consumes the pseudo-queue in no-ack mode; its publishes with reply_to=amq.rabbitmq.reply-to
+/// go out with reply_to rewritten to an address naming this channel; a reply published to the
+/// default exchange with that address as routing key is handed straight to this channel, on any
+/// node. The address carries a per-channel secret, so a forged one reaches nobody.
+/// </summary>
+public sealed partial class ChannelActor
+{
+    public const string DirectReplyTo = "amq.rabbitmq.reply-to";
+    private const string DirectReplyPrefix = DirectReplyTo + ".";
+
+    /// <summary>The reply consumer's tag, once the channel consumes amq.rabbitmq.reply-to.</summary>
+    private string? _replyConsumerTag;
+
+    /// <summary>This channel's reply address (amq.rabbitmq.reply-to.path.secret), made on first use.</summary>
+    private string? _replyAddress;
+    private string? _replySecret;
+
+    private IActorRefProvider Provider => ((ExtendedActorSystem)Context.System).Provider;
+
+    private void ConsumeDirectReplies(BasicConsume consume)
+    {
+        if (!consume.NoAck)
+        {
+            throw AmqpException.PreconditionFailed("reply consumer cannot acknowledge");
+        }
+
+        if (_replyConsumerTag is not null)
+        {
+            throw AmqpException.PreconditionFailed("reply consumer already set");
+        }
+
+        string tag = consume.ConsumerTag.Length > 0 ? consume.ConsumerTag : "amq.ctag-" + Names.Random();
+        if (_consumers.ContainsKey(tag))
+        {
+            throw AmqpException.NotAllowed($"attempt to reuse consumer tag '{tag}'");
+        }
+
+        _replyConsumerTag = tag;
+        if (!consume.Nowait)
+        {
+            Emit(new BasicConsumeOk { ConsumerTag = tag });
+        }
+    }
+
+    /// <summary>basic.cancel of the reply consumer; false when the tag is another consumer's.</summary>
+    private bool CancelDirectReplies(BasicCancel cancel)
+    {
+        if (_replyConsumerTag is null || cancel.ConsumerTag != _replyConsumerTag)
+        {
+            return false;
+        }
+
+        _replyConsumerTag = null;
+        if (!cancel.Nowait)
+        {
+            Emit(new BasicCancelOk { ConsumerTag = cancel.ConsumerTag });
+        }
+
+        return true;
+    }
+
+    /// <summary>A request asking for a direct reply gets this channel's address as its reply_to.</summary>
+    private Message WithReplyAddress(Message message)
+    {
+        if (_replyConsumerTag is null)
+        {
+            throw AmqpException.PreconditionFailed("fast reply consumer does not exist");
+        }
+
+        if (_replyAddress is null)
+        {
+            _replySecret = Names.Random();
+            string path = Self.Path.ToSerializationFormatWithAddress(Provider.DefaultAddress);
+            _replyAddress = DirectReplyPrefix + Base64Url(Encoding.UTF8.GetBytes(path)) + "." + _replySecret;
+        }
+
+        string address = _replyAddress;
+        return message.WithProperties(p => p.ReplyTo = address);
+    }
+
+    /// <summary>
+    /// A reply to a direct reply-to address: handed to that channel. False when the address names
+    /// no channel (the message is then unroutable, as in RabbitMQ).
+    /// </summary>
+    private bool SendDirectReply(Message message)
+    {
+        string rest = message.RoutingKey[DirectReplyPrefix.Length..];
+        int dot = rest.LastIndexOf('.');
+        if (dot <= 0 || !TryBase64Url(rest[..dot], out var pathBytes) ||
+            !ActorPath.TryParse(Encoding.UTF8.GetString(pathBytes), out var path))
+        {
+            return false;
+        }
+
+        var target = Provider.ResolveActorRef(path);
+        if (target is EmptyLocalActorRef or DeadLetterActorRef || target.IsNobody())
+        {
+            return false;
+        }
+
+        target.Tell(new DirectReply(message, rest[(dot + 1)..]));
+        return true;
+    }
+
+    private void OnDirectReply(DirectReply reply)
+    {
+        // A forged or stale address, or a reply consumer that went: dropped, as RabbitMQ drops it.
+        if (_replyConsumerTag is null || _closed || reply.Secret != _replySecret)
+        {
+            return;
+        }
+
+        _deliverMethod.ConsumerTag = _replyConsumerTag;
+        _deliverMethod.DeliveryTag = ++_deliveryTag;
+        _deliverMethod.Redelivered = false;
+        _deliverMethod.Exchange = reply.Message.Exchange;
+        _deliverMethod.RoutingKey = reply.Message.RoutingKey;
+        EmitContent(_deliverMethod, reply.Message);
+    }
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static bool TryBase64Url(string s, out byte[] bytes)
+    {
+        string b64 = s.Replace('-', '+').Replace('_', '/');
+        b64 = b64.PadRight(b64.Length + (4 - b64.Length % 4) % 4, '=');
+        var buffer = new byte[b64.Length];
+        bool ok = Convert.TryFromBase64String(b64, buffer, out int n);
+        bytes = buffer[..n];
+        return ok;
+    }
+}
+
+/// <summary>A reply published to a direct reply-to address, for the channel it names.</summary>
+public sealed record DirectReply(Message Message, string Secret) : Cluster.IClusterMessage;
