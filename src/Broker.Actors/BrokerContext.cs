@@ -29,6 +29,13 @@ public sealed class BrokerContext
 
     /// <summary>Whether this node may hand out its durable queues' messages now (always, without a fence).</summary>
     public NodeLease Lease { get; } = new();
+
+    /// <summary>
+    /// Completes once this node's start recovered every durable exchange and queue (or joined a
+    /// running cluster): a queue recovered earlier waits for it before it dead-letters or releases
+    /// messages that fell due while it was down, so their targets are known.
+    /// </summary>
+    public TaskCompletionSource TopologyRecovered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     public IActorRef QueueRegion { get; internal set; } = ActorRefs.Nobody;
     public IActorRef ExchangeRegion { get; internal set; } = ActorRefs.Nobody;
 

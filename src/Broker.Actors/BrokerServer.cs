@@ -90,6 +90,7 @@ public sealed class BrokerServer : IAsyncDisposable
             }
 
             await server.DeclareBuiltInExchangesAsync();
+            server.Context.TopologyRecovered.TrySetResult();
             await server.BindAsync();
             server.Context.Topology.Serving = true;
         }

@@ -76,6 +76,42 @@ public sealed class QueueFeatureDurabilityTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_durable_delayed_message_survives_a_restart_and_is_routed_when_due()
+    {
+        var node = await BrokerFixture.StartAsync(new(), _dataDir);
+        long dueAt;
+        await using (var conn = await node.ConnectAsync())
+        await using (var ch = await ConfirmChannel(conn))
+        {
+            await ch.ExchangeDeclareAsync("delayed-x", "x-delayed-message", durable: true, autoDelete: false, DelayedMessageTests.DelayedDirect);
+            await ch.QueueDeclareAsync("delayed-q", durable: true, exclusive: false, autoDelete: false);
+            await ch.QueueBindAsync("delayed-q", "delayed-x", "k");
+            await ch.BasicPublishAsync("delayed-x", "k", true, DelayedMessageTests.Delayed(3000, persistent: true), Body("held"));
+            dueAt = Environment.TickCount64 + 3000;
+        }
+
+        await node.DisposeAsync();
+        node = await BrokerFixture.StartAsync(new(), _dataDir);
+        try
+        {
+            await using var conn = await node.ConnectAsync();
+            await using var ch = await conn.CreateChannelAsync();
+            if (Environment.TickCount64 < dueAt - 200)
+            {
+                Assert.Equal(0u, (await ch.QueueDeclarePassiveAsync("delayed-q")).MessageCount);
+            }
+
+            await Wait.Until(async () => (await ch.QueueDeclarePassiveAsync("delayed-q")).MessageCount == 1, "the delayed message", TimeSpan.FromSeconds(15));
+            Assert.True(Environment.TickCount64 >= dueAt - 50, "routed before it was due");
+            Assert.Equal("held", Text((await ch.BasicGetAsync("delayed-q", true))!.Body));
+        }
+        finally
+        {
+            await node.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task An_unused_durable_queue_expires_after_a_restart_too()
     {
         var node = await BrokerFixture.StartAsync(new(), _dataDir);

@@ -66,6 +66,7 @@ public sealed partial class ChannelActor
         }
 
         _routeBuffer.Clear();
+        bool mandatory = publish.Mandatory;
         if (publish.Exchange.Length == 0 && publish.RoutingKey.StartsWith(DirectReplyPrefix, StringComparison.Ordinal) && !_tx)
         {
             // A reply to a direct reply-to address: straight to the channel it names.
@@ -87,17 +88,26 @@ public sealed partial class ChannelActor
                 throw AmqpException.AccessRefused($"cannot publish to internal exchange '{publish.Exchange}' in vhost '{VHost}'");
             }
 
-            _broker.Routes.Route(VHost, exchange, publish.RoutingKey, header.Properties.Headers, _routeBuffer, _routeScratch);
+            if (exchange.Definition.Type == Routing.ExchangeType.DelayedMessage && DelayedMessages.DelayOf(header.Properties) > 0)
+            {
+                // Held until due by the exchange's hidden queue, which then routes it: routed as far as the publisher is concerned.
+                _routeBuffer.Add(DelayedMessages.QueueName(publish.Exchange));
+                mandatory = false;
+            }
+            else
+            {
+                _broker.Routes.Route(VHost, exchange, publish.RoutingKey, header.Properties.Headers, _routeBuffer, _routeScratch);
+            }
         }
 
         long seq = _confirmMode ? ++_publishSeq : 0;
         if (_tx)
         {
-            _txPublishes.Add(new PendingPublish(message, _routeBuffer.ToArray(), publish.Mandatory));
+            _txPublishes.Add(new PendingPublish(message, _routeBuffer.ToArray(), mandatory));
             return;
         }
 
-        Deliver(message, _routeBuffer, publish.Mandatory, seq);
+        Deliver(message, _routeBuffer, mandatory, seq);
     }
 
     /// <summary>Sends a routed message to its queues; confirmId 0 asks for no answer.</summary>

@@ -43,11 +43,24 @@ public sealed partial class ChannelActor
         definition.Validate();
         Request(() => _broker.TellExchange(VHost, d.Exchange, new DeclareExchange(definition, false), Self), _ =>
         {
-            if (!d.Nowait)
+            if (d.Type != ExchangeType.DelayedMessage)
             {
-                Emit(new ExchangeDeclareOk());
+                ExchangeDeclared(d);
+                return;
             }
+
+            // A delayed-message exchange holds its delayed messages in a hidden queue of its own.
+            var hidden = DelayedMessages.QueueFor(VHost, d.Exchange, d.Durable);
+            DeclareQueueRequest(hidden, new DeclareQueue(hidden, false, _connection.ConnectionId, _connection.Connection), _ => ExchangeDeclared(d));
         });
+    }
+
+    private void ExchangeDeclared(ExchangeDeclare d)
+    {
+        if (!d.Nowait)
+        {
+            Emit(new ExchangeDeclareOk());
+        }
     }
 
     private void OnExchangeDelete(ExchangeDelete d)
@@ -58,13 +71,27 @@ public sealed partial class ChannelActor
             throw AmqpException.AccessRefused($"deletion of system exchange '{d.Exchange}' in vhost '{VHost}' not allowed");
         }
 
+        bool delayed = _broker.Routes.Find(VHost, d.Exchange)?.Definition.Type == ExchangeType.DelayedMessage;
         Request(() => _broker.TellExchange(VHost, d.Exchange, new DeleteExchange(d.IfUnused), Self), _ =>
         {
-            if (!d.Nowait)
+            // Its delayed messages go with it, as with the plugin.
+            string hidden = DelayedMessages.QueueName(d.Exchange);
+            if (delayed && _broker.Queues.Find(VHost, hidden) is { Available: true } queue)
             {
-                Emit(new ExchangeDeleteOk());
+                RequestQueue(queue.Ref, hidden, new DeleteQueue(false, false, _connection.ConnectionId), _ => ExchangeDeleted(d));
+                return;
             }
+
+            ExchangeDeleted(d);
         });
+    }
+
+    private void ExchangeDeleted(ExchangeDelete d)
+    {
+        if (!d.Nowait)
+        {
+            Emit(new ExchangeDeleteOk());
+        }
     }
 
     private void OnExchangeBind(string source, string destination, string routingKey, FieldTable args, bool nowait, bool bind)
@@ -162,7 +189,13 @@ public sealed partial class ChannelActor
         }
 
         definition.Validate();
-        Action<object> declared = reply => DeclaredQueue(d, (QueueDeclareResult)reply);
+        DeclareQueueRequest(definition, request, reply => DeclaredQueue(d, (QueueDeclareResult)reply));
+    }
+
+    /// <summary>Sends a (non-passive) queue declare where the queue lives or will live.</summary>
+    private void DeclareQueueRequest(QueueDefinition definition, DeclareQueue request, Action<object> declared)
+    {
+        string name = definition.Name;
         var existing = _broker.Queues.Find(VHost, name);
         if (existing is { Available: true })
         {

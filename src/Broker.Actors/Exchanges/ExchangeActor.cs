@@ -218,7 +218,7 @@ public sealed class ExchangeActor : ReceivePersistentActor
 
     private void Bind(Binding binding, bool destinationDurable)
     {
-        if (_definition!.Type == ExchangeType.Headers)
+        if (_definition!.RoutingType == ExchangeType.Headers)
         {
             HeadersMatcher.Validate(binding.Arguments);
         }

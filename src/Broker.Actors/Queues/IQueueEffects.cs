@@ -31,6 +31,12 @@ internal interface IQueueEffects<TChannel> where TChannel : class
     /// </summary>
     void DeadLettered(QueuedMessage message, DeathReason reason);
 
+    /// <summary>
+    /// A delayed message fell due: route it through its delayed-message exchange. Like a
+    /// dead-letter, it leaves the journal once the queues it was routed to have it.
+    /// </summary>
+    void Due(QueuedMessage message);
+
     /// <summary>The next delivery is of this id, which no written watermark covers yet (see DeliveryWatermark).</summary>
     void WatermarkNeeded(long id);
 

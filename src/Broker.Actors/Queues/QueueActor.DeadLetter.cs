@@ -5,11 +5,12 @@ using Broker.Actors.Routing;
 namespace Broker.Actors.Queues;
 
 /// <summary>
-/// Dead-lettering: a message the state gave up (rejected, expired, pushed out by a limit, over its
+/// Forwarding a message to an exchange on the queue's behalf. Dead-lettering: a message the state gave up (rejected, expired, pushed out by a limit, over its
 /// delivery limit) is marked with x-death and published to the dead-letter exchange. A journaled
 /// message leaves this queue's journal only once every queue it was routed to confirmed it (is in
 /// that queue's journal), so a crash in between never loses it: at worst it is in both. A target
-/// that refuses it or does not answer is tried again every second.
+/// that refuses it or does not answer is tried again every second. Delayed messages that fall due
+/// (DelayedMessages) go out the same way.
 /// </summary>
 public sealed partial class QueueActor
 {
@@ -29,14 +30,27 @@ public sealed partial class QueueActor
             args.DeadLetterExchange!, routingKey);
         // Confirmed by its targets before it leaves the journal, when it is in the journal at all.
         bool journaled = Durable && m.Message.Persistent && m.Id != 0;
-        if (!SendDeadLetter(m, marked, journaled, attempts: 0) && journaled)
+        if (!Forward(m, marked, journaled, attempts: 0) && journaled)
         {
             JournalRemove(m);
         }
     }
 
-    /// <summary>Routes and sends a dead-lettered copy; false when nothing takes it (it is dropped, as in RabbitMQ).</summary>
-    private bool SendDeadLetter(QueuedMessage source, Message marked, bool confirm, int attempts)
+    /// <summary>A delayed message fell due: routed through its exchange as published, with the same guarantee.</summary>
+    private void ReleaseDelayed(QueuedMessage m)
+    {
+        bool journaled = Durable && m.Message.Persistent;
+        if (!Forward(m, m.Message, journaled, attempts: 0) && journaled)
+        {
+            JournalRemove(m);
+        }
+    }
+
+    /// <summary>
+    /// Routes a message through its exchange and sends it to the queues it reaches (a dead-letter,
+    /// or a delayed message that fell due); false when nothing takes it (it is dropped, as in RabbitMQ).
+    /// </summary>
+    private bool Forward(QueuedMessage source, Message marked, bool confirm, int attempts)
     {
         _deadLetterRoute.Clear();
         if (marked.Exchange.Length == 0)
@@ -125,7 +139,7 @@ public sealed partial class QueueActor
             }
 
             _deadLettersInFlight.Remove(id);
-            if (_state is not null && !SendDeadLetter(inFlight.Source, inFlight.Marked, confirm: true, inFlight.Attempts + 1))
+            if (_state is not null && !Forward(inFlight.Source, inFlight.Marked, confirm: true, inFlight.Attempts + 1))
             {
                 JournalRemove(inFlight.Source);
             }

@@ -36,6 +36,8 @@ public sealed partial class QueueActor : IQueueEffects<IActorRef>
 
     void IQueueEffects<IActorRef>.DeadLettered(QueuedMessage message, DeathReason reason) => DeadLetter(message, reason);
 
+    void IQueueEffects<IActorRef>.Due(QueuedMessage message) => ReleaseDelayed(message);
+
     void IQueueEffects<IActorRef>.WatermarkNeeded(long id) => RaiseWatermark(id);
 
     void IQueueEffects<IActorRef>.ExpiryDue(long at)

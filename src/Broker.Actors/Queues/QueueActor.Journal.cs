@@ -144,8 +144,17 @@ public sealed partial class QueueActor
         Register();
         _log.Info("Recovered durable queue '{0}' in vhost '{1}' with {2} message(s) on node {3}", _name, _vhost, _state!.ReadyCount,
             _broker.Settings.NodeName);
-        // Expiry is measured from the original publish: what expired while the queue was down goes now.
-        _state.Recovered(Tick());
+        // Expiry is measured from the original publish: what expired (or fell due) while the queue
+        // was down goes now, once the node knows every exchange and queue it may go to.
+        if (_broker.TopologyRecovered.Task.IsCompleted)
+        {
+            _state.Recovered(Tick());
+        }
+        else
+        {
+            BrokerContext.TellWhenDone(_broker.TopologyRecovered.Task, Self, TopologyRecovered.Instance, Self);
+        }
+
         RestartExpiryTimer();
     }
 
@@ -555,6 +564,11 @@ public sealed partial class QueueActor
         {
             channel.Tell(new EnqueueFailed(Self, confirmId, reason), Self);
         }
+    }
+
+    private sealed class TopologyRecovered : INoSerializationVerificationNeeded
+    {
+        public static readonly TopologyRecovered Instance = new();
     }
 
     private sealed class JournalTick : INoSerializationVerificationNeeded

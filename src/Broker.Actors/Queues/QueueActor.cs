@@ -84,6 +84,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         Command<StallCheck>(_ => CheckForStalledConsumers());
         Command<LeaseRecheck>(_ => DeliverReady());
         Command<ExpireMessages>(_ => OnExpireMessages());
+        Command<TopologyRecovered>(_ => _state?.Recovered(Tick()));
         Command<ExpireQueue>(OnExpireQueue);
         Command<Enqueued>(OnDeadLetterConfirmed);
         Command<EnqueueFailed>(OnDeadLetterFailed);

@@ -50,6 +50,12 @@ public sealed record QueueArguments
 
     public bool SingleActiveConsumer { get; init; }
 
+    /// <summary>
+    /// Set on the hidden queue that holds a delayed-message exchange's messages until they are due
+    /// (DelayedMessages.QueueArgument): the exchange's name.
+    /// </summary>
+    public string? DelayFor { get; init; }
+
     /// <summary>Quorum queues count returns and tell consumers (x-delivery-count), as RabbitMQ's do.</summary>
     public bool CountsDeliveries { get; init; }
 
@@ -97,6 +103,7 @@ public sealed record QueueArguments
             DeliveryLimit = p.NonNegative("x-delivery-limit"),
             SingleActiveConsumer = p.Bool("x-single-active-consumer") ?? false,
             CountsDeliveries = queueType == "quorum",
+            DelayFor = p.LongString(DelayedMessages.QueueArgument),
         };
     }
 

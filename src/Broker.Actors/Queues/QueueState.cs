@@ -23,12 +23,22 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
     /// <summary>The expiry wake-up already asked for (long.MaxValue: none).</summary>
     private long _expiryDue = long.MaxValue;
 
+    /// <summary>A delayed-message exchange's hidden queue: its messages by due time (ExpiresAt), then id.</summary>
+    private readonly SortedSet<QueuedMessage>? _delayed;
+    private readonly Dictionary<long, QueuedMessage>? _delayedById;
+
     public QueueState(QueueArguments arguments, bool journaled, IQueueEffects<TChannel> effects)
     {
         Arguments = arguments;
         Journaled = journaled;
         _effects = effects;
         _ready = new ReadyMessages(arguments.MaxPriority);
+        if (arguments.DelayFor is not null)
+        {
+            _delayed = new SortedSet<QueuedMessage>(Comparer<QueuedMessage>.Create((a, b) =>
+                a.ExpiresAt != b.ExpiresAt ? a.ExpiresAt.CompareTo(b.ExpiresAt) : a.Id.CompareTo(b.Id)));
+            _delayedById = new Dictionary<long, QueuedMessage>();
+        }
     }
 
     public QueueArguments Arguments { get; }
@@ -42,7 +52,7 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
     /// <summary>The highest id a written watermark covers.</summary>
     public long DeliverableUpTo { get; private set; }
 
-    public int ReadyCount => _ready.Count;
+    public int ReadyCount => _ready.Count + (_delayed?.Count ?? 0);
 
     /// <summary>Set by the owner while it may not hand messages out (its node's lease lapsed): nothing is delivered or got.</summary>
     public bool DeliveriesHeld { get; set; }
@@ -55,6 +65,11 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
     /// </summary>
     public QueuedMessage? Publish(Message message, long now)
     {
+        if (_delayed is not null)
+        {
+            return Delay(new QueuedMessage(_nextId++, message, expiresAt: now + DelayedMessages.DelayOf(message.Properties)), now);
+        }
+
         if (Arguments.Overflow != Overflow.DropHead && IsFull())
         {
             if (Arguments.Overflow == Overflow.RejectPublishDlx && Arguments.DeadLetterExchange is not null)
@@ -85,6 +100,12 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
     public void Expire(long now)
     {
         _expiryDue = long.MaxValue;
+        if (_delayed is not null)
+        {
+            ReleaseDue(now);
+            return;
+        }
+
         ExpireHeads(now);
         // A message blocked behind an expired one (waiting for its watermark) may go now.
         DeliverReady(now);
@@ -93,10 +114,21 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
     /// <summary>queue.purge: drops every ready message (unacked ones stay). Returns how many.</summary>
     public int Purge()
     {
-        int n = _ready.Count;
+        int n = ReadyCount;
         while (_ready.Count > 0)
         {
             _effects.Removed(_ready.PopFront());
+        }
+
+        if (_delayed is not null)
+        {
+            foreach (var m in _delayed)
+            {
+                _effects.Removed(m);
+            }
+
+            _delayed.Clear();
+            _delayedById!.Clear();
         }
 
         return n;
@@ -108,11 +140,22 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
         _ready.Clear();
         _unacked.Clear();
         _consumers.Clear();
+        _delayed?.Clear();
+        _delayedById?.Clear();
     }
 
     /// <summary>Recovery: a journaled message, in id order.</summary>
     public void Restore(long id, Message message, long expiresAt, bool redelivered)
     {
+        if (_delayed is not null)
+        {
+            var delayed = new QueuedMessage(id, message, expiresAt: expiresAt);
+            _delayed.Add(delayed);
+            _delayedById![id] = delayed;
+            _nextId = Math.Max(_nextId, id + 1);
+            return;
+        }
+
         _ready.PushBack(new QueuedMessage(id, message, redelivered, PriorityOf(message), expiresAt));
         _nextId = Math.Max(_nextId, id + 1);
     }
@@ -135,7 +178,38 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
     }
 
     /// <summary>A ready or unacked message by id (compaction re-writes long-lived ones).</summary>
-    public QueuedMessage? FindLive(long id) => _unacked.TryGetValue(id, out var u) ? u.Message : _ready.FindById(id);
+    public QueuedMessage? FindLive(long id) =>
+        _unacked.TryGetValue(id, out var u) ? u.Message
+        : _delayedById is not null && _delayedById.TryGetValue(id, out var d) ? d
+        : _ready.FindById(id);
+
+    /// <summary>A message for a delayed-message exchange: held until due (at once if its delay is 0).</summary>
+    private QueuedMessage Delay(QueuedMessage m, long now)
+    {
+        _delayed!.Add(m);
+        _delayedById![m.Id] = m;
+        _effects.Accepted(m);
+        ReleaseDue(now);
+        return m;
+    }
+
+    /// <summary>Hands over the delayed messages that fell due, and asks to be woken for the next.</summary>
+    private void ReleaseDue(long now)
+    {
+        while (_delayed!.Count > 0 && _delayed.Min!.ExpiresAt <= now)
+        {
+            var m = _delayed.Min;
+            _delayed.Remove(m);
+            _delayedById!.Remove(m.Id);
+            _effects.Due(m);
+        }
+
+        if (_delayed.Count > 0 && _delayed.Min!.ExpiresAt < _expiryDue)
+        {
+            _expiryDue = _delayed.Min.ExpiresAt;
+            _effects.ExpiryDue(_expiryDue);
+        }
+    }
 
     private bool MayDeliver(QueuedMessage m) => !Journaled || !m.Message.Persistent || m.Id <= DeliverableUpTo;
 

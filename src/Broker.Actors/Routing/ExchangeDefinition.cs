@@ -18,12 +18,23 @@ public sealed record ExchangeDefinition(
 
     public const string AlternateExchangeArgument = "alternate-exchange";
 
+    public const string DelayedTypeArgument = "x-delayed-type";
+
+    /// <summary>How it matches bindings: its type, or for a delayed-message exchange its x-delayed-type.</summary>
+    public string RoutingType => Type == ExchangeType.DelayedMessage ? Arguments.GetString(DelayedTypeArgument) ?? ExchangeType.Direct : Type;
+
     /// <summary>The exchange unroutable messages go to instead (the alternate-exchange argument), if any.</summary>
     public string? AlternateExchange => Arguments.GetString(AlternateExchangeArgument);
 
     /// <summary>Checks the arguments a declare may carry (RabbitMQ answers 406 otherwise).</summary>
     public void Validate()
     {
+        if (Type == ExchangeType.DelayedMessage && !(Arguments.GetString(DelayedTypeArgument) is { } t && ExchangeType.IsRouting(t)))
+        {
+            // The plugin's wording.
+            throw AmqpException.PreconditionFailed($"Invalid argument, '{DelayedTypeArgument}' must be an existing exchange type");
+        }
+
         if (Arguments.TryGetValue(AlternateExchangeArgument, out var ae) && ae is not (string or byte[]))
         {
             throw AmqpException.PreconditionFailed(

@@ -23,7 +23,7 @@ public sealed class ExchangeRoute
             Alternate = new Binding(definition.Name, ae, ToExchange: true, string.Empty, new FieldTable());
         }
 
-        switch (definition.Type)
+        switch (definition.RoutingType)
         {
             case ExchangeType.Direct:
                 _direct = bindings.GroupBy(b => b.RoutingKey, StringComparer.Ordinal)
@@ -47,7 +47,7 @@ public sealed class ExchangeRoute
     /// <summary>Adds the bindings that match a message with this routing key and headers.</summary>
     public void Match(string routingKey, FieldTable? headers, List<Binding> result)
     {
-        switch (Definition.Type)
+        switch (Definition.RoutingType)
         {
             case ExchangeType.Direct:
                 result.AddRange(_direct!.TryGetValue(routingKey, out var hits) ? hits : NoBindings);

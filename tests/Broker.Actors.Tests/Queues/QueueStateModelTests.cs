@@ -436,6 +436,8 @@ public class QueueStateModelTests
             }
         }
 
+        void IQueueEffects<string>.Due(QueuedMessage message) => Assert.Fail("an ordinary queue released a delayed message");
+
         void IQueueEffects<string>.WatermarkNeeded(long id)
         {
             Log.Add($"  -> watermark needed {id}");

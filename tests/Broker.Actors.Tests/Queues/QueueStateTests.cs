@@ -345,6 +345,38 @@ public class QueueStateTests
         Assert.Equal(6, q.NextId);
     }
 
+    [Fact]
+    public void A_delay_queue_releases_messages_when_due_in_due_order()
+    {
+        var q = State(Args(("x-delayed-exchange", "delayed")), journaled: true);
+        Message Delayed(string body, long? delay)
+        {
+            var p = new BasicProperties { Headers = delay is { } d ? new FieldTable { ["x-delay"] = d } : null };
+            return new Message("delayed", "k", p, ContentHeader.EncodeProperties(p), System.Text.Encoding.UTF8.GetBytes(body));
+        }
+
+        q.Publish(Delayed("late", 500), T0);
+        q.Publish(Delayed("early", 100), T0);
+        q.Publish(Delayed("now", null), T0);
+        Assert.Equal(new[] { "now" }, _effects.Due.Select(m => System.Text.Encoding.UTF8.GetString(m.Message.Body)));
+        Assert.Equal(2, q.ReadyCount);
+        Assert.Equal(T0 + 100, _effects.ExpiriesDue.Last());
+        q.Expire(T0 + 100);
+        Assert.Equal(T0 + 500, _effects.ExpiriesDue.Last());
+        q.Expire(T0 + 499);
+        q.Expire(T0 + 500);
+        Assert.Equal(new[] { "now", "early", "late" }, _effects.Due.Select(m => System.Text.Encoding.UTF8.GetString(m.Message.Body)));
+        Assert.Equal(0, q.ReadyCount);
+
+        // Recovery: due times come from the journal.
+        var r = State(Args(("x-delayed-exchange", "delayed")), journaled: true);
+        r.Restore(7, Delayed("restored", 1000), T0 + 1000, false);
+        r.Recovered(T0 + 999);
+        Assert.Equal(1, r.ReadyCount);
+        r.Expire(T0 + 1000);
+        Assert.Equal(7, _effects.Due.Last().Id);
+    }
+
     [Theory]
     [InlineData("x-message-ttl", -1, "{value_negative,-1}")]
     [InlineData("x-message-ttl", 315360000001L, "{value_too_large,315360000001}")]

@@ -9,6 +9,7 @@ internal sealed class RecordingEffects : IQueueEffects<string>
     public List<(string Tag, string Channel, QueuedMessage Message)> Delivered { get; } = new();
     public List<QueuedMessage> Removed { get; } = new();
     public List<(QueuedMessage Message, DeathReason Reason)> DeadLettered { get; } = new();
+    public List<QueuedMessage> Due { get; } = new();
     public List<long> WatermarksNeeded { get; } = new();
     public List<long> ExpiriesDue { get; } = new();
 
@@ -18,6 +19,7 @@ internal sealed class RecordingEffects : IQueueEffects<string>
         Delivered.Clear();
         Removed.Clear();
         DeadLettered.Clear();
+        Due.Clear();
         WatermarksNeeded.Clear();
         ExpiriesDue.Clear();
     }
@@ -29,6 +31,8 @@ internal sealed class RecordingEffects : IQueueEffects<string>
     void IQueueEffects<string>.Removed(QueuedMessage message) => Removed.Add(message);
 
     void IQueueEffects<string>.DeadLettered(QueuedMessage message, DeathReason reason) => DeadLettered.Add((message, reason));
+
+    void IQueueEffects<string>.Due(QueuedMessage message) => Due.Add(message);
 
     void IQueueEffects<string>.WatermarkNeeded(long id) => WatermarksNeeded.Add(id);
 
