@@ -4,6 +4,8 @@
 # Needs RabbitMQ on 127.0.0.1:5672 (../shared/tools/rabbitmq-local start). Starts this broker on
 # $PORT with a fresh data directory and stops it at the end. Loopback only.
 # Usage: bench/compare.sh [runs]   (default 3)
+#        SET=features bench/compare.sh [runs]   the cost of queue features on transient 1p1c:
+#        no arguments, x-message-ttl, x-max-priority (messages at priority 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
@@ -22,14 +24,25 @@ NODE_PID=$!
 trap 'kill -TERM $NODE_PID 2>/dev/null; wait $NODE_PID 2>/dev/null; rm -rf "$DATA" "$DATA.log"' EXIT
 for _ in $(seq 100); do grep -q "listening" "$DATA.log" && break; sleep 0.1; done
 
-declare -A SCEN=(
-  [a_1p1c]="--producers 1 --consumers 1 --queues 1 --size 1024 --prefetch 1000 --duration 10"
-  [b_4p4c]="--producers 4 --consumers 4 --queues 4 --size 1024 --prefetch 1000 --duration 10"
-  [c_persistent]="--persistent --confirms 1000 --producers 1 --consumers 1 --size 1024 --duration 10"
-  [d_rate5000]="--producers 1 --consumers 1 --queues 1 --size 1024 --prefetch 1000 --duration 10 --rate 5000"
-)
+ONE="--producers 1 --consumers 1 --queues 1 --size 1024 --prefetch 1000 --duration 10"
+if [ "${SET:-}" = features ]; then
+  declare -A SCEN=(
+    [plain]="$ONE"
+    [ttl]="$ONE --queue-arg x-message-ttl=60000"
+    [priority]="$ONE --queue-arg x-max-priority=10 --priority 5"
+  )
+  ORDER="plain ttl priority"
+else
+  declare -A SCEN=(
+    [a_1p1c]="$ONE"
+    [b_4p4c]="--producers 4 --consumers 4 --queues 4 --size 1024 --prefetch 1000 --duration 10"
+    [c_persistent]="--persistent --confirms 1000 --producers 1 --consumers 1 --size 1024 --duration 10"
+    [d_rate5000]="$ONE --rate 5000"
+  )
+  ORDER="a_1p1c b_4p4c c_persistent d_rate5000"
+fi
 : > "$OUT"
-for s in a_1p1c b_4p4c c_persistent d_rate5000; do
+for s in $ORDER; do
   for r in $(seq "$RUNS"); do
     for b in rabbitmq broker; do
       if [ $b = rabbitmq ]; then uri="amqp://guest:guest@127.0.0.1:5672/"; pid=$RMQ_PID; else uri="amqp://guest:guest@127.0.0.1:$PORT/"; pid=$NODE_PID; fi
@@ -44,7 +57,7 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 def med(xs): return st.median(xs) if xs else float('nan')
 print(f"{'scenario':14} {'broker':9} {'runs (consume msg/s)':36} {'median':>8} {'p50 ms':>8} {'p99 ms':>8} {'us/msg':>7} lost dup")
 meds = {}
-for s in ["a_1p1c", "b_4p4c", "c_persistent", "d_rate5000"]:
+for s in dict.fromkeys(r["scenario"] for r in rows):
     for b in ["rabbitmq", "broker"]:
         rs = [r["result"] for r in rows if r["scenario"] == s and r["broker"] == b]
         c = [x["consumeRate"] for x in rs]

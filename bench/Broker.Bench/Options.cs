@@ -31,6 +31,12 @@ internal sealed class BenchOptions
     public bool Json { get; private set; }
     public int BrokerPid { get; private set; }
 
+    /// <summary>Queue arguments for the declare (--queue-arg KEY=VALUE; integer values are sent as longs).</summary>
+    public Dictionary<string, object?> QueueArguments { get; } = new();
+
+    /// <summary>The priority property of every message (--priority), or null for none.</summary>
+    public byte? Priority { get; private set; }
+
     /// <summary>Bytes at the start of every body: producer id (int32), sequence (int64), send timestamp (int64).</summary>
     public const int HeaderSize = 4 + 8 + 8;
 
@@ -56,6 +62,9 @@ internal sealed class BenchOptions
           --multi-ack N      ack with multiple=true every N messages (default 100; 1 = ack each message).
                              Capped at prefetch/2 so a consumer can never stall on its own unacked window.
           --autoack          consume in no-ack mode (--multi-ack ignored)
+          --queue-arg K=V    a queue argument for the declare, repeatable (e.g. x-message-ttl=60000,
+                             x-max-priority=10); values that parse as integers are sent as integers
+          --priority P       priority property of every message (0-255; default none)
           --broker-pid PID   sample /proc/PID/stat to report the broker's CPU time per message (Linux)
           --json             also print one JSON line with options and results
           --help             this text
@@ -65,8 +74,21 @@ internal sealed class BenchOptions
 
     private static readonly HashSet<string> KnownValueOptions =
     [
-        "uri", "declare-uri", "consumer-uri", "producers", "consumers", "queues", "size", "confirms", "prefetch", "duration", "warmup", "rate", "multi-ack", "broker-pid",
+        "uri", "declare-uri", "consumer-uri", "producers", "consumers", "queues", "size", "confirms", "prefetch", "duration", "warmup", "rate", "multi-ack", "broker-pid", "queue-arg", "priority",
     ];
+
+    private static bool TryQueueArg(string value, Dictionary<string, object?> args)
+    {
+        int eq = value.IndexOf('=');
+        if (eq <= 0)
+        {
+            return false;
+        }
+
+        string v = value[(eq + 1)..];
+        args[value[..eq]] = long.TryParse(v, out long n) ? n : v;
+        return true;
+    }
 
     /// <summary>Returns null and sets <paramref name="error"/> on a bad option; sets <paramref name="help"/> for --help.</summary>
     public static BenchOptions? Parse(string[] args, out bool help, out string? error)
@@ -142,6 +164,8 @@ internal sealed class BenchOptions
                 "rate" => TryDouble(value, 0, 100_000_000, v => o.Rate = v),
                 "multi-ack" => TryInt(value, 1, 1_000_000, v => o.MultiAck = v),
                 "broker-pid" => TryInt(value, 1, int.MaxValue, v => o.BrokerPid = v),
+                "queue-arg" => TryQueueArg(value, o.QueueArguments),
+                "priority" => TryInt(value, 0, 255, v => o.Priority = (byte)v),
                 _ => false,
             };
             if (!ok)

@@ -51,10 +51,16 @@ internal sealed class Producer(int id, string queue, BenchOptions options, RunCo
         }
     }
 
-    private BasicProperties NewProperties() => new()
+    private BasicProperties NewProperties()
     {
-        DeliveryMode = options.Persistent ? DeliveryModes.Persistent : DeliveryModes.Transient,
-    };
+        var p = new BasicProperties { DeliveryMode = options.Persistent ? DeliveryModes.Persistent : DeliveryModes.Transient };
+        if (options.Priority is { } priority)
+        {
+            p.Priority = priority;
+        }
+
+        return p;
+    }
 
     private async Task RunPlainAsync(IChannel channel)
     {

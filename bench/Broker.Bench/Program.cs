@@ -177,14 +177,14 @@ internal sealed class BenchRun(BenchOptions o, CancellationToken hard, long dead
             string name = o.QueueName(q);
             try
             {
-                await adminCh.QueueDeclareAsync(name, o.Persistent, false, false, null, cancellationToken: ct).ConfigureAwait(false);
+                await adminCh.QueueDeclareAsync(name, o.Persistent, false, false, o.QueueArguments, cancellationToken: ct).ConfigureAwait(false);
             }
             catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 406)
             {
                 // Left over from a run with the other durability: replace it.
                 adminCh = await _admin.CreateChannelAsync(cancellationToken: ct).ConfigureAwait(false);
                 await adminCh.QueueDeleteAsync(name, false, false, cancellationToken: ct).ConfigureAwait(false);
-                await adminCh.QueueDeclareAsync(name, o.Persistent, false, false, null, cancellationToken: ct).ConfigureAwait(false);
+                await adminCh.QueueDeclareAsync(name, o.Persistent, false, false, o.QueueArguments, cancellationToken: ct).ConfigureAwait(false);
             }
             await adminCh.QueuePurgeAsync(name, ct).ConfigureAwait(false);
         }
@@ -503,6 +503,7 @@ internal sealed class Results
             w.WriteNumber("queues", _o.Queues);
             w.WriteNumber("size", _o.Size);
             w.WriteBoolean("persistent", _o.Persistent);
+            w.WriteString("queue_args", string.Join(",", _o.QueueArguments.Select(a => $"{a.Key}={a.Value}")));
             w.WriteNumber("confirms", _o.Confirms);
             w.WriteNumber("prefetch", _o.Prefetch);
             w.WriteNumber("multiAck", _o.EffectiveAckEvery);

@@ -132,8 +132,10 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
         yield return new Publish(SampleMessage(), 77);
         yield return new Enqueued(p, 78);
         yield return new EnqueueFailed(p, 79, "queue is full");
-        yield return new AddConsumer("ctag-1", true, true, 500, "conn-1", 64);
+        yield return new AddConsumer("ctag-1", true, true, 500, "conn-1", 64, -3);
         yield return new ConsumerAdded("ctag-1");
+        yield return new ConsumerPrefetch("ctag-1", 7);
+        yield return new Broker.Actors.Channel.DirectReply(SampleMessage(), "secret-1");
         yield return new RemoveConsumer("ctag-1");
         yield return new ConsumerRemoved("ctag-1");
         yield return new GetMessage(true, "conn-1");
@@ -314,7 +316,7 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
     private static readonly string[] CoveredNamespaces =
     {
         typeof(DeclareQueue).Namespace!, typeof(DeclareExchange).Namespace!, typeof(StopEntity).Namespace!,
-        typeof(RouteChanged).Namespace!,
+        typeof(RouteChanged).Namespace!, typeof(Broker.Actors.Channel.DirectReply).Namespace!,
     };
 
     [Fact]

@@ -6,9 +6,11 @@ using System.Text;
 namespace Broker.EndToEnd.Tests;
 
 /// <summary>
-/// Drives the broker with a second, independent client library (Node's amqplib) so protocol
-/// mistakes that RabbitMQ.Client happens to tolerate still show up. The client script lives in
-/// tests/interop; its dependencies are installed with <c>npm ci --prefix tests/interop</c>.
+/// Drives the broker with independent client libraries (Node's amqplib, Python's pika, a real
+/// Celery worker) so protocol mistakes that RabbitMQ.Client happens to tolerate still show up.
+/// The client scripts live in tests/interop; amqplib is installed with
+/// <c>npm ci --prefix tests/interop</c>, pika and Celery from Debian (python3-pika, python3-celery),
+/// both done by .ci/run.
 /// </summary>
 [Collection("broker")]
 public sealed class InteropTests
@@ -35,6 +37,75 @@ public sealed class InteropTests
 
         Assert.True(exitCode == 0, $"amqplib interop script exited with code {exitCode}; output:\n{output}");
         Assert.Contains("\"ok\":true", output);
+    }
+
+    [Fact]
+    public async Task PikaDrivesTheQueueFeatures()
+    {
+        var root = FindRepoRoot();
+        await RequirePythonModulesAsync(root, "pika");
+        var (exitCode, output) = await RunAsync(DebianPython, [Path.Combine(root, "tests", "interop", "pika-features.py"), _broker.Port.ToString()],
+            root, ScriptTimeout);
+        Assert.True(exitCode == 0, $"pika script exited with code {exitCode}; output:\n{output}");
+        Assert.Contains("OK", output);
+    }
+
+    /// <summary>
+    /// A real Celery worker (Debian's celery 5.2 on kombu and py-amqp): a task, a task with a
+    /// countdown (ETA: the worker holds it unacked and raises its prefetch), and a task that retries
+    /// twice with a countdown (republished by the worker).
+    /// </summary>
+    [Fact]
+    public async Task CeleryWorkerRunsTasksWithCountdownAndRetries()
+    {
+        var root = FindRepoRoot();
+        await RequirePythonModulesAsync(root, "celery");
+        var (exitCode, output) = await RunAsync(DebianPython,
+            [Path.Combine(root, "tests", "interop", "celery", "roundtrip.py"), _broker.Port.ToString()], root, TimeSpan.FromSeconds(150));
+        Assert.True(exitCode == 0, $"Celery script exited with code {exitCode}; output:\n{output}");
+        Assert.Contains("OK", output);
+    }
+
+    /// <summary>Debian's interpreter, which has Debian's python3-* packages (a pyenv python3 on PATH would not).</summary>
+    private const string DebianPython = "/usr/bin/python3";
+
+    private static readonly SemaphoreSlim PythonInstall = new(1, 1);
+
+    /// <summary>
+    /// Makes sure Debian's python can import the module, installing python3-pika and python3-celery
+    /// with apt-get when it cannot and this runs as root (as .ci/run does), so the test command
+    /// needs nothing run before it.
+    /// </summary>
+    private static async Task RequirePythonModulesAsync(string root, string module)
+    {
+        await PythonInstall.WaitAsync();
+        try
+        {
+            if ((await RunAsync(DebianPython, ["-c", $"import {module}"], root, ScriptTimeout)).ExitCode == 0)
+            {
+                return;
+            }
+
+            if (Environment.UserName == "root")
+            {
+                var env = "DEBIAN_FRONTEND=noninteractive";
+                await RunAsync("/usr/bin/env", [env, "apt-get", "update", "-qq"], root, TimeSpan.FromMinutes(5));
+                var (code, output) = await RunAsync("/usr/bin/env",
+                    [env, "apt-get", "install", "-y", "-qq", "--no-install-recommends", "python3-pika", "python3-celery"], root, TimeSpan.FromMinutes(10));
+                if (code == 0 && (await RunAsync(DebianPython, ["-c", $"import {module}"], root, ScriptTimeout)).ExitCode == 0)
+                {
+                    return;
+                }
+
+                Assert.Fail($"installing python3-pika and python3-celery failed (exit {code}):\n{output}");
+            }
+
+            Assert.Fail($"{DebianPython} cannot import {module}: install python3-pika and python3-celery (`bash .ci/run` in {root} does).");
+        }
+        finally
+        {
+            PythonInstall.Release();
+        }
     }
 
     private static async Task<(int ExitCode, string Output)> RunAsync(string file, string[] args, string workingDir, TimeSpan timeout)

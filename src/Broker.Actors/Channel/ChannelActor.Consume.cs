@@ -34,8 +34,12 @@ public sealed partial class ChannelActor
             throw AmqpException.NotImplemented($"prefetch_size!=0 ({qos.PrefetchSize})");
         }
 
-        // RabbitMQ's meaning: global=false limits each consumer created afterwards on this channel,
-        // global=true limits all consumers of the channel together.
+        // RabbitMQ's meaning: global=false limits each consumer on this channel, global=true all
+        // consumers of the channel together. RabbitMQ applies global=false to consumers created
+        // afterwards only; here it also changes the channel's existing consumers, because clients
+        // that take the spec's meaning (kombu, hence Celery, with any broker not named RabbitMQ)
+        // raise the prefetch after consuming and rely on it (Celery's ETA tasks would otherwise
+        // block the worker until they are due).
         if (qos.Global)
         {
             _channelPrefetch = qos.PrefetchCount;
@@ -44,6 +48,10 @@ public sealed partial class ChannelActor
         else
         {
             _consumerPrefetch = qos.PrefetchCount;
+            foreach (var consumer in _consumers.Values)
+            {
+                consumer.Queue.Tell(new ConsumerPrefetch(consumer.Tag, qos.PrefetchCount));
+            }
         }
 
         Emit(new BasicQosOk());

@@ -29,6 +29,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     private const string QueueDeclareResultManifest = "qdr";
     private const string PublishManifest = "qp";
     private const string DirectReplyManifest = "cdr";
+    private const string ConsumerPrefetchManifest = "qcp";
     private const string EnqueuedManifest = "qe";
     private const string EnqueueFailedManifest = "qef";
     private const string AddConsumerManifest = "qac";
@@ -92,6 +93,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
         QueueDeclareResult => QueueDeclareResultManifest,
         Publish => PublishManifest,
         Channel.DirectReply => DirectReplyManifest,
+        ConsumerPrefetch => ConsumerPrefetchManifest,
         Enqueued => EnqueuedManifest,
         EnqueueFailed => EnqueueFailedManifest,
         AddConsumer => AddConsumerManifest,
@@ -159,6 +161,10 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                 w.WriteShortString(r.Name);
                 w.WriteLong(r.MessageCount);
                 w.WriteLong(r.ConsumerCount);
+                break;
+            case ConsumerPrefetch p:
+                w.WriteShortString(p.Tag);
+                w.WriteShort(p.Prefetch);
                 break;
             case Channel.DirectReply d:
                 WriteMessage(w, d.Message);
@@ -354,6 +360,8 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                 return new DeclareQueue(ReadQueueDefinition(ref r), ReadBool(ref r), ReadText(ref r), ReadActorRef(ref r));
             case QueueDeclareResultManifest:
                 return new QueueDeclareResult(r.ReadShortString(), r.ReadLong(), r.ReadLong());
+            case ConsumerPrefetchManifest:
+                return new ConsumerPrefetch(r.ReadShortString(), r.ReadShort());
             case DirectReplyManifest:
                 return new Channel.DirectReply(ReadMessage(ref r), r.ReadShortString());
             case PublishManifest:

@@ -18,7 +18,7 @@ internal sealed class Consumer<TChannel> where TChannel : class
     public TChannel Channel { get; }
     public bool NoAck { get; }
     public bool Exclusive { get; }
-    public ushort Prefetch { get; }
+    public ushort Prefetch { get; set; }
 
     /// <summary>x-priority of basic.consume: higher ones are served first while they have room.</summary>
     public int Priority { get; }

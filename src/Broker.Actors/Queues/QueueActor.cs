@@ -58,6 +58,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         Command<Publish>(OnPublish);
         Command<Settle>(OnSettle);
         Command<DeliveryCredit>(OnDeliveryCredit);
+        Command<ConsumerPrefetch>(cmd => _state?.ChangePrefetch(cmd.Tag, Sender, cmd.Prefetch, Tick()));
         Command<PublishCreditProbe>(_ => OnPublishCreditProbe());
         Command<DeclareQueue>(Declare);
         Command<AddConsumer>(cmd => IfDeclared(cmd.ConnectionId, () => AddConsumer(cmd)));

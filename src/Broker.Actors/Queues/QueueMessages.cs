@@ -33,6 +33,9 @@ public sealed record RemoveConsumer(string Tag) : Cluster.IClusterMessage;
 
 public sealed record ConsumerRemoved(string Tag) : Cluster.IClusterMessage;
 
+/// <summary>basic.qos global=false after basic.consume: the consumer's prefetch changes (0 = no limit).</summary>
+public sealed record ConsumerPrefetch(string Tag, ushort Prefetch) : Cluster.IClusterMessage;
+
 /// <summary>basic.get: take one message, if there is one.</summary>
 public sealed record GetMessage(bool NoAck, string ConnectionId) : Cluster.IClusterMessage;
 

@@ -69,6 +69,16 @@ internal sealed partial class QueueState<TChannel>
         }
     }
 
+    /// <summary>A consumer's prefetch changed (basic.qos after basic.consume).</summary>
+    public void ChangePrefetch(string tag, TChannel channel, ushort prefetch, long now)
+    {
+        if (_consumers.Find(x => x.Tag == tag && x.Channel.Equals(channel)) is { } c)
+        {
+            c.Prefetch = prefetch;
+            DeliverReady(now);
+        }
+    }
+
     /// <summary>Delivers to consumers with credit, in priority then round-robin order. Returns how many.</summary>
     public int DeliverReady(long now)
     {
