@@ -47,12 +47,10 @@ public sealed partial class QueueActor
     private readonly Dictionary<long, (StoredMessage Message, long SeqNr)> _recovered = new();
     private readonly List<StoredMessage> _enqueueBatch = new();
     private readonly List<(IActorRef Channel, long ConfirmId)> _enqueueConfirms = new();
-    private readonly List<long> _removeBatch = new();
     private readonly Queue<List<(IActorRef Channel, long ConfirmId)>> _confirmsInFlight = new();
-    private readonly HashSet<long> _unwritten = new();
-    private readonly HashSet<long> _removedBeforeWritten = new();
-    private readonly Dictionary<long, long> _journaledAt = new();
-    private readonly SortedDictionary<long, int> _liveInBatch = new();
+
+    /// <summary>Which ids are where on their way into (and out of) the journal; decides removals and compaction.</summary>
+    private readonly JournalLedger _ledger = new();
     private long _recoveredWatermark;
 
     /// <summary>Ids of this queue's messages start here: above every id the journal (or a deleted predecessor) used.</summary>
@@ -65,8 +63,6 @@ public sealed partial class QueueActor
     private int _enqueueWritesInFlight;
     private int _removeWritesInFlight;
 
-    /// <summary>Ids in the enqueue batch not yet handed to the journal.</summary>
-    private readonly HashSet<long> _unissued = new();
     private readonly List<IActorRef> _flushWaiters = new();
 
     private void RecoverJournal()
@@ -117,7 +113,7 @@ public sealed partial class QueueActor
             {
                 var message = new Message(m.Exchange, m.RoutingKey, ContentHeader.DecodeProperties(m.RawProperties), m.RawProperties, m.Body);
                 _state.Restore(id, message, m.ExpiresAt, redelivered: id <= _recoveredWatermark);
-                TrackJournaled(id, seq);
+                _ledger.Recovered(id, seq);
             }
 
             _state.RestoreCounters(_idFloor, _recoveredWatermark);
@@ -165,8 +161,7 @@ public sealed partial class QueueActor
     {
         var msg = m.Message;
         _enqueueBatch.Add(new StoredMessage(m.Id, msg.Exchange, msg.RoutingKey, msg.RawProperties, msg.Body, m.ExpiresAt));
-        _unwritten.Add(m.Id);
-        _unissued.Add(m.Id);
+        _ledger.Enqueued(m.Id);
         if (confirmId != 0)
         {
             _enqueueConfirms.Add((Sender, confirmId));
@@ -183,19 +178,10 @@ public sealed partial class QueueActor
             return;
         }
 
-        long id = m.Id;
-        if (_unwritten.Contains(id))
+        if (_ledger.Removed(m.Id))
         {
-            // Its enqueue is still being written: the removal follows it into the journal.
-            _removedBeforeWritten.Add(id);
+            ScheduleWrite();
         }
-        else if (!UntrackJournaled(id))
-        {
-            return;
-        }
-
-        _removeBatch.Add(id);
-        ScheduleWrite();
     }
 
     /// <summary>Batches are written once the mailbox has been worked through (a self-message away).</summary>
@@ -223,7 +209,7 @@ public sealed partial class QueueActor
             var confirms = _enqueueConfirms.ToList();
             _enqueueBatch.Clear();
             _enqueueConfirms.Clear();
-            _unissued.Clear();
+            _ledger.EnqueueBatchIssued();
             _confirmsInFlight.Enqueue(confirms);
             _enqueueWritesInFlight++;
             PersistAsync(batch, e =>
@@ -234,20 +220,9 @@ public sealed partial class QueueActor
             });
         }
 
-        if (_removeBatch.Count > 0 && _removeWritesInFlight < MaxRemoveWritesInFlight)
+        if (_ledger.PendingRemovals > 0 && _removeWritesInFlight < MaxRemoveWritesInFlight)
         {
-            long[] ready;
-            if (_unissued.Count == 0)
-            {
-                ready = _removeBatch.ToArray();
-                _removeBatch.Clear();
-            }
-            else
-            {
-                ready = _removeBatch.Where(id => !_unissued.Contains(id)).ToArray();
-                _removeBatch.RemoveAll(id => !_unissued.Contains(id));
-            }
-
+            long[] ready = _ledger.TakeWritableRemovals();
             if (ready.Length > 0)
             {
                 _removeWritesInFlight++;
@@ -263,7 +238,7 @@ public sealed partial class QueueActor
 
     private void OnBatchWritten()
     {
-        if (_enqueueBatch.Count > 0 || _removeBatch.Count > 0)
+        if (_enqueueBatch.Count > 0 || _ledger.PendingRemovals > 0)
         {
             WriteBatches();
         }
@@ -274,15 +249,7 @@ public sealed partial class QueueActor
     private void OnEnqueuesWritten(MessagesEnqueued written, List<(IActorRef Channel, long ConfirmId)> confirms)
     {
         _confirmsInFlight.Dequeue();
-        long seq = LastSequenceNr;
-        foreach (var m in written.Messages)
-        {
-            _unwritten.Remove(m.Id);
-            if (!_removedBeforeWritten.Remove(m.Id))
-            {
-                TrackJournaled(m.Id, seq);
-            }
-        }
+        _ledger.EnqueuesWritten(written.Messages.Select(m => m.Id), LastSequenceNr);
 
         foreach (var (channel, confirmId) in confirms)
         {
@@ -290,27 +257,6 @@ public sealed partial class QueueActor
         }
 
         AfterWrite();
-    }
-
-    private void TrackJournaled(long id, long seq)
-    {
-        _journaledAt[id] = seq;
-        _liveInBatch[seq] = _liveInBatch.TryGetValue(seq, out int n) ? n + 1 : 1;
-    }
-
-    private bool UntrackJournaled(long id)
-    {
-        if (!_journaledAt.Remove(id, out long seq))
-        {
-            return false;
-        }
-
-        if (--_liveInBatch[seq] == 0)
-        {
-            _liveInBatch.Remove(seq);
-        }
-
-        return true;
     }
 
     /// <summary>
@@ -332,14 +278,12 @@ public sealed partial class QueueActor
             return;
         }
 
-        long oldestLive = _liveInBatch.Count > 0 ? _liveInBatch.Keys.First() : long.MaxValue;
-        if (oldestLive != long.MaxValue && LastSequenceNr - oldestLive > StragglerDistance &&
-            _liveInBatch[oldestLive] <= StragglerMaxMessages && !_stragglerRewriteInFlight)
+        if (!_stragglerRewriteInFlight && _ledger.StragglerRow(LastSequenceNr, StragglerDistance, StragglerMaxMessages) is { } straggler)
         {
-            RewriteStragglers(oldestLive);
+            RewriteStragglers(straggler);
         }
 
-        long cut = Math.Min(oldestLive - 1, LastSequenceNr);
+        long cut = _ledger.CompactionCut(LastSequenceNr);
         if (cut <= _compactedUpTo)
         {
             return;
@@ -360,13 +304,8 @@ public sealed partial class QueueActor
     private void RewriteStragglers(long batchSeq)
     {
         var stored = new List<StoredMessage>();
-        foreach (var (id, seq) in _journaledAt)
+        foreach (var id in _ledger.LiveIn(batchSeq))
         {
-            if (seq != batchSeq)
-            {
-                continue;
-            }
-
             if (_state?.FindLive(id) is { } m)
             {
                 var msg = m.Message;
@@ -383,15 +322,7 @@ public sealed partial class QueueActor
         PersistAsync(new MessagesEnqueued(stored), written =>
         {
             _stragglerRewriteInFlight = false;
-            long newSeq = LastSequenceNr;
-            foreach (var m in written.Messages)
-            {
-                if (_journaledAt.TryGetValue(m.Id, out long old) && old == batchSeq)
-                {
-                    UntrackJournaled(m.Id);
-                    TrackJournaled(m.Id, newSeq);
-                }
-            }
+            _ledger.Rewritten(written.Messages.Select(m => m.Id), batchSeq, LastSequenceNr);
 
             _log.Debug("queue '{0}': re-wrote {1} long-lived message(s) so the journal can be compacted", _name, stored.Count);
         });
@@ -487,7 +418,7 @@ public sealed partial class QueueActor
     /// <summary>Answers shutdown flushes once no batch is waiting (DeferAsync runs after every write in flight).</summary>
     private void ReplyIfFlushed()
     {
-        if (_flushWaiters.Count == 0 || _enqueueBatch.Count > 0 || _removeBatch.Count > 0)
+        if (_flushWaiters.Count == 0 || _enqueueBatch.Count > 0 || _ledger.PendingRemovals > 0)
         {
             return;
         }
@@ -512,16 +443,9 @@ public sealed partial class QueueActor
     private void DropBatches(string reason)
     {
         Nack(_enqueueConfirms, reason);
-        foreach (var m in _enqueueBatch)
-        {
-            _unwritten.Remove(m.Id);
-        }
-
-        _unissued.Clear();
-
+        _ledger.DropUnissued();
         _enqueueConfirms.Clear();
         _enqueueBatch.Clear();
-        _removeBatch.Clear();
     }
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
