@@ -18,12 +18,14 @@ public sealed class BrokerContext
     public BrokerContext(BrokerSettings settings)
     {
         Settings = settings;
-        Topology = new TopologyReplicator(Routes, Queues);
+        Routes.Policies = Policies;
+        Topology = new TopologyReplicator(Routes, Queues, Policies);
     }
 
     public BrokerSettings Settings { get; }
     public RoutingTable Routes { get; } = new();
     public QueueDirectory Queues { get; } = new();
+    public Policies.PolicyTable Policies { get; } = new();
     public TopologyReplicator Topology { get; }
     public Connection.ConnectionRegistry Connections { get; } = new();
 
@@ -38,6 +40,7 @@ public sealed class BrokerContext
     public TaskCompletionSource TopologyRecovered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     public IActorRef QueueRegion { get; internal set; } = ActorRefs.Nobody;
     public IActorRef ExchangeRegion { get; internal set; } = ActorRefs.Nobody;
+    public IActorRef PolicyRegion { get; internal set; } = ActorRefs.Nobody;
 
     /// <summary>Parent of the exclusive and non-durable queues declared through this node (they never move).</summary>
     public IActorRef LocalQueues { get; internal set; } = ActorRefs.Nobody;

@@ -259,6 +259,8 @@ public sealed class BrokerServer : IAsyncDisposable
             Allocation(), StopEntity.Instance);
         ctx.ExchangeRegion = await sharding.StartAsync("exchange", id => Props.Create(() => new ExchangeActor(ctx, id)), settings,
             extractor, Allocation(), StopEntity.Instance);
+        ctx.PolicyRegion = await sharding.StartAsync("policy", id => Props.Create(() => new Policies.PolicyActor(ctx, id)), settings,
+            extractor, Allocation(), StopEntity.Instance);
     }
 
     /// <summary>
@@ -281,6 +283,8 @@ public sealed class BrokerServer : IAsyncDisposable
                 return list;
             }, Actors.Materializer());
 
+        // Policies first: a queue applies its policy as it recovers.
+        await WakeAllAsync(ids, "policy-", Context.PolicyRegion);
         int exchanges = await WakeAllAsync(ids, "exchange-", Context.ExchangeRegion);
         int queues = await WakeAllAsync(ids, "queue-", Context.QueueRegion);
         _log.Info("Recovered {0} durable exchange(s) and {1} durable queue(s) in {2:F2} s from the {3}",

@@ -3,6 +3,17 @@ using Broker.Actors;
 using Broker.Node;
 
 // One command starts a working node: dotnet run --project src/Broker.Node
+// With arguments it is the command line for a running node (like rabbitmqctl): policies set|clear|list.
+if (args.Length > 0)
+{
+    if (args[0] == "policies")
+    {
+        return await PolicyCommand.RunAsync(args[1..], Console.Out, Console.Error);
+    }
+
+    Console.Error.WriteLine($"broker: unknown command '{args[0]}'\n{PolicyCommand.Usage}");
+    return 2;
+}
 
 // Signal handlers first: a SIGTERM that arrives while the node is still starting must still lead
 // to a clean stop, not to the runtime's default (exit 143).

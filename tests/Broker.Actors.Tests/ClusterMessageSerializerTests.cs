@@ -135,6 +135,13 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
         yield return new AddConsumer("ctag-1", true, true, 500, "conn-1", 64, -3);
         yield return new ConsumerAdded("ctag-1");
         yield return new ConsumerPrefetch("ctag-1", 7);
+        var policy = new Broker.Actors.Policies.Policy("/vh", "ttl", "^orders\\.", "queues", 3, SampleTable());
+        yield return new Broker.Actors.Policies.SetPolicy(policy);
+        yield return new Broker.Actors.Policies.ClearPolicy("/vh", "ttl");
+        yield return Broker.Actors.Policies.PolicyDone.Instance;
+        yield return new Broker.Actors.Policies.PolicyFailed("no policy 'ttl'");
+        yield return new PolicyChanged(policy, new TopologyVersion(4, 5));
+        yield return new PolicyGone("/vh", "ttl", new TopologyVersion(4, 6));
         yield return new Broker.Actors.Channel.DirectReply(SampleMessage(), "secret-1");
         yield return new RemoveConsumer("ctag-1");
         yield return new ConsumerRemoved("ctag-1");
@@ -316,7 +323,7 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
     private static readonly string[] CoveredNamespaces =
     {
         typeof(DeclareQueue).Namespace!, typeof(DeclareExchange).Namespace!, typeof(StopEntity).Namespace!,
-        typeof(RouteChanged).Namespace!, typeof(Broker.Actors.Channel.DirectReply).Namespace!,
+        typeof(RouteChanged).Namespace!, typeof(Broker.Actors.Channel.DirectReply).Namespace!, typeof(Broker.Actors.Policies.SetPolicy).Namespace!,
     };
 
     [Fact]

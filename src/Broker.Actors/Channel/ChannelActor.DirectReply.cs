@@ -94,22 +94,35 @@ public sealed partial class ChannelActor
     /// </summary>
     private bool SendDirectReply(Message message)
     {
-        string rest = message.RoutingKey[DirectReplyPrefix.Length..];
+        if (ResolveReplyAddress(message.RoutingKey, out string secret) is not { } target)
+        {
+            return false;
+        }
+
+        target.Tell(new DirectReply(message, secret));
+        return true;
+    }
+
+    /// <summary>The channel a reply address names, and the secret it must carry; null when it names none.</summary>
+    private IActorRef? ResolveReplyAddress(string address, out string secret)
+    {
+        secret = string.Empty;
+        string rest = address[DirectReplyPrefix.Length..];
         int dot = rest.LastIndexOf('.');
         if (dot <= 0 || !TryBase64Url(rest[..dot], out var pathBytes) ||
             !ActorPath.TryParse(Encoding.UTF8.GetString(pathBytes), out var path))
         {
-            return false;
+            return null;
         }
 
         var target = Provider.ResolveActorRef(path);
         if (target is EmptyLocalActorRef or DeadLetterActorRef || target.IsNobody())
         {
-            return false;
+            return null;
         }
 
-        target.Tell(new DirectReply(message, rest[(dot + 1)..]));
-        return true;
+        secret = rest[(dot + 1)..];
+        return target;
     }
 
     private void OnDirectReply(DirectReply reply)

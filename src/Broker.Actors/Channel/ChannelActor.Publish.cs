@@ -67,6 +67,13 @@ public sealed partial class ChannelActor
 
         _routeBuffer.Clear();
         bool mandatory = publish.Mandatory;
+        if (publish.Exchange.Length == 0 && publish.RoutingKey == AdminRoutingKey && !_tx)
+        {
+            OnAdminCommand(message);
+            Deliver(message, Array.Empty<string>(), false, _confirmMode ? ++_publishSeq : 0);
+            return;
+        }
+
         if (publish.Exchange.Length == 0 && publish.RoutingKey.StartsWith(DirectReplyPrefix, StringComparison.Ordinal) && !_tx)
         {
             // A reply to a direct reply-to address: straight to the channel it names.

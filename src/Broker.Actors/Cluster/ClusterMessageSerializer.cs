@@ -74,6 +74,12 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
 
     // Topology replication.
     private const string RouteChangedManifest = "tr";
+    private const string PolicyChangedManifest = "tp";
+    private const string PolicyGoneManifest = "tpx";
+    private const string SetPolicyManifest = "ps";
+    private const string ClearPolicyManifest = "pc";
+    private const string PolicyDoneManifest = "pd";
+    private const string PolicyFailedManifest = "pf";
     private const string ExchangeGoneManifest = "trx";
     private const string QueueChangedManifest = "tq";
     private const string QueueGoneManifest = "tqx";
@@ -131,6 +137,12 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
         ExchangeCommandFailed => ExchangeCommandFailedManifest,
         StopEntity => StopEntityManifest,
         RouteChanged => RouteChangedManifest,
+        PolicyChanged => PolicyChangedManifest,
+        PolicyGone => PolicyGoneManifest,
+        Policies.SetPolicy => SetPolicyManifest,
+        Policies.ClearPolicy => ClearPolicyManifest,
+        Policies.PolicyDone => PolicyDoneManifest,
+        Policies.PolicyFailed => PolicyFailedManifest,
         ExchangeGone => ExchangeGoneManifest,
         QueueChanged => QueueChangedManifest,
         QueueGone => QueueGoneManifest,
@@ -314,7 +326,17 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
             case ITopologyUpdate u:
                 WriteTopologyUpdate(w, u);
                 break;
-            case TopologyApplied or TopologySnapshotRequest:
+            case TopologyApplied or TopologySnapshotRequest or Policies.PolicyDone:
+                break;
+            case Policies.SetPolicy p:
+                Policies.PolicyCodec.Write(w, p.Policy);
+                break;
+            case Policies.ClearPolicy c:
+                w.WriteShortString(c.VHost);
+                w.WriteShortString(c.Name);
+                break;
+            case Policies.PolicyFailed f:
+                WriteText(w, f.Reason);
                 break;
             case TopologySnapshot t:
                 WriteBool(w, t.Serving);
@@ -466,8 +488,17 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                 return new ExchangeCommandFailed(ReadError(ref r));
             case StopEntityManifest:
                 return StopEntity.Instance;
-            case RouteChangedManifest or ExchangeGoneManifest or QueueChangedManifest or QueueGoneManifest:
+            case RouteChangedManifest or ExchangeGoneManifest or QueueChangedManifest or QueueGoneManifest or PolicyChangedManifest
+                or PolicyGoneManifest:
                 return ReadTopologyUpdate(ref r, manifest);
+            case SetPolicyManifest:
+                return new Policies.SetPolicy(Policies.PolicyCodec.Read(ref r));
+            case ClearPolicyManifest:
+                return new Policies.ClearPolicy(r.ReadShortString(), r.ReadShortString());
+            case PolicyDoneManifest:
+                return Policies.PolicyDone.Instance;
+            case PolicyFailedManifest:
+                return new Policies.PolicyFailed(ReadText(ref r));
             case TopologyAppliedManifest:
                 return TopologyApplied.Instance;
             case TopologySnapshotRequestManifest:
@@ -519,6 +550,13 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                 w.WriteShortString(g.VHost);
                 w.WriteShortString(g.Name);
                 break;
+            case PolicyChanged p:
+                Policies.PolicyCodec.Write(w, p.Policy);
+                break;
+            case PolicyGone g:
+                w.WriteShortString(g.VHost);
+                w.WriteShortString(g.Name);
+                break;
             default:
                 throw new ArgumentException($"{u.GetType()} is not a topology update");
         }
@@ -555,6 +593,10 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
 
             case QueueGoneManifest:
                 return new QueueGone(r.ReadShortString(), r.ReadShortString(), version);
+            case PolicyChangedManifest:
+                return new PolicyChanged(Policies.PolicyCodec.Read(ref r), version);
+            case PolicyGoneManifest:
+                return new PolicyGone(r.ReadShortString(), r.ReadShortString(), version);
             default:
                 throw new SerializationException($"unknown topology update manifest '{manifest}'");
         }

@@ -27,6 +27,8 @@ public sealed class JournalEventSerializer : SerializerWithStringManifest
     private const string ExchangeBoundManifest = "xb";
     private const string ExchangeUnboundManifest = "xu";
     private const string ExchangeSnapshotManifest = "xs";
+    private const string PolicyDefinedManifest = "pd";
+    private const string PolicyClearedManifest = "px";
 
     public JournalEventSerializer(ExtendedActorSystem system) : base(system)
     {
@@ -46,6 +48,8 @@ public sealed class JournalEventSerializer : SerializerWithStringManifest
         ExchangeBound => ExchangeBoundManifest,
         ExchangeUnbound => ExchangeUnboundManifest,
         ExchangeSnapshot => ExchangeSnapshotManifest,
+        Policies.PolicyDefined => PolicyDefinedManifest,
+        Policies.PolicyCleared => PolicyClearedManifest,
         _ => throw new ArgumentException($"{o.GetType()} is not a journal event"),
     };
 
@@ -110,6 +114,12 @@ public sealed class JournalEventSerializer : SerializerWithStringManifest
                 }
 
                 break;
+            case Policies.PolicyDefined p:
+                Policies.PolicyCodec.Write(w, p.Policy);
+                break;
+            case Policies.PolicyCleared p:
+                w.WriteShortString(p.Name);
+                break;
             default:
                 throw new ArgumentException($"{obj.GetType()} is not a journal event");
         }
@@ -156,6 +166,10 @@ public sealed class JournalEventSerializer : SerializerWithStringManifest
                 return new DeliveryWatermark((long)r.ReadLongLong());
             case QueueRemovedManifest:
                 return new QueueRemoved(r.ReadShortString());
+            case PolicyDefinedManifest:
+                return new Policies.PolicyDefined(Policies.PolicyCodec.Read(ref r));
+            case PolicyClearedManifest:
+                return new Policies.PolicyCleared(r.ReadShortString());
             case ExchangeCreatedManifest:
                 return ReadExchangeCreated(ref r);
             case ExchangeRemovedManifest:

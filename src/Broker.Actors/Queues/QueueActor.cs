@@ -86,6 +86,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         Command<LeaseRecheck>(_ => DeliverReady());
         Command<ExpireMessages>(_ => OnExpireMessages());
         Command<TopologyRecovered>(_ => _state?.Recovered(Tick()));
+        Command<Policies.PoliciesChanged>(_ => ApplyPolicy());
         Command<ExpireQueue>(OnExpireQueue);
         Command<Enqueued>(OnDeadLetterConfirmed);
         Command<EnqueueFailed>(OnDeadLetterFailed);
@@ -182,8 +183,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         Sender.Tell(new QueueDeclareResult(_name, (uint)_state!.ReadyCount, ConsumerCount));
     }
 
-    private QueueState<IActorRef> NewState(QueueDefinition def) =>
-        new(QueueArguments.Parse(def.Arguments, _vhost, _name, def.QueueType), journaled: !def.NodeLocal, this);
+    private QueueState<IActorRef> NewState(QueueDefinition def) => new(EffectiveArguments(def), journaled: !def.NodeLocal, this);
 
     private void OnPublish(Publish cmd)
     {

@@ -107,6 +107,38 @@ public sealed record QueueArguments
         };
     }
 
+    /// <summary>
+    /// The settings in force for a queue: its own arguments, and where they leave room its policy's,
+    /// merged as RabbitMQ merges them: for the TTLs, the expiry and the limits the lower of the
+    /// two; for the dead-letter exchange, its routing key and the overflow mode the queue's own
+    /// argument wins. The maximum priority never comes from a policy.
+    /// </summary>
+    public QueueArguments WithPolicy(Policies.Policy? policy, FieldTable declared)
+    {
+        if (policy is null || DelayFor is not null)
+        {
+            return this;
+        }
+
+        static long? Lower(long? a, long? b) => a is null ? b : b is null ? a : Math.Min(a.Value, b.Value);
+        return this with
+        {
+            MessageTtl = Lower(MessageTtl, policy.Integer("message-ttl")),
+            Expires = Lower(Expires, policy.Integer("expires")),
+            MaxLength = Lower(MaxLength, policy.Integer("max-length")),
+            MaxLengthBytes = Lower(MaxLengthBytes, policy.Integer("max-length-bytes")),
+            DeliveryLimit = Lower(DeliveryLimit, policy.Integer("delivery-limit")),
+            DeadLetterExchange = DeadLetterExchange ?? policy.Text("dead-letter-exchange"),
+            DeadLetterRoutingKey = DeadLetterRoutingKey ?? policy.Text("dead-letter-routing-key"),
+            Overflow = declared.ContainsKey("x-overflow") ? Overflow : policy.Text("overflow") switch
+            {
+                "reject-publish" => Queues.Overflow.RejectPublish,
+                "reject-publish-dlx" => Queues.Overflow.RejectPublishDlx,
+                _ => Overflow,
+            },
+        };
+    }
+
     /// <summary>Reads one argument at a time, with RabbitMQ's error terms.</summary>
     private readonly struct Parser(FieldTable args, string queue)
     {

@@ -41,7 +41,7 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
         }
     }
 
-    public QueueArguments Arguments { get; }
+    public QueueArguments Arguments { get; private set; }
 
     /// <summary>A durable queue: its persistent messages are journaled, so their deliveries need the watermark.</summary>
     public bool Journaled { get; }
@@ -94,6 +94,27 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
 
         AskForExpiry();
         return m;
+    }
+
+    /// <summary>
+    /// The settings changed (a policy was set or cleared). A new TTL applies to messages published
+    /// from now on; new limits apply at once (drop-head pushes out what is over them). The priority
+    /// levels and a delay queue's role stay as declared.
+    /// </summary>
+    public void Reconfigure(QueueArguments arguments, long now)
+    {
+        Arguments = arguments with
+        {
+            MaxPriority = Arguments.MaxPriority,
+            DelayFor = Arguments.DelayFor,
+            CountsDeliveries = Arguments.CountsDeliveries,
+        };
+        if (Arguments.Overflow == Overflow.DropHead)
+        {
+            DropHeadOverLimit();
+        }
+
+        AskForExpiry();
     }
 
     /// <summary>Timer: dead-letters the messages at the head that expired.</summary>

@@ -79,14 +79,29 @@ public sealed class RoutingTable
         }
     }
 
-    /// <summary>An exchange that matches nothing hands the message to its alternate exchange, as in RabbitMQ.</summary>
-    private static void MatchOrAlternate(ExchangeRoute exchange, string routingKey, FieldTable? headers, List<Binding> matched)
+    /// <summary>The policies alternate exchanges may come from (set by BrokerContext).</summary>
+    public Policies.PolicyTable? Policies { get; set; }
+
+    /// <summary>
+    /// An exchange that matches nothing hands the message to its alternate exchange, as in
+    /// RabbitMQ: its alternate-exchange argument, or else its policy's.
+    /// </summary>
+    private void MatchOrAlternate(ExchangeRoute exchange, string routingKey, FieldTable? headers, List<Binding> matched)
     {
         int before = matched.Count;
         exchange.Match(routingKey, headers, matched);
-        if (matched.Count == before && exchange.Alternate is { } alternate)
+        if (matched.Count != before)
+        {
+            return;
+        }
+
+        if (exchange.Alternate is { } alternate)
         {
             matched.Add(alternate);
+        }
+        else if (Policies?.For(exchange.Definition.VHost, exchange.Name, isQueue: false)?.Text("alternate-exchange") is { } byPolicy)
+        {
+            matched.Add(new Binding(exchange.Name, byPolicy, ToExchange: true, string.Empty, new FieldTable()));
         }
     }
 }

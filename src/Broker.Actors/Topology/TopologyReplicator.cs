@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
+using Broker.Actors.Policies;
 using Broker.Actors.Queues;
 using Broker.Actors.Routing;
 
@@ -22,15 +23,18 @@ public sealed class TopologyReplicator
     private ActorSystem? _system;
     private ILoggingAdapter? _log;
 
-    public TopologyReplicator(RoutingTable routes, QueueDirectory queues)
+    public TopologyReplicator(RoutingTable routes, QueueDirectory queues, PolicyTable policies)
     {
         Routes = routes;
         Queues = queues;
+        Policies = policies;
     }
 
     public RoutingTable Routes { get; }
 
     public QueueDirectory Queues { get; }
+
+    public PolicyTable Policies { get; }
 
     /// <summary>Set once this node finished starting and listens for clients.</summary>
     public bool Serving { get; internal set; }
@@ -41,7 +45,17 @@ public sealed class TopologyReplicator
         _log = Logging.GetLogger(system, "topology");
     }
 
-    public bool Apply(ITopologyUpdate update) => update.ApplyTo(Routes, Queues);
+    public bool Apply(ITopologyUpdate update)
+    {
+        bool applied = update.ApplyTo(Routes, Queues, Policies);
+        if (applied && update is PolicyChanged or PolicyGone)
+        {
+            // Queues on this node take the change into account (QueueActor.Policy.cs).
+            _system?.EventStream.Publish(PoliciesChanged.Instance);
+        }
+
+        return applied;
+    }
 
     public Task Replicate(ITopologyUpdate update)
     {
@@ -91,6 +105,11 @@ public sealed class TopologyReplicator
             updates.Add(queue is null
                 ? new QueueGone(vhost, name, version)
                 : new QueueChanged(queue.Definition, queue.Ref, queue.OwnerConnectionId, version));
+        }
+
+        foreach (var (vhost, name, policy, version) in Policies.Snapshot())
+        {
+            updates.Add(policy is null ? new PolicyGone(vhost, name, version) : new PolicyChanged(policy, version));
         }
 
         return new TopologySnapshot(updates, Serving);

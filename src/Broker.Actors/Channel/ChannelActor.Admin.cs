@@ -1,0 +1,143 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Broker.Actors.Cluster;
+using Broker.Actors.Policies;
+using Broker.Actors.Queues;
+using Broker.Protocol;
+
+namespace Broker.Actors.Channel;
+
+/// <summary>
+/// The node's command line (`Broker.Node policies ...`) talks to a running cluster over AMQP: it
+/// publishes a JSON command to the default exchange with routing key amq.broker.admin and
+/// reply_to amq.rabbitmq.reply-to, and gets the JSON answer as a direct reply. Any node answers
+/// for the whole cluster. Commands: set_policy, clear_policy, list_policies.
+/// </summary>
+public sealed partial class ChannelActor
+{
+    public const string AdminRoutingKey = "amq.broker.admin";
+    private static readonly TimeSpan AdminTimeout = TimeSpan.FromSeconds(30);
+
+    private void OnAdminCommand(Message message)
+    {
+        if (message.Properties.ReplyTo is not { } replyTo || !replyTo.StartsWith(DirectReplyPrefix, StringComparison.Ordinal))
+        {
+            throw AmqpException.PreconditionFailed($"commands to {AdminRoutingKey} need reply_to {DirectReplyTo}");
+        }
+
+        string? correlationId = message.Properties.CorrelationId;
+        // Resolved here, on the actor's thread: answers may come from a task.
+        var target = ResolveReplyAddress(replyTo, out string secret);
+        void Answer(JsonObject answer)
+        {
+            var props = new BasicProperties { CorrelationId = correlationId, ContentType = "application/json" };
+            var reply = new Message("", replyTo, props, ContentHeader.EncodeProperties(props), Encoding.UTF8.GetBytes(answer.ToJsonString()));
+            target?.Tell(new DirectReply(reply, secret));
+        }
+
+        JsonObject command;
+        try
+        {
+            command = JsonNode.Parse(message.Body)?.AsObject() ?? throw new JsonException("not a JSON object");
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            Answer(Failure($"the command is not a JSON object: {e.Message}"));
+            return;
+        }
+
+        string vhost = (string?)command["vhost"] ?? VHost;
+        switch ((string?)command["command"])
+        {
+            case "list_policies":
+                var list = new JsonArray();
+                foreach (var p in _broker.Policies.All(vhost))
+                {
+                    list.Add(PolicyJson(p));
+                }
+
+                Answer(new JsonObject { ["ok"] = true, ["policies"] = list });
+                return;
+            case "set_policy":
+                Policy policy;
+                try
+                {
+                    policy = new Policy(vhost, (string?)command["name"] ?? "", (string?)command["pattern"] ?? "",
+                        (string?)command["apply-to"] ?? Policy.All, (int?)command["priority"] ?? 0,
+                        ToTable(command["definition"]?.AsObject() ?? new JsonObject()));
+                }
+                catch (Exception e) when (e is InvalidOperationException or FormatException)
+                {
+                    Answer(Failure($"bad policy: {e.Message}"));
+                    return;
+                }
+
+                string? invalid = policy.Name.Length == 0 ? "a policy needs a name" : policy.Validate();
+                if (invalid is not null)
+                {
+                    Answer(Failure(invalid));
+                    return;
+                }
+
+                AskPolicyEntity(vhost, policy.Name, new SetPolicy(policy), Answer);
+                return;
+            case "clear_policy":
+                AskPolicyEntity(vhost, (string?)command["name"] ?? "", new ClearPolicy(vhost, (string?)command["name"] ?? ""), Answer);
+                return;
+            default:
+                Answer(Failure($"unknown command '{(string?)command["command"]}'"));
+                return;
+        }
+    }
+
+    private void AskPolicyEntity(string vhost, string name, object request, Action<JsonObject> answer)
+    {
+        // Answered from a task: the reply goes straight to this channel's reply address.
+        _broker.PolicyRegion.Ask<object>(new ShardingEnvelope(EntityIds.For(vhost, name), request), AdminTimeout)
+            .ContinueWith(t => answer(t.IsCompletedSuccessfully
+                ? t.Result is PolicyFailed f ? Failure(f.Reason) : new JsonObject { ["ok"] = true }
+                : Failure($"no answer from the policy store: {t.Exception?.GetBaseException().Message}")), TaskScheduler.Default);
+    }
+
+    private static JsonObject Failure(string reason) => new() { ["ok"] = false, ["error"] = reason };
+
+    private static JsonObject PolicyJson(Policy p)
+    {
+        var definition = new JsonObject();
+        foreach (var (key, value) in p.Definition)
+        {
+            definition[key] = FieldValues.AsLong(value) is { } n ? JsonValue.Create(n) : JsonValue.Create(FieldValues.AsString(value));
+        }
+
+        return new JsonObject
+        {
+            ["vhost"] = p.VHost,
+            ["name"] = p.Name,
+            ["pattern"] = p.Pattern,
+            ["apply-to"] = p.ApplyTo,
+            ["priority"] = p.Priority,
+            ["definition"] = definition,
+        };
+    }
+
+    private static FieldTable ToTable(JsonObject json)
+    {
+        var table = new FieldTable();
+        foreach (var (key, node) in json)
+        {
+            table[key] = node?.GetValueKind() switch
+            {
+                JsonValueKind.Number => node.GetValue<long>(),
+                JsonValueKind.String => node.GetValue<string>(),
+                JsonValueKind.True => true,
+                JsonValueKind.False => false,
+                _ => throw new FormatException($"'{key}' must be a number or a string"),
+            };
+        }
+
+        return table;
+    }
+}
