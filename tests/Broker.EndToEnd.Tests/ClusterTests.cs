@@ -263,4 +263,56 @@ public sealed class ClusterTests
         }, "the exclusive queue to go", TimeSpan.FromSeconds(10));
         await two.QueueDeleteAsync(transient);
     }
+    [Fact]
+    public async Task Queue_features_work_across_nodes()
+    {
+        await using var clients = new Clients(_cluster);
+        string prefix = UniqueName("c-feat");
+
+        // Direct reply-to: the requester on node 0, the server on node 1.
+        var requester = await clients.ChannelOn(0);
+        var server = await clients.ChannelOn(1);
+        string rpc = prefix + "-rpc";
+        await server.QueueDeclareAsync(rpc, durable: true, exclusive: false, autoDelete: false);
+        var (_, requests) = await ConsumeAsync(server, rpc, autoAck: true);
+        var (_, replies) = await ConsumeAsync(requester, "amq.rabbitmq.reply-to", autoAck: true);
+        await requester.BasicPublishAsync("", rpc, false, new BasicProperties { ReplyTo = "amq.rabbitmq.reply-to", CorrelationId = "c1" }, Body("ping"));
+        var request = await requests.NextAsync();
+        await server.BasicPublishAsync("", request.BasicProperties.ReplyTo!, false, new BasicProperties { CorrelationId = "c1" }, Body("pong"));
+        Assert.Equal("pong", Text((await replies.NextAsync()).Body));
+
+        // A policy set through node 2 dead-letters expired messages of a queue declared through node 0
+        // into a queue declared through node 1; a delayed message published through node 1 arrives.
+        string dlx = prefix + "-dlx", dlq = prefix + "-dlq", ttl = prefix + "-ttl";
+        var b = await clients.ChannelOn(1, confirms: true);
+        await b.ExchangeDeclareAsync(dlx, ExchangeType.Fanout, durable: true);
+        await b.QueueDeclareAsync(dlq, durable: true, exclusive: false, autoDelete: false);
+        await b.QueueBindAsync(dlq, dlx, "");
+        var (code, output) = await PolicyTests.Cli(_cluster[2].Uri, "set", prefix, $"^{prefix}-ttl$",
+            $"{{\"message-ttl\":100,\"dead-letter-exchange\":\"{dlx}\"}}");
+        Assert.True(code == 0, output);
+        var a = await clients.ChannelOn(0, confirms: true);
+        await a.QueueDeclareAsync(ttl, durable: true, exclusive: false, autoDelete: false);
+        await a.BasicPublishAsync("", ttl, true, Persistent, Body("expires"));
+        await Wait.Until(async () => (await b.QueueDeclarePassiveAsync(dlq)).MessageCount == 1, "the expired message in the dead-letter queue");
+        var dead = await b.BasicGetAsync(dlq, autoAck: true);
+        Assert.Equal("expires", Text(dead!.Body));
+        (code, output) = await PolicyTests.Cli(_cluster[0].Uri, "clear", prefix);
+        Assert.True(code == 0, output);
+
+        string delayed = prefix + "-delayed", target = prefix + "-target";
+        await a.ExchangeDeclareAsync(delayed, "x-delayed-message", durable: true, autoDelete: false,
+            new Dictionary<string, object?> { ["x-delayed-type"] = "fanout" });
+        await a.QueueDeclareAsync(target, durable: true, exclusive: false, autoDelete: false);
+        await a.QueueBindAsync(target, delayed, "");
+        await b.BasicPublishAsync(delayed, "", true, DelayedMessageTests.Delayed(200, persistent: true), Body("later"));
+        await Wait.Until(async () => (await b.QueueDeclarePassiveAsync(target)).MessageCount == 1, "the delayed message");
+        await a.ExchangeDeleteAsync(delayed);
+        foreach (var q in new[] { rpc, dlq, ttl, target })
+        {
+            await a.QueueDeleteAsync(q);
+        }
+
+        await a.ExchangeDeleteAsync(dlx);
+    }
 }
