@@ -42,7 +42,7 @@ internal static class PolicyCommand
             }
         }
 
-        var command = new JsonObject { ["vhost"] = options.GetValueOrDefault("vhost", "/") };
+        var command = new JsonObject();
         switch (positional.FirstOrDefault())
         {
             case "set" when positional.Count == 4:
@@ -85,7 +85,8 @@ internal static class PolicyCommand
         JsonObject answer;
         try
         {
-            answer = await SendAsync(options.GetValueOrDefault("uri") ?? DefaultUri(), command);
+            // The command acts on the vhost the connection is in.
+            answer = await SendAsync(options.GetValueOrDefault("uri") ?? DefaultUri(), options.GetValueOrDefault("vhost"), command);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -123,10 +124,15 @@ internal static class PolicyCommand
         return $"amqp://{Uri.EscapeDataString(user)}:{Uri.EscapeDataString(pass)}@127.0.0.1:{port}/";
     }
 
-    private static async Task<JsonObject> SendAsync(string uri, JsonObject command)
+    private static async Task<JsonObject> SendAsync(string uri, string? vhost, JsonObject command)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var factory = new ConnectionFactory { Uri = new Uri(uri), AutomaticRecoveryEnabled = false, ClientProvidedName = "broker-cli" };
+        if (vhost is not null)
+        {
+            factory.VirtualHost = vhost;
+        }
+
         await using var connection = await factory.CreateConnectionAsync(timeout.Token);
         await using var channel = await connection.CreateChannelAsync(cancellationToken: timeout.Token);
         var answer = new TaskCompletionSource<JsonObject>(TaskCreationOptions.RunContinuationsAsynchronously);

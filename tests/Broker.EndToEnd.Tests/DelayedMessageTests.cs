@@ -51,6 +51,18 @@ public sealed class DelayedMessageTests
     }
 
     [Fact]
+    public async Task A_client_cannot_turn_its_queue_into_a_delay_queue()
+    {
+        await using var conn = await _broker.ConnectAsync();
+        await using var ch = await conn.CreateChannelAsync();
+        string q = UniqueName("not-delayed");
+        await ch.QueueDeclareAsync(q, false, false, false, new Dictionary<string, object?> { ["x-delayed-exchange"] = "" });
+        await ch.BasicPublishAsync("", q, Body("m"));
+        Assert.Equal(1u, (await ch.QueueDeclarePassiveAsync(q)).MessageCount);
+        Assert.Equal("m", Text((await ch.BasicGetAsync(q, true))!.Body));
+    }
+
+    [Fact]
     public async Task A_delayed_message_exchange_needs_a_routing_type()
     {
         await using var conn = await _broker.ConnectAsync();

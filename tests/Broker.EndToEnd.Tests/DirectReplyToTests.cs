@@ -82,5 +82,11 @@ public sealed class DirectReplyToTests
         await ch.BasicPublishAsync("", ReplyTo + ".bogus", true, new BasicProperties(), Body("m"));
         var r = await Wait.For(returned.Task);
         Assert.Equal(312, r.ReplyCode);
+
+        // A well-formed address naming an actor that is not a channel reaches nothing either.
+        returned = new TaskCompletionSource<BasicReturnEventArgs>();
+        string path = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("akka://broker/user/topology")).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        await ch.BasicPublishAsync("", $"{ReplyTo}.{path}.secret", true, new BasicProperties(), Body("m"));
+        Assert.Equal(312, (await Wait.For(returned.Task)).ReplyCode);
     }
 }

@@ -14,7 +14,8 @@ namespace Broker.Actors.Channel;
 /// The node's command line (`Broker.Node policies ...`) talks to a running cluster over AMQP: it
 /// publishes a JSON command to the default exchange with routing key amq.broker.admin and
 /// reply_to amq.rabbitmq.reply-to, and gets the JSON answer as a direct reply. Any node answers
-/// for the whole cluster. Commands: set_policy, clear_policy, list_policies.
+/// for the whole cluster. Commands: set_policy, clear_policy, list_policies, on the vhost the
+/// connection is in.
 /// </summary>
 public sealed partial class ChannelActor
 {
@@ -49,7 +50,20 @@ public sealed partial class ChannelActor
             return;
         }
 
-        string vhost = (string?)command["vhost"] ?? VHost;
+        // Commands act on the vhost the connection is in (the command line connects to the one it names).
+        string vhost = VHost;
+        try
+        {
+            RunAdminCommand(command, vhost, Answer);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException)
+        {
+            Answer(Failure($"bad command: {e.Message}"));
+        }
+    }
+
+    private void RunAdminCommand(JsonObject command, string vhost, Action<JsonObject> Answer)
+    {
         switch ((string?)command["command"])
         {
             case "list_policies":
@@ -62,18 +76,9 @@ public sealed partial class ChannelActor
                 Answer(new JsonObject { ["ok"] = true, ["policies"] = list });
                 return;
             case "set_policy":
-                Policy policy;
-                try
-                {
-                    policy = new Policy(vhost, (string?)command["name"] ?? "", (string?)command["pattern"] ?? "",
-                        (string?)command["apply-to"] ?? Policy.All, (int?)command["priority"] ?? 0,
-                        ToTable(command["definition"]?.AsObject() ?? new JsonObject()));
-                }
-                catch (Exception e) when (e is InvalidOperationException or FormatException)
-                {
-                    Answer(Failure($"bad policy: {e.Message}"));
-                    return;
-                }
+                var policy = new Policy(vhost, (string?)command["name"] ?? "", (string?)command["pattern"] ?? "",
+                    (string?)command["apply-to"] ?? Policy.All, (int?)command["priority"] ?? 0,
+                    ToTable(command["definition"]?.AsObject() ?? new JsonObject()));
 
                 string? invalid = policy.Name.Length == 0 ? "a policy needs a name" : policy.Validate();
                 if (invalid is not null)

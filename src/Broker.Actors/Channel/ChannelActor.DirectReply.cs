@@ -115,6 +115,18 @@ public sealed partial class ChannelActor
             return null;
         }
 
+        // The address comes from a client: it may only name a channel (/user/connection-N/channel-...)
+        // on this node or a member of its cluster, never another actor or an arbitrary host.
+        var elements = path.Elements;
+        bool isChannel = elements.Count == 3 && elements[0] == "user" && elements[1].StartsWith("connection-", StringComparison.Ordinal) &&
+                         elements[2].StartsWith("channel-", StringComparison.Ordinal);
+        bool known = path.Address.Equals(Provider.DefaultAddress) || !path.Address.HasGlobalScope ||
+                     Akka.Cluster.Cluster.Get(Context.System).State.Members.Any(m => m.Address.Equals(path.Address));
+        if (!isChannel || !known)
+        {
+            return null;
+        }
+
         var target = Provider.ResolveActorRef(path);
         if (target is EmptyLocalActorRef or DeadLetterActorRef || target.IsNobody())
         {

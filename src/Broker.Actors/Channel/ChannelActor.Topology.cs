@@ -179,6 +179,8 @@ public sealed partial class ChannelActor
             throw AmqpException.AccessRefused($"queue name '{name}' contains reserved prefix 'amq.*'");
         }
 
+        // The delay-queue argument is the broker's own (DelayedMessages): a client cannot set it.
+        d.Arguments.Remove(DelayedMessages.QueueArgument);
         var definition = new QueueDefinition(VHost, name, d.Durable, d.Exclusive, d.AutoDelete, d.Arguments);
         var request = new DeclareQueue(definition, d.Passive, _connection.ConnectionId, _connection.Connection);
         if (d.Passive)

@@ -6,7 +6,7 @@ namespace Broker.Actors.Queues;
 /// The copy of a message that dead-lettering publishes, as RabbitMQ makes it
 /// (rabbit_dead_letter:make_msg): an x-death entry per (queue, reason) with count, reason, queue,
 /// time, exchange and routing-keys, newest first, whose count goes up when the message dies the
-/// same way again; x-first-death-* set once; the expiration property moved into the entry as
+/// same way again; x-first-death-* set when x-first-death-reason is absent; the expiration property moved into the entry as
 /// original-expiration. Every other header keeps its value and field type.
 /// </summary>
 public static class DeadLetterHeaders
@@ -68,10 +68,14 @@ public static class DeadLetterHeaders
         }
         else
         {
+            headers["x-death"] = new List<object?> { entry };
+        }
+
+        if (!headers.ContainsKey("x-first-death-reason"))
+        {
             headers["x-first-death-reason"] = reasonText;
             headers["x-first-death-queue"] = queue;
             headers["x-first-death-exchange"] = message.Exchange;
-            headers["x-death"] = new List<object?> { entry };
         }
 
         return new Message(deadLetterExchange, routingKey, properties, ContentHeader.EncodeProperties(properties), message.Body);

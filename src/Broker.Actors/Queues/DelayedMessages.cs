@@ -16,7 +16,10 @@ public static class DelayedMessages
 
     public const string DelayHeader = "x-delay";
 
-    /// <summary>The hidden queue of a delayed-message exchange (amq.* names cannot be declared by clients).</summary>
+    /// <summary>
+    /// The hidden queue of a delayed-message exchange. Clients cannot declare amq.* queues, and the
+    /// channel strips QueueArgument from their declares, so no other queue becomes a delay queue.
+    /// </summary>
     public static string QueueName(string exchange) => "amq.delayed." + exchange;
 
     /// <summary>The message's delay in ms: its x-delay header when an integer above 0, otherwise none (routed at once).</summary>

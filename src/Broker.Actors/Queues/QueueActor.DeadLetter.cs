@@ -40,7 +40,14 @@ public sealed partial class QueueActor
     private void ReleaseDelayed(QueuedMessage m)
     {
         bool journaled = Durable && m.Message.Persistent;
-        if (!Forward(m, m.Message, journaled, attempts: 0) && journaled)
+        var message = m.Message;
+        if (_state!.Arguments.DelayFor is { } exchange && message.Exchange != exchange)
+        {
+            // Always through the exchange this queue holds messages for.
+            message = new Message(exchange, message.RoutingKey, message.Properties, message.RawProperties, message.Body);
+        }
+
+        if (!Forward(m, message, journaled, attempts: 0) && journaled)
         {
             JournalRemove(m);
         }
@@ -71,7 +78,9 @@ public sealed partial class QueueActor
         int sent = 0;
         foreach (var name in _deadLetterRoute)
         {
-            if (_broker.Queues.Find(_vhost, name) is not { } target || DeadLetterHeaders.IsCycle(marked, name))
+            // Cycle detection is for dead-letters; a delayed message (this queue a delay queue) goes where it routes.
+            if (_broker.Queues.Find(_vhost, name) is not { } target ||
+                (_state?.Arguments.DelayFor is null && DeadLetterHeaders.IsCycle(marked, name)))
             {
                 continue;
             }

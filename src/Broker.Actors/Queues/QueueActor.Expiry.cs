@@ -21,7 +21,7 @@ public sealed partial class QueueActor
 
     private void OnExpireQueue(ExpireQueue _)
     {
-        if (_state is null || _state.ConsumerCount > 0 || _stopping)
+        if (_state is not { Arguments.Expires: not null } || _state.ConsumerCount > 0 || _stopping)
         {
             return;
         }

@@ -50,10 +50,10 @@ public sealed partial class QueueActor
     private readonly Queue<List<(IActorRef Channel, long ConfirmId)>> _confirmsInFlight = new();
 
     /// <summary>Which ids are where on their way into (and out of) the journal; decides removals and compaction.</summary>
-    private readonly JournalLedger _ledger = new();
+    private JournalLedger _ledger = new();
     private long _recoveredWatermark;
 
-    /// <summary>Ids of this queue's messages start here: above every id the journal (or a deleted predecessor) used.</summary>
+    /// <summary>The lowest id a new state may use: above every id the journal (or a deleted predecessor on this actor) used.</summary>
     private long _idFloor = 1;
     private bool _watermarkInFlight;
     private bool _tickScheduled;

@@ -137,6 +137,8 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
             {
                 _definition = def;
                 _state = NewState(def);
+                // Ids go on above a deleted predecessor's, so nothing late for it can touch these.
+                _state.RestoreCounters(_idFloor, 0);
                 if (def.Exclusive)
                 {
                     _ownerConnectionId = cmd.ConnectionId;
@@ -302,7 +304,12 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
 
         _getsAfterWatermark.Clear();
         _definition = null;
-        Timers.Cancel("expire");
+        // Nothing of the deleted queue may act on a queue declared again on this actor.
+        Timers.Cancel("expire-messages");
+        Timers.Cancel("expire-queue");
+        Timers.Cancel("dead-letter-retry");
+        _deadLettersInFlight.Clear();
+        _ledger = new JournalLedger();
         var unregistered = _broker.Topology.Replicate(new QueueGone(_vhost, _name, NextVersion()));
         var unbound = _broker.RemoveBindingsTo(_vhost, _name, toExchange: false);
         // The actor stops only after the client has its answer: a channel watching it would

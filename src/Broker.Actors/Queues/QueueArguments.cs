@@ -158,7 +158,7 @@ public sealed record QueueArguments
             return n < 0 ? throw Invalid(key, $"{{value_negative,{n}}}") : n;
         }
 
-        /// <summary>A TTL in ms: 0 to 2^32-1 (rabbit_misc:check_expiry).</summary>
+        /// <summary>A TTL in ms: 0 to ten years (rabbit_misc:check_expiry).</summary>
         public long? Expiry(string key)
         {
             long? n = NonNegative(key);

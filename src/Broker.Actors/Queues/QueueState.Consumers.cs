@@ -31,13 +31,16 @@ internal sealed partial class QueueState<TChannel>
     /// </summary>
     public AmqpException? AddConsumer(Consumer<TChannel> consumer, string queueText)
     {
-        // RabbitMQ refuses an exclusive consumer on a single-active-consumer queue even when it would be the only one.
-        if ((_consumers.Count > 0 || Arguments.SingleActiveConsumer) && (consumer.Exclusive || _consumers.Exists(c => c.Exclusive)))
+        // RabbitMQ 3.10 refuses an exclusive consumer on a classic single-active-consumer queue even
+        // when it would be the only one (a quorum queue takes it).
+        bool sacRefusesExclusive = Arguments.SingleActiveConsumer && !Arguments.CountsDeliveries;
+        if ((_consumers.Count > 0 || sacRefusesExclusive) && (consumer.Exclusive || _consumers.Exists(c => c.Exclusive)))
         {
             return AmqpException.AccessRefused($"{queueText} in exclusive use");
         }
 
-        int at = _consumers.FindIndex(c => c.Priority < consumer.Priority);
+        // With a single active consumer the first one stays active whatever the priorities (as in RabbitMQ 3.10).
+        int at = Arguments.SingleActiveConsumer ? -1 : _consumers.FindIndex(c => c.Priority < consumer.Priority);
         _consumers.Insert(at < 0 ? _consumers.Count : at, consumer);
         _consumerPriorities |= consumer.Priority != 0;
         HadConsumers = true;

@@ -70,7 +70,7 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
             return Delay(new QueuedMessage(_nextId++, message, expiresAt: now + DelayedMessages.DelayOf(message.Properties)), now);
         }
 
-        if (Arguments.Overflow != Overflow.DropHead && IsFull())
+        if (Arguments.Overflow != Overflow.DropHead && IsFull(message.Body.Length))
         {
             if (Arguments.Overflow == Overflow.RejectPublishDlx && Arguments.DeadLetterExchange is not null)
             {
@@ -83,7 +83,11 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
         var m = new QueuedMessage(_nextId++, message, priority: PriorityOf(message), expiresAt: ExpiryOf(message, now));
         _ready.PushBack(m);
         _effects.Accepted(m);
-        DropHeadOverLimit();
+        if (Arguments.Overflow == Overflow.DropHead)
+        {
+            DropHeadOverLimit();
+        }
+
         DeliverReady(now);
         if (m.ExpiresAt != 0 && m.ExpiresAt <= now && _ready.Count > 0 && ReferenceEquals(_ready.PeekFront(), m))
         {
@@ -234,8 +238,9 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
 
     private bool MayDeliver(QueuedMessage m) => !Journaled || !m.Message.Persistent || m.Id <= DeliverableUpTo;
 
-    private bool IsFull() =>
-        _ready.Count >= Arguments.MaxLength || _ready.Bytes >= Arguments.MaxLengthBytes;
+    /// <summary>reject-publish: a message that would take the queue over a limit is refused (RabbitMQ counts its body too).</summary>
+    private bool IsFull(int size) =>
+        _ready.Count >= Arguments.MaxLength || _ready.Bytes + size > Arguments.MaxLengthBytes;
 
     private void DropHeadOverLimit()
     {

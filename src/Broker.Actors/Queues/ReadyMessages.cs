@@ -75,7 +75,7 @@ public sealed class ReadyMessages
         return earliest;
     }
 
-    /// <summary>Takes the front of every level whose front expired before <paramref name="now"/>.</summary>
+    /// <summary>Takes the front of the first level (lowest first) whose front expired before <paramref name="now"/>, if any.</summary>
     public QueuedMessage? PopExpiredFront(long now)
     {
         foreach (var level in _levels)

@@ -251,6 +251,18 @@ public class QueueStateTests
     }
 
     [Fact]
+    public void Reject_publish_counts_the_new_messages_body_against_max_length_bytes()
+    {
+        var q = State(Args(("x-max-length-bytes", 10), ("x-overflow", "reject-publish")));
+        Assert.NotNull(q.Publish(Msg("123456"), T0));
+        Assert.Null(q.Publish(Msg("654321"), T0));
+        Assert.Equal("123456", System.Text.Encoding.UTF8.GetString(q.Get("ch", true, T0, out _)!.Message.Body));
+        Assert.Null(q.Publish(Msg("12345678901"), T0));
+        Assert.Empty(_effects.DeadLettered);
+        Assert.Equal(new[] { 1L }, _effects.Removed.Select(m => m.Id));
+    }
+
+    [Fact]
     public void Priorities_higher_first_fifo_within_capped_at_the_maximum()
     {
         var q = State(Args(("x-max-priority", 5)));
@@ -305,6 +317,16 @@ public class QueueStateTests
         q.ChannelGone("ch1", T0);
         Assert.Equal(new[] { "a", "a", "b", "b" }, _effects.Delivered.Select(d => d.Tag));
         Assert.True(_effects.Delivered[2].Message.Redelivered);
+    }
+
+    [Fact]
+    public void Single_active_consumer_keeps_the_first_consumer_whatever_the_priorities()
+    {
+        var q = State(Args(("x-single-active-consumer", true)));
+        q.AddConsumer(C("first", "ch1", priority: 1), "q");
+        q.AddConsumer(C("urgent", "ch2", priority: 10), "q");
+        q.Publish(Msg(), T0);
+        Assert.Equal("first", Assert.Single(_effects.Delivered).Tag);
     }
 
     [Fact]
