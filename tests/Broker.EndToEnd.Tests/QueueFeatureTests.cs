@@ -34,12 +34,13 @@ public sealed class QueueFeatureTests
         return (dlx, dlq);
     }
 
-    private static async Task<BasicGetResult> GetWithin(IChannel ch, string queue, TimeSpan timeout)
+    /// <summary>basic.get until a message comes (auto-acked unless <paramref name="autoAck"/> is false), for at most the timeout.</summary>
+    private static async Task<BasicGetResult> GetWithin(IChannel ch, string queue, TimeSpan timeout, bool autoAck = true)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
-            if (await ch.BasicGetAsync(queue, autoAck: true) is { } r)
+            if (await ch.BasicGetAsync(queue, autoAck) is { } r)
             {
                 return r;
             }
@@ -182,20 +183,7 @@ public sealed class QueueFeatureTests
         Assert.Equal(0u, (await ch.QueueDeclarePassiveAsync(ttl)).MessageCount);
     }
 
-    private static async Task<BasicGetResult> GetWithinNoAck(IChannel ch, string queue)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-        while (true)
-        {
-            if (await ch.BasicGetAsync(queue, autoAck: false) is { } r)
-            {
-                return r;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"nothing arrived in '{queue}'");
-            await Task.Delay(20);
-        }
-    }
+    private static Task<BasicGetResult> GetWithinNoAck(IChannel ch, string queue) => GetWithin(ch, queue, TimeSpan.FromSeconds(5), autoAck: false);
 
     [Fact]
     public async Task Max_length_drops_the_head_into_the_dead_letter_exchange()
