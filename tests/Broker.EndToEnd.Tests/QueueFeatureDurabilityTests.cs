@@ -54,8 +54,10 @@ public sealed class QueueFeatureDurabilityTests : IAsyncLifetime
             await ch.BasicPublishAsync("", "ttl-q", true, Persistent, Body("outlives the restart"));
         }
 
+        long deadline = Environment.TickCount64 + 1000;
         await node.DisposeAsync();
-        await Task.Delay(1500);
+        // The point is that the deadline passes while the node is down: wait for exactly that.
+        await Wait.Until(() => Environment.TickCount64 > deadline + 100, "the first message's deadline to pass");
         node = await BrokerFixture.StartAsync(new(), _dataDir);
         try
         {

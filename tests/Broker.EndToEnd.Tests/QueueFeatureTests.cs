@@ -85,7 +85,7 @@ public sealed class QueueFeatureTests
         await ch.QueueDeclareAsync(q, false, false, false);
         await ch.BasicPublishAsync("", q, false, new BasicProperties { Expiration = "100" }, Body("short"));
         await ch.BasicPublishAsync("", q, false, new BasicProperties { Expiration = "0" }, Body("zero"));
-        await Task.Delay(300);
+        await Wait.Until(async () => (await ch.QueueDeclarePassiveAsync(q)).MessageCount == 0, "both messages to expire");
         Assert.Null(await ch.BasicGetAsync(q, autoAck: true));
 
         var (_, deliveries) = await ConsumeAsync(ch, q, autoAck: true);
@@ -370,11 +370,25 @@ public sealed class QueueFeatureTests
         await ch.QueueDeclareAsync(idle, false, false, false, Args(("x-expires", 300)));
         await ch.QueueDeclareAsync(used, false, false, false, Args(("x-expires", 300)));
         await ConsumeAsync(ch, used);
-        await Task.Delay(1000);
-        var probe = await conn.CreateChannelAsync();
-        var (code, text) = await ChannelError(probe, () => probe.QueueDeclarePassiveAsync(idle));
-        Assert.Equal(404, code);
-        Assert.Equal($"NOT_FOUND - no queue '{idle}' in vhost '/'", text);
+        // Passive declares only look: they do not renew the lease.
+        (ushort Code, string Text) gone = default;
+        await Wait.Until(async () =>
+        {
+            var probe = await conn.CreateChannelAsync();
+            try
+            {
+                await probe.QueueDeclarePassiveAsync(idle);
+                return false;
+            }
+            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException e) when (e.ShutdownReason is { } r)
+            {
+                gone = (r.ReplyCode, r.ReplyText);
+                return true;
+            }
+        }, "the idle queue to expire");
+        Assert.Equal((404, $"NOT_FOUND - no queue '{idle}' in vhost '/'"), gone);
+        // Three times its x-expires later, the queue with a consumer is still there.
+        await Task.Delay(900);
         Assert.Equal(1u, (await ch.QueueDeclarePassiveAsync(used)).ConsumerCount);
     }
 

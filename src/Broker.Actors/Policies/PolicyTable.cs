@@ -16,10 +16,6 @@ public sealed class PolicyTable
 
     public TopologyVersion VersionOf(string vhost, string name) => _policies.VersionOf(vhost, name);
 
-    public Policy? Find(string vhost, string name) => _policies.Find(vhost, name);
-
-    public int Count => _policies.Count;
-
     public IEnumerable<Policy> All(string vhost) =>
         _policies.All.Where(p => p.VHost == vhost).OrderByDescending(p => p.Priority).ThenBy(p => p.Name, StringComparer.Ordinal);
 

@@ -13,17 +13,6 @@ internal sealed class RecordingEffects : IQueueEffects<string>
     public List<long> WatermarksNeeded { get; } = new();
     public List<long> ExpiriesDue { get; } = new();
 
-    public void Clear()
-    {
-        Accepted.Clear();
-        Delivered.Clear();
-        Removed.Clear();
-        DeadLettered.Clear();
-        Due.Clear();
-        WatermarksNeeded.Clear();
-        ExpiriesDue.Clear();
-    }
-
     void IQueueEffects<string>.Accepted(QueuedMessage message) => Accepted.Add(message);
 
     void IQueueEffects<string>.Deliver(Consumer<string> consumer, QueuedMessage message) => Delivered.Add((consumer.Tag, consumer.Channel, message));
