@@ -102,6 +102,59 @@ public sealed class ClusterFailoverTests : IClassFixture<PostgresFixture>
         Assert.True(pubConn.IsOpen && conConn.IsOpen, "a client connection to a survivor was closed");
     }
 
+    /// <summary>
+    /// The durable rows of the queue features fail over with their queues: a delayed message whose
+    /// hidden queue's node is killed is still routed when due, and a message's expiry deadline,
+    /// counted from its publish, still dead-letters it on the queue's new node.
+    /// </summary>
+    [Fact]
+    public async Task Delayed_and_expiring_messages_fail_over_with_their_queues()
+    {
+        await using var cluster = await StartClusterAsync();
+        string prefix = UniqueName("fo-feat");
+        string delayed = prefix + "-delayed", target = prefix + "-target", ttl = prefix + "-ttl", dlx = prefix + "-dlx", dlq = prefix + "-dlq";
+        string hidden = "amq.delayed." + delayed;
+        long publishedAt;
+        await using (var c = await cluster.ConnectAsync(0))
+        await using (var ch = await c.CreateChannelAsync(new CreateChannelOptions(true, true)))
+        {
+            await ch.ExchangeDeclareAsync(delayed, "x-delayed-message", durable: true, autoDelete: false,
+                new Dictionary<string, object?> { ["x-delayed-type"] = "fanout" });
+            await ch.QueueDeclareAsync(target, durable: true, exclusive: false, autoDelete: false);
+            await ch.QueueBindAsync(target, delayed, "");
+            await ch.ExchangeDeclareAsync(dlx, ExchangeType.Fanout, durable: true);
+            await ch.QueueDeclareAsync(dlq, durable: true, exclusive: false, autoDelete: false);
+            await ch.QueueBindAsync(dlq, dlx, "");
+            await ch.QueueDeclareAsync(ttl, durable: true, exclusive: false, autoDelete: false,
+                new Dictionary<string, object?> { ["x-message-ttl"] = 4000, ["x-dead-letter-exchange"] = dlx });
+            publishedAt = Environment.TickCount64;
+            await ch.BasicPublishAsync(delayed, "", true, DelayedMessageTests.Delayed(4000, persistent: true), Body("delayed"));
+            await ch.BasicPublishAsync("", ttl, true, new BasicProperties { DeliveryMode = DeliveryModes.Persistent }, Body("expiring"));
+        }
+
+        int owner = cluster.OwnerOf(hidden);
+        _log.WriteLine($"hidden delay queue on node {owner + 1}, the expiring message's queue on node {cluster.OwnerOf(ttl) + 1}; killing node {owner + 1}");
+        await cluster[owner].KillAsync();
+        int survivor = (owner + 1) % 3;
+        await using var conn = await cluster.ConnectAsync(survivor);
+        await using var check = await conn.CreateChannelAsync();
+        await Wait.Until(async () =>
+        {
+            try
+            {
+                return (await check.QueueDeclarePassiveAsync(target)).MessageCount == 1 && (await check.QueueDeclarePassiveAsync(dlq)).MessageCount == 1;
+            }
+            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
+            {
+                throw new InvalidOperationException("a queue was not found on the survivor");
+            }
+        }, "the delayed message in its target and the expired one in the dead-letter queue", TimeSpan.FromSeconds(30));
+        Assert.True(Environment.TickCount64 - publishedAt >= 3900, "released or expired before its time");
+        Assert.NotEqual(owner, cluster.OwnerOf(hidden));
+        Assert.Equal("delayed", Text((await check.BasicGetAsync(target, true))!.Body));
+        Assert.Equal("expiring", Text((await check.BasicGetAsync(dlq, true))!.Body));
+    }
+
     [Fact]
     public async Task A_consumer_node_that_dies_leaves_its_unacked_messages_to_the_others_flagged_redelivered()
     {
