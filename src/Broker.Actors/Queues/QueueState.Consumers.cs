@@ -134,13 +134,18 @@ internal sealed partial class QueueState<TChannel>
     public QueuedMessage? Get(TChannel channel, bool noAck, long now, out bool waitForWatermark)
     {
         waitForWatermark = false;
+        if (DeliveriesHeld)
+        {
+            return null;
+        }
+
         if (ExpireHeads(now) > 0)
         {
             // Consumers blocked behind an expired head (waiting for its watermark) go first.
             DeliverReady(now);
         }
 
-        if (_ready.Count == 0 || DeliveriesHeld)
+        if (_ready.Count == 0)
         {
             return null;
         }

@@ -23,6 +23,9 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
     /// <summary>The expiry wake-up already asked for (long.MaxValue: none).</summary>
     private long _expiryDue = long.MaxValue;
 
+    /// <summary>How soon an expiry that found deliveries held is tried again (ms).</summary>
+    private const long HeldRecheckMs = 100;
+
     /// <summary>A delayed-message exchange's hidden queue: its messages by due time (ExpiresAt), then id.</summary>
     private readonly SortedSet<QueuedMessage>? _delayed;
     private readonly Dictionary<long, QueuedMessage>? _delayedById;
@@ -125,6 +128,15 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
     public void Expire(long now)
     {
         _expiryDue = long.MaxValue;
+        if (DeliveriesHeld)
+        {
+            // The node's lease lapsed: the queue may be served elsewhere by now, so nothing is
+            // dead-lettered or released here; look again shortly.
+            _expiryDue = now + HeldRecheckMs;
+            _effects.ExpiryDue(_expiryDue);
+            return;
+        }
+
         if (_delayed is not null)
         {
             ReleaseDue(now);

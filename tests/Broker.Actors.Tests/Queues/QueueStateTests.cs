@@ -142,6 +142,21 @@ public class QueueStateTests
     }
 
     [Fact]
+    public void Nothing_expires_while_deliveries_are_held()
+    {
+        var q = State(Args(("x-message-ttl", 10), ("x-dead-letter-exchange", "dlx")));
+        q.Publish(Msg(), T0);
+        q.DeliveriesHeld = true;
+        q.Expire(T0 + 50);
+        Assert.Null(q.Get("ch", true, T0 + 50, out _));
+        Assert.Empty(_effects.DeadLettered);
+        Assert.Equal(T0 + 150, _effects.ExpiriesDue.Last());
+        q.DeliveriesHeld = false;
+        q.Expire(T0 + 150);
+        Assert.Equal(DeathReason.Expired, Assert.Single(_effects.DeadLettered).Reason);
+    }
+
+    [Fact]
     public void Message_ttl_expires_at_the_head_and_asks_to_be_woken()
     {
         var q = State(Args(("x-message-ttl", 100)));
