@@ -99,9 +99,9 @@ public sealed class RoutingTable
         {
             matched.Add(alternate);
         }
-        else if (Policies?.For(exchange.Definition.VHost, exchange.Name, isQueue: false)?.Text("alternate-exchange") is { } byPolicy)
+        else if (Policies?.AlternateExchangeFor(exchange.Definition.VHost, exchange.Name) is { } byPolicy)
         {
-            matched.Add(new Binding(exchange.Name, byPolicy, ToExchange: true, string.Empty, new FieldTable()));
+            matched.Add(byPolicy);
         }
     }
 }
