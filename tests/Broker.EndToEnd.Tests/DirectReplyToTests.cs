@@ -85,7 +85,7 @@ public sealed class DirectReplyToTests
 
         // A well-formed address naming an actor that is not a channel reaches nothing either.
         returned = new TaskCompletionSource<BasicReturnEventArgs>();
-        string path = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("akka://broker/user/topology")).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        string path = System.Buffers.Text.Base64Url.EncodeToString(System.Text.Encoding.UTF8.GetBytes("akka://broker/user/topology"));
         await ch.BasicPublishAsync("", $"{ReplyTo}.{path}.secret", true, new BasicProperties(), Body("m"));
         Assert.Equal(312, (await Wait.For(returned.Task)).ReplyCode);
     }

@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Text;
 using Akka.Actor;
 using Broker.Actors.Queues;
@@ -81,7 +82,7 @@ public sealed partial class ChannelActor
         {
             _replySecret = Names.Random();
             string path = Self.Path.ToSerializationFormatWithAddress(Provider.DefaultAddress);
-            _replyAddress = DirectReplyPrefix + Base64Url(Encoding.UTF8.GetBytes(path)) + "." + _replySecret;
+            _replyAddress = DirectReplyPrefix + Base64Url.EncodeToString(Encoding.UTF8.GetBytes(path)) + "." + _replySecret;
         }
 
         string address = _replyAddress;
@@ -109,8 +110,9 @@ public sealed partial class ChannelActor
         secret = string.Empty;
         string rest = address[DirectReplyPrefix.Length..];
         int dot = rest.LastIndexOf('.');
-        if (dot <= 0 || !TryBase64Url(rest[..dot], out var pathBytes) ||
-            !ActorPath.TryParse(Encoding.UTF8.GetString(pathBytes), out var path))
+        var pathBytes = new byte[Base64Url.GetMaxDecodedLength(Math.Max(dot, 0))];
+        if (dot <= 0 || !Base64Url.TryDecodeFromChars(rest.AsSpan(0, dot), pathBytes, out int length) ||
+            !ActorPath.TryParse(Encoding.UTF8.GetString(pathBytes, 0, length), out var path))
         {
             return null;
         }
@@ -151,18 +153,6 @@ public sealed partial class ChannelActor
         _deliverMethod.Exchange = reply.Message.Exchange;
         _deliverMethod.RoutingKey = reply.Message.RoutingKey;
         EmitContent(_deliverMethod, reply.Message);
-    }
-
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-
-    private static bool TryBase64Url(string s, out byte[] bytes)
-    {
-        string b64 = s.Replace('-', '+').Replace('_', '/');
-        b64 = b64.PadRight(b64.Length + (4 - b64.Length % 4) % 4, '=');
-        var buffer = new byte[b64.Length];
-        bool ok = Convert.TryFromBase64String(b64, buffer, out int n);
-        bytes = buffer[..n];
-        return ok;
     }
 }
 

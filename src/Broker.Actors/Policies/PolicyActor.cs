@@ -96,8 +96,7 @@ public sealed class PolicyActor : ReceivePersistentActor
     /// <summary>Versions of this incarnation start above whatever an earlier one (on any node) replicated.</summary>
     private TopologyVersion NextVersion()
     {
-        _version = _version == default ? TopologyVersion.FirstAfter(_broker.Policies.VersionOf(_vhost, _name)) : _version.Next();
-        return _version;
+        return _version = TopologyVersion.NextOf(_version, _broker.Policies.VersionOf(_vhost, _name));
     }
 
     private void PassivateIfGone()

@@ -364,8 +364,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
     /// <summary>Versions of this incarnation start above whatever an earlier one (on any node) replicated.</summary>
     private TopologyVersion NextVersion()
     {
-        _version = _version == default ? TopologyVersion.FirstAfter(_broker.Queues.VersionOf(_vhost, _name)) : _version.Next();
-        return _version;
+        return _version = TopologyVersion.NextOf(_version, _broker.Queues.VersionOf(_vhost, _name));
     }
 
     /// <summary>Starts watching a channel the queue now holds state for.</summary>

@@ -26,5 +26,12 @@ public readonly record struct TopologyVersion(long Epoch, long Seq) : IComparabl
 
     public TopologyVersion Next() => this with { Seq = Seq + 1 };
 
+    /// <summary>
+    /// The next version an entity's incarnation writes: its first (above <paramref name="replicated"/>,
+    /// what this node holds for the name) when it has written none yet, else one up from <paramref name="current"/>.
+    /// </summary>
+    public static TopologyVersion NextOf(TopologyVersion current, TopologyVersion replicated) =>
+        current == default ? FirstAfter(replicated) : current.Next();
+
     public override string ToString() => $"{Epoch}.{Seq}";
 }
