@@ -28,18 +28,12 @@ public sealed partial class QueueActor
         string routingKey = args.DeadLetterRoutingKey ?? m.Message.RoutingKey;
         var marked = DeadLetterHeaders.Mark(m.Message, reason, _name, DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
             args.DeadLetterExchange!, routingKey);
-        // Confirmed by its targets before it leaves the journal, when it is in the journal at all.
-        bool journaled = Durable && m.Message.Persistent && m.Id != 0;
-        if (!Forward(m, marked, journaled, attempts: 0) && journaled)
-        {
-            JournalRemove(m);
-        }
+        Forward(m, marked, attempts: 0);
     }
 
     /// <summary>A delayed message fell due: routed through its exchange as published, with the same guarantee.</summary>
     private void ReleaseDelayed(QueuedMessage m)
     {
-        bool journaled = Durable && m.Message.Persistent;
         var message = m.Message;
         if (_state!.Arguments.DelayFor is { } exchange && message.Exchange != exchange)
         {
@@ -47,18 +41,19 @@ public sealed partial class QueueActor
             message = new Message(exchange, message.RoutingKey, message.Properties, message.RawProperties, message.Body);
         }
 
-        if (!Forward(m, message, journaled, attempts: 0) && journaled)
-        {
-            JournalRemove(m);
-        }
+        Forward(m, message, attempts: 0);
     }
 
     /// <summary>
-    /// Routes a message through its exchange and sends it to the queues it reaches (a dead-letter,
-    /// or a delayed message that fell due); false when nothing takes it (it is dropped, as in RabbitMQ).
+    /// Routes a copy of a message through the copy's exchange and sends it to the queues it reaches
+    /// (a dead-letter, or a delayed message that fell due). A journaled source leaves the journal
+    /// once they all confirmed; when nothing takes the copy it is dropped (as in RabbitMQ) and the
+    /// source leaves the journal at once.
     /// </summary>
-    private bool Forward(QueuedMessage source, Message marked, bool confirm, int attempts)
+    private void Forward(QueuedMessage source, Message marked, int attempts)
     {
+        // A message refused by reject-publish-dlx (id 0) never entered the journal.
+        bool confirm = Durable && source.Message.Persistent && source.Id != 0;
         _deadLetterRoute.Clear();
         if (marked.Exchange.Length == 0)
         {
@@ -71,7 +66,7 @@ public sealed partial class QueueActor
         }
         else
         {
-            _log.Debug("queue '{0}' in vhost '{1}': dead-letter exchange '{2}' does not exist; message dropped", _name, _vhost, marked.Exchange);
+            _log.Debug("queue '{0}' in vhost '{1}': exchange '{2}' does not exist; message dropped", _name, _vhost, marked.Exchange);
         }
 
         long confirmId = confirm ? ++_lastDeadLetterId : 0;
@@ -96,7 +91,11 @@ public sealed partial class QueueActor
             sent++;
         }
 
-        if (sent > 0 && confirm)
+        if (sent == 0)
+        {
+            JournalRemove(source);
+        }
+        else if (confirm)
         {
             _deadLettersInFlight[confirmId] = new DeadLetterInFlight(source, marked, sent, Environment.TickCount64, attempts);
             if (!Timers.IsTimerActive("dead-letter-retry"))
@@ -104,8 +103,6 @@ public sealed partial class QueueActor
                 Timers.StartPeriodicTimer("dead-letter-retry", DeadLetterRetryTick.Instance, DeadLetterRetry);
             }
         }
-
-        return sent > 0;
     }
 
     private void OnDeadLetterConfirmed(Enqueued confirmed)
@@ -148,9 +145,9 @@ public sealed partial class QueueActor
             }
 
             _deadLettersInFlight.Remove(id);
-            if (_state is not null && !Forward(inFlight.Source, inFlight.Marked, confirm: true, inFlight.Attempts + 1))
+            if (_state is not null)
             {
-                JournalRemove(inFlight.Source);
+                Forward(inFlight.Source, inFlight.Marked, inFlight.Attempts + 1);
             }
         }
 

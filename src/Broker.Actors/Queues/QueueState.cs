@@ -91,15 +91,16 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
             DropHeadOverLimit();
         }
 
+        // Delivers, and asks to be woken for the earliest expiry.
         DeliverReady(now);
         if (m.ExpiresAt != 0 && m.ExpiresAt <= now && _ready.Count > 0 && ReferenceEquals(_ready.PeekFront(), m))
         {
             // A TTL of 0: delivered at once if a consumer could take it, dead otherwise (as in RabbitMQ).
             _ready.PopFront();
             DeadLetter(m, DeathReason.Expired);
+            AskForExpiry();
         }
 
-        AskForExpiry();
         return m;
     }
 
@@ -184,17 +185,16 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
     /// <summary>Recovery: a journaled message, in id order.</summary>
     public void Restore(long id, Message message, long expiresAt, bool redelivered)
     {
+        _nextId = Math.Max(_nextId, id + 1);
         if (_delayed is not null)
         {
             var delayed = new QueuedMessage(id, message, expiresAt: expiresAt);
             _delayed.Add(delayed);
             _delayedById![id] = delayed;
-            _nextId = Math.Max(_nextId, id + 1);
             return;
         }
 
         _ready.PushBack(new QueuedMessage(id, message, redelivered, PriorityOf(message), expiresAt));
-        _nextId = Math.Max(_nextId, id + 1);
     }
 
     /// <summary>Recovery: counters from the journal. New ids start above the watermark, so none is taken for a redelivery.</summary>
