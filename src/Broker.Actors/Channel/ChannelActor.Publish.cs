@@ -67,18 +67,9 @@ public sealed partial class ChannelActor
 
         _routeBuffer.Clear();
         bool mandatory = publish.Mandatory;
-        if (publish.Exchange.Length == 0 && publish.RoutingKey == AdminRoutingKey && !_tx)
+        if (publish.Exchange.Length == 0 && publish.RoutingKey.StartsWith("amq.", StringComparison.Ordinal) && !_tx &&
+            PublishToReservedAddress(publish, message))
         {
-            OnAdminCommand(message);
-            Deliver(message, Array.Empty<string>(), false, _confirmMode ? ++_publishSeq : 0);
-            return;
-        }
-
-        if (publish.Exchange.Length == 0 && publish.RoutingKey.StartsWith(DirectReplyPrefix, StringComparison.Ordinal) && !_tx)
-        {
-            // A reply to a direct reply-to address: straight to the channel it names.
-            bool delivered = SendDirectReply(message);
-            Deliver(message, Array.Empty<string>(), publish.Mandatory && !delivered, _confirmMode ? ++_publishSeq : 0);
             return;
         }
 
@@ -115,6 +106,30 @@ public sealed partial class ChannelActor
         }
 
         Deliver(message, _routeBuffer, mandatory, seq);
+    }
+
+    /// <summary>
+    /// The default exchange's reserved routing keys: the admin endpoint and direct reply-to
+    /// addresses, handled without a queue. False for any other key (an amq.gen-* queue, say).
+    /// </summary>
+    private bool PublishToReservedAddress(BasicPublish publish, Message message)
+    {
+        if (publish.RoutingKey == AdminRoutingKey)
+        {
+            OnAdminCommand(message);
+            Deliver(message, Array.Empty<string>(), false, _confirmMode ? ++_publishSeq : 0);
+            return true;
+        }
+
+        if (publish.RoutingKey.StartsWith(DirectReplyPrefix, StringComparison.Ordinal))
+        {
+            // A reply to a direct reply-to address: straight to the channel it names.
+            bool delivered = SendDirectReply(message);
+            Deliver(message, Array.Empty<string>(), publish.Mandatory && !delivered, _confirmMode ? ++_publishSeq : 0);
+            return true;
+        }
+
+        return false;
     }
 
     /// <summary>Sends a routed message to its queues; confirmId 0 asks for no answer.</summary>

@@ -8,15 +8,16 @@ public sealed partial class QueueActor : IQueueEffects<IActorRef>
     /// <summary>The confirm id of the publish being handed to the state (0: none asked for).</summary>
     private long _publishConfirm;
 
-    /// <summary>The publish being handed to the state was journaled: it is confirmed when the write is done, not now.</summary>
-    private bool _publishJournaled;
-
+    /// <summary>A persistent message of a durable queue is confirmed once journaled; any other at once.</summary>
     void IQueueEffects<IActorRef>.Accepted(QueuedMessage message)
     {
         if (Durable && message.Message.Persistent)
         {
             JournalEnqueue(message, _publishConfirm);
-            _publishJournaled = true;
+        }
+        else
+        {
+            ConfirmNow(_publishConfirm);
         }
     }
 

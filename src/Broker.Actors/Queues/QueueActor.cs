@@ -220,22 +220,14 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
             return;
         }
 
-        // Accepted (QueueActor.Effects.cs) journals a persistent message with this confirm.
+        // Accepted (QueueActor.Effects.cs) confirms it: at once, or once a persistent one is journaled.
         _publishConfirm = cmd.ConfirmId;
-        _publishJournaled = false;
         var queued = _state.Publish(cmd.Message, Tick());
         _publishConfirm = 0;
-        if (queued is null)
+        if (queued is null && cmd.ConfirmId != 0)
         {
             // x-overflow reject-publish: a full queue refuses the message.
-            if (cmd.ConfirmId != 0)
-            {
-                Sender.Tell(new EnqueueFailed(Self, cmd.ConfirmId, $"queue '{_name}' in vhost '{_vhost}' is full"));
-            }
-        }
-        else if (!_publishJournaled)
-        {
-            ConfirmNow(cmd.ConfirmId);
+            Sender.Tell(new EnqueueFailed(Self, cmd.ConfirmId, $"queue '{_name}' in vhost '{_vhost}' is full"));
         }
     }
 
