@@ -88,8 +88,9 @@ public sealed class QueueFeatureDurabilityTests : IAsyncLifetime
             await ch.ExchangeDeclareAsync("delayed-x", "x-delayed-message", durable: true, autoDelete: false, DelayedMessageTests.DelayedDirect);
             await ch.QueueDeclareAsync("delayed-q", durable: true, exclusive: false, autoDelete: false);
             await ch.QueueBindAsync("delayed-q", "delayed-x", "k");
-            await ch.BasicPublishAsync("delayed-x", "k", true, DelayedMessageTests.Delayed(3000, persistent: true), Body("held"));
+            // Taken before the publish: the broker counts the delay from when the message reached it.
             dueAt = Environment.TickCount64 + 3000;
+            await ch.BasicPublishAsync("delayed-x", "k", true, DelayedMessageTests.Delayed(3000, persistent: true), Body("held"));
         }
 
         await node.DisposeAsync();
