@@ -19,15 +19,20 @@ public sealed class BrokerContext
     {
         Settings = settings;
         Routes.Policies = Policies;
-        Topology = new TopologyReplicator(Routes, Queues, Policies);
+        Topology = new TopologyReplicator(Routes, Queues, Policies, Access);
     }
 
     public BrokerSettings Settings { get; }
     public RoutingTable Routes { get; } = new();
     public QueueDirectory Queues { get; } = new();
     public Policies.PolicyTable Policies { get; } = new();
+    public Access.AccessTable Access { get; } = new();
     public TopologyReplicator Topology { get; }
     public Connection.ConnectionRegistry Connections { get; } = new();
+    public Connection.LoginThrottle LoginFailures { get; } = new();
+
+    /// <summary>This node's ConnectionTrackerActor (vhost connection counts, closing a deleted vhost's connections).</summary>
+    public IActorRef ConnectionTracker { get; internal set; } = ActorRefs.Nobody;
 
     /// <summary>Whether this node may hand out its durable queues' messages now (always, without a fence).</summary>
     public NodeLease Lease { get; } = new();
@@ -41,6 +46,7 @@ public sealed class BrokerContext
     public IActorRef QueueRegion { get; internal set; } = ActorRefs.Nobody;
     public IActorRef ExchangeRegion { get; internal set; } = ActorRefs.Nobody;
     public IActorRef PolicyRegion { get; internal set; } = ActorRefs.Nobody;
+    public IActorRef AccessRegion { get; internal set; } = ActorRefs.Nobody;
 
     /// <summary>Parent of the exclusive and non-durable queues declared through this node (they never move).</summary>
     public IActorRef LocalQueues { get; internal set; } = ActorRefs.Nobody;
@@ -73,6 +79,21 @@ public sealed class BrokerContext
         }
 
         return Task.WhenAll(tasks);
+    }
+
+    /// <summary>Declares a vhost's amq.* exchanges (at start, and when a vhost is added); the same declare twice is a no-op.</summary>
+    public async Task DeclareBuiltInExchangesAsync(string vhost)
+    {
+        foreach (var (name, type) in ExchangeDefinition.BuiltIn)
+        {
+            var def = new ExchangeDefinition(vhost, name, type, true, false, false, new Protocol.FieldTable());
+            var reply = await ExchangeRegion.Ask<object>(new ShardingEnvelope(EntityIds.For(vhost, name), new DeclareExchange(def, false)),
+                TimeSpan.FromSeconds(60));
+            if (reply is ExchangeCommandFailed failed)
+            {
+                throw new InvalidOperationException($"could not declare {name} in vhost '{vhost}': {failed.Error.ReplyText}");
+            }
+        }
     }
 
     /// <summary>Answers once <paramref name="task"/> is done (at once when it already is, as on a single node).</summary>

@@ -32,6 +32,7 @@ public sealed class BrokerServer : IAsyncDisposable
 
     private readonly ILoggingAdapter _log;
     private readonly List<Akka.Streams.Dsl.Tcp.ServerBinding> _bindings = new();
+    private readonly List<TlsListener> _tlsListeners = new();
     private FreezeWatchdog? _freezeWatchdog;
     private long _connectionSeq;
     private bool _stopped;
@@ -49,6 +50,9 @@ public sealed class BrokerServer : IAsyncDisposable
 
     /// <summary>The address the AMQP listener is bound to (with the real port when 0 was asked for).</summary>
     public IPEndPoint? Endpoint { get; private set; }
+
+    /// <summary>The address the amqps listener is bound to; null without TLS.</summary>
+    public IPEndPoint? TlsEndpoint { get; private set; }
 
     /// <summary>Starts a node: joins (or forms) the cluster, starts sharding and listens for AMQP.</summary>
     public static async Task<BrokerServer> StartAsync(BrokerSettings settings, Config akkaConfig, CancellationToken ct = default)
@@ -89,6 +93,7 @@ public sealed class BrokerServer : IAsyncDisposable
                 await server.RecoverDurableEntitiesAsync();
             }
 
+            await server.LoadAccessStoreAsync();
             await server.DeclareBuiltInExchangesAsync();
             server.Context.TopologyRecovered.TrySetResult();
             await server.BindAsync();
@@ -147,6 +152,7 @@ public sealed class BrokerServer : IAsyncDisposable
         var ctx = Context;
         Actors.ActorOf(Props.Create(() => new TopologyActor(ctx)), TopologyReplicator.ActorName);
         ctx.LocalQueues = Actors.ActorOf(Props.Create(() => new LocalQueuesActor(ctx)), LocalQueuesActor.ActorName);
+        ctx.ConnectionTracker = Actors.ActorOf(Props.Create(() => new ConnectionTrackerActor(ctx)), ConnectionTrackerActor.ActorName);
     }
 
     private async Task JoinClusterAsync(CancellationToken ct)
@@ -261,6 +267,22 @@ public sealed class BrokerServer : IAsyncDisposable
             extractor, Allocation(), StopEntity.Instance);
         ctx.PolicyRegion = await sharding.StartAsync("policy", id => Props.Create(() => new Policies.PolicyActor(ctx, id)), settings,
             extractor, Allocation(), StopEntity.Instance);
+        ctx.AccessRegion = await sharding.StartAsync("access", _ => Props.Create(() => new Access.AccessActor(ctx)), settings,
+            extractor, Allocation(), StopEntity.Instance);
+    }
+
+    /// <summary>
+    /// Users, vhosts and permissions are in this node's replica before it serves a client: the
+    /// access store recovers (or, the first time, is created) and replicates itself.
+    /// </summary>
+    private async Task LoadAccessStoreAsync()
+    {
+        var reply = await Context.AccessRegion.Ask<object>(
+            new ShardingEnvelope(Access.AccessActor.EntityId, Access.EnsureAccess.Instance), TimeSpan.FromMinutes(2));
+        if (reply is not Access.AccessDone || !Context.Access.Loaded)
+        {
+            throw new InvalidOperationException($"the access store did not load ({reply})");
+        }
     }
 
     /// <summary>
@@ -309,19 +331,9 @@ public sealed class BrokerServer : IAsyncDisposable
 
     private async Task DeclareBuiltInExchangesAsync()
     {
-        var ctx = Context;
-        foreach (var vhost in ctx.Settings.VirtualHosts)
+        foreach (var vhost in Context.Access.Current.Store.VHosts)
         {
-            foreach (var (name, type) in ExchangeDefinition.BuiltIn)
-            {
-                var def = new ExchangeDefinition(vhost, name, type, true, false, false, new FieldTable());
-                var reply = await ctx.ExchangeRegion.Ask<object>(
-                    new ShardingEnvelope(EntityIds.For(vhost, name), new DeclareExchange(def, false)), TimeSpan.FromSeconds(60));
-                if (reply is ExchangeCommandFailed failed)
-                {
-                    throw new InvalidOperationException($"could not declare {name}: {failed.Error.ReplyText}");
-                }
-            }
+            await Context.DeclareBuiltInExchangesAsync(vhost.Name);
         }
     }
 
@@ -350,6 +362,32 @@ public sealed class BrokerServer : IAsyncDisposable
             Endpoint ??= binding.LocalAddress as IPEndPoint;
             port = Endpoint?.Port ?? port; // with port 0, every address listens on the port the first one got
             _log.Info("AMQP listener started on {0}", binding.LocalAddress);
+        }
+
+        if (s.Tls is not { } tls)
+        {
+            return;
+        }
+
+        int tlsPort = tls.Port;
+        foreach (var address in ListenAddresses(s.BindAddress))
+        {
+            TlsListener listener;
+            try
+            {
+                listener = TlsListener.Start(address, tlsPort, tls, _log,
+                    (ssl, remote, local, user) => AcceptTls(ssl, remote, local, user, materializer));
+            }
+            catch (Exception e)
+            {
+                throw new InvalidOperationException($"cannot listen for AMQPS on {address}:{tlsPort}: {e.Message}", e);
+            }
+
+            _tlsListeners.Add(listener);
+            TlsEndpoint ??= listener.LocalEndpoint;
+            tlsPort = TlsEndpoint.Port;
+            _log.Info("AMQPS listener started on {0} (TLS 1.2/1.3{1})", listener.LocalEndpoint,
+                tls.VerifyPeer ? ", client certificates required" : string.Empty);
         }
     }
 
@@ -384,12 +422,29 @@ public sealed class BrokerServer : IAsyncDisposable
             return;
         }
 
+        incoming.HandleWith(ConnectionFlow(incoming.RemoteAddress, incoming.LocalAddress, null), materializer);
+    }
+
+    private void AcceptTls(System.Net.Security.SslStream ssl, EndPoint? remote, EndPoint? local, string? certificateUser, IMaterializer materializer)
+    {
+        if (_stopped)
+        {
+            ssl.Dispose();
+            return;
+        }
+
+        TlsConnectionStream.Run(ssl, ConnectionFlow(remote, local, certificateUser), materializer);
+    }
+
+    /// <summary>One client connection: bytes in go through the frame decoder to a new ConnectionActor, whose frames come back out.</summary>
+    private Flow<ByteString, ByteString, NotUsed> ConnectionFlow(EndPoint? remote, EndPoint? local, string? certificateUser)
+    {
         var s = Context.Settings;
         var outbound = new OutboundFrames();
-        string name = $"{incoming.RemoteAddress} -> {incoming.LocalAddress}";
+        string name = $"{remote} -> {local}";
         var ctx = Context;
         var actor = Actors.ActorOf(
-            Props.Create(() => new ConnectionActor(ctx, outbound, incoming.RemoteAddress, name)),
+            Props.Create(() => new ConnectionActor(ctx, outbound, remote, name, certificateUser)),
             $"connection-{Interlocked.Increment(ref _connectionSeq)}");
         Context.Connections.Add(actor);
 
@@ -398,7 +453,7 @@ public sealed class BrokerServer : IAsyncDisposable
             .To(Sink.ActorRefWithAck<InboundBatch>(actor, StreamInit.Instance, StreamAck.Instance,
                 StreamCompleted.Instance, ex => new StreamFailed(ex)));
         var output = Context.Settings.Fence is null ? outbound.AsSource() : outbound.AsSource().Via(new LeaseGateStage(Context.Lease));
-        incoming.HandleWith(Flow.FromSinkAndSource(inbound, output), materializer);
+        return Flow.FromSinkAndSource(inbound, output);
     }
 
     /// <summary>
@@ -438,6 +493,11 @@ public sealed class BrokerServer : IAsyncDisposable
         foreach (var binding in _bindings)
         {
             await binding.Unbind();
+        }
+
+        foreach (var listener in _tlsListeners)
+        {
+            listener.Dispose();
         }
 
         await FlushJournalsAsync();

@@ -2,9 +2,6 @@ using System.Net;
 
 namespace Broker.Actors;
 
-/// <summary>A user that may log in, and whether only from loopback (RabbitMQ's rule for guest).</summary>
-public sealed record UserCredential(string Name, string Password, bool LoopbackOnly);
-
 /// <summary>The broker's settings after configuration was read and checked (see Broker.Node's BrokerConfig).</summary>
 public sealed record BrokerSettings
 {
@@ -29,9 +26,19 @@ public sealed record BrokerSettings
     /// <summary>How long a handshake may take from TCP accept to connection.open.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    public IReadOnlyList<UserCredential> Users { get; init; } = new[] { new UserCredential("guest", "guest", true) };
+    /// <summary>The user a new cluster's access store starts with (an administrator with every permission on VirtualHosts).</summary>
+    public string DefaultUser { get; init; } = "guest";
 
+    public string DefaultPassword { get; init; } = "guest";
+
+    /// <summary>The vhosts a new cluster's access store starts with; later ones are added with `vhosts add`.</summary>
     public IReadOnlyList<string> VirtualHosts { get; init; } = new[] { "/" };
+
+    /// <summary>Users that may only connect from a loopback address (RabbitMQ's loopback_users: guest).</summary>
+    public IReadOnlyList<string> LoopbackUsers { get; init; } = new[] { "guest" };
+
+    /// <summary>The amqps listener's TLS settings; null: no amqps listener.</summary>
+    public Transport.TlsSettings? Tls { get; init; }
 
     /// <summary>Reported to clients as cluster_name; the same on every node of a cluster.</summary>
     public string ClusterName { get; init; } = "broker@" + Environment.MachineName;

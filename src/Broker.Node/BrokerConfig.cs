@@ -27,6 +27,11 @@ public static class BrokerConfig
         ("BROKER_JOURNAL_CONNECTION", "broker.journal.connection-string"),
         ("BROKER_DEFAULT_USER", "broker.default-user"),
         ("BROKER_DEFAULT_PASS", "broker.default-pass"),
+        ("BROKER_AMQPS_PORT", "broker.tls.port"),
+        ("BROKER_TLS_CERT", "broker.tls.cert"),
+        ("BROKER_TLS_KEY", "broker.tls.key"),
+        ("BROKER_TLS_CA", "broker.tls.ca"),
+        ("BROKER_TLS_VERIFY_PEER", "broker.tls.verify-peer"),
         ("BROKER_LOG_LEVEL", "akka.loglevel"),
         ("BROKER_CLUSTER_HOSTNAME", "akka.remote.dot-netty.tcp.hostname"),
         ("BROKER_CLUSTER_PUBLIC_HOSTNAME", "akka.remote.dot-netty.tcp.public-hostname"),
@@ -113,7 +118,7 @@ public static class BrokerConfig
         }
 
         // Comma-separated lists.
-        foreach (var (name, path) in new[] { ("BROKER_VHOSTS", "broker.vhosts"), ("BROKER_CLUSTER_SEEDS", "broker.cluster.seeds") })
+        foreach (var (name, path) in new[] { ("BROKER_VHOSTS", "broker.vhosts"), ("BROKER_CLUSTER_SEEDS", "broker.cluster.seeds"), ("BROKER_LOOPBACK_USERS", "broker.loopback-users") })
         {
             if (env.TryGetValue(name, out var list) && list.Length > 0)
             {
@@ -193,8 +198,12 @@ public static class BrokerConfig
             Heartbeat = (ushort)Number("broker.amqp.heartbeat", 0, 65535),
             MaxMessageSize = Number("broker.amqp.max-message-size", 1, 512L * 1024 * 1024),
             DataDirectory = dataDir,
-            Users = new[] { new UserCredential(user, c.GetString("broker.default-pass") ?? string.Empty, user == "guest") },
+            DefaultUser = user,
+            DefaultPassword = c.GetString("broker.default-pass") ?? string.Empty,
             VirtualHosts = vhosts.ToArray(),
+            // "none" as in RabbitMQ's loopback_users = none.
+            LoopbackUsers = c.GetStringList("broker.loopback-users").Where(u => u != "none").ToArray(),
+            Tls = TlsConfig.From(c),
         };
     }
 }

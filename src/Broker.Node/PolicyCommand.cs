@@ -1,7 +1,4 @@
-using System.Text;
 using System.Text.Json.Nodes;
-using RabbitMQ.Client;
-using RabbitMQ.Client.Events;
 
 namespace Broker.Node;
 
@@ -14,34 +11,19 @@ namespace Broker.Node;
 internal static class PolicyCommand
 {
     public const string Usage = """
-        usage: Broker.Node policies set NAME PATTERN DEFINITION [--vhost V] [--priority N] [--apply-to queues|exchanges|all] [--uri URI]
+        usage: Broker.Node policies set NAME PATTERN DEFINITION [--priority N] [--apply-to queues|exchanges|all] [--vhost V] [--uri URI]
                Broker.Node policies clear NAME [--vhost V] [--uri URI]
                Broker.Node policies list [--vhost V] [--uri URI]
 
           DEFINITION  a JSON object, e.g. '{"message-ttl":60000,"dead-letter-exchange":"dlx"}'; keys: message-ttl,
                       expires, max-length, max-length-bytes, overflow, delivery-limit, dead-letter-exchange,
                       dead-letter-routing-key, alternate-exchange
-          --uri       the node to talk to (default amqp://BROKER_DEFAULT_USER:BROKER_DEFAULT_PASS@127.0.0.1:BROKER_AMQP_PORT/,
-                      guest/guest and 5672 when unset)
-        """;
+        """ + AdminClient.ConnectionHelp;
 
     /// <summary>Runs the command; the exit code is 0 on success, 1 when the broker refused or could not be reached, 2 on bad usage.</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var positional = new List<string>();
-        var options = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (args[i].StartsWith("--", StringComparison.Ordinal) && i + 1 < args.Length)
-            {
-                options[args[i][2..]] = args[++i];
-            }
-            else
-            {
-                positional.Add(args[i]);
-            }
-        }
-
+        var (positional, options) = AdminClient.Parse(args);
         var command = new JsonObject();
         switch (positional.FirstOrDefault())
         {
@@ -82,69 +64,7 @@ internal static class PolicyCommand
                 return 2;
         }
 
-        JsonObject answer;
-        try
-        {
-            // The command acts on the vhost the connection is in.
-            answer = await SendAsync(options.GetValueOrDefault("uri") ?? DefaultUri(), options.GetValueOrDefault("vhost"), command);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            stderr.WriteLine($"policies: could not talk to the broker: {e.Message}");
-            return 1;
-        }
-
-        if ((bool?)answer["ok"] != true)
-        {
-            stderr.WriteLine($"policies: {(string?)answer["error"] ?? answer.ToJsonString()}");
-            return 1;
-        }
-
-        if (answer["policies"] is JsonArray list)
-        {
-            stdout.WriteLine("vhost\tname\tpattern\tapply-to\tpriority\tdefinition");
-            foreach (var p in list)
-            {
-                stdout.WriteLine($"{p!["vhost"]}\t{p["name"]}\t{p["pattern"]}\t{p["apply-to"]}\t{p["priority"]}\t{p["definition"]!.ToJsonString()}");
-            }
-        }
-        else
-        {
-            stdout.WriteLine("ok");
-        }
-
-        return 0;
-    }
-
-    private static string DefaultUri()
-    {
-        string user = Environment.GetEnvironmentVariable("BROKER_DEFAULT_USER") ?? "guest";
-        string pass = Environment.GetEnvironmentVariable("BROKER_DEFAULT_PASS") ?? "guest";
-        string port = Environment.GetEnvironmentVariable("BROKER_AMQP_PORT") ?? "5672";
-        return $"amqp://{Uri.EscapeDataString(user)}:{Uri.EscapeDataString(pass)}@127.0.0.1:{port}/";
-    }
-
-    private static async Task<JsonObject> SendAsync(string uri, string? vhost, JsonObject command)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var factory = new ConnectionFactory { Uri = new Uri(uri), AutomaticRecoveryEnabled = false, ClientProvidedName = "broker-cli" };
-        if (vhost is not null)
-        {
-            factory.VirtualHost = vhost;
-        }
-
-        await using var connection = await factory.CreateConnectionAsync(timeout.Token);
-        await using var channel = await connection.CreateChannelAsync(cancellationToken: timeout.Token);
-        var answer = new TaskCompletionSource<JsonObject>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var consumer = new AsyncEventingBasicConsumer(channel);
-        consumer.ReceivedAsync += (_, ea) =>
-        {
-            answer.TrySetResult(JsonNode.Parse(Encoding.UTF8.GetString(ea.Body.Span))!.AsObject());
-            return Task.CompletedTask;
-        };
-        await channel.BasicConsumeAsync("amq.rabbitmq.reply-to", autoAck: true, consumer, timeout.Token);
-        var props = new BasicProperties { ReplyTo = "amq.rabbitmq.reply-to", ContentType = "application/json" };
-        await channel.BasicPublishAsync("", "amq.broker.admin", false, props, Encoding.UTF8.GetBytes(command.ToJsonString()), timeout.Token);
-        return await answer.Task.WaitAsync(timeout.Token);
+        return await AdminClient.RunAsync("policies", command, options, stdout, stderr,
+            AdminClient.Table("policies", "vhost", "name", "pattern", "apply-to", "priority", "definition"));
     }
 }

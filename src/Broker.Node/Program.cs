@@ -3,7 +3,8 @@ using Broker.Actors;
 using Broker.Node;
 
 // One command starts a working node: dotnet run --project src/Broker.Node
-// With arguments it is the command line for a running node (like rabbitmqctl): policies set|clear|list.
+// With arguments it is the command line for a running node (like rabbitmqctl): policies, users,
+// vhosts, permissions, topic-permissions.
 if (args.Length > 0)
 {
     if (args[0] == "policies")
@@ -11,7 +12,12 @@ if (args.Length > 0)
         return await PolicyCommand.RunAsync(args[1..], Console.Out, Console.Error);
     }
 
-    Console.Error.WriteLine($"broker: unknown command '{args[0]}'\n{PolicyCommand.Usage}");
+    if (AccessCommand.Groups.Contains(args[0]))
+    {
+        return await AccessCommand.RunAsync(args[0], args[1..], Console.Out, Console.Error);
+    }
+
+    Console.Error.WriteLine($"broker: unknown command '{args[0]}'\n{PolicyCommand.Usage}\n{AccessCommand.Usage}");
     return 2;
 }
 

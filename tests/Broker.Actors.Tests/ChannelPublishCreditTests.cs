@@ -27,6 +27,7 @@ public class ChannelPublishCreditTests : Akka.TestKit.Xunit2.TestKit
     public ChannelPublishCreditTests()
     {
         _connection = CreateTestProbe("connection");
+        _broker.Access.Apply(global::Broker.Actors.Access.AccessStore.Initial("guest", "guest", ["/"]), new Topology.TopologyVersion(1, 0));
         var info = new ConnectionInfo("c1", _connection.Ref, "/", "guest", 131072, true);
         var broker = _broker;
         _channel = Sys.ActorOf(Props.Create(() => new ChannelActor(broker, info, 1, new OutboundFrames())));

@@ -16,9 +16,11 @@ public class TopologyReplicaTests
 
     private static QueueDefinition Queue(string name, bool durable = true) => new("/", name, durable, false, false, new FieldTable());
 
-    private bool Apply(ITopologyUpdate u) => u.ApplyTo(_routes, _queues, _policies);
+    private readonly TopologyReplicator _replica;
 
-    private readonly Broker.Actors.Policies.PolicyTable _policies = new();
+    public TopologyReplicaTests() => _replica = new TopologyReplicator(_routes, _queues, new Broker.Actors.Policies.PolicyTable(), new Broker.Actors.Access.AccessTable());
+
+    private bool Apply(ITopologyUpdate u) => u.ApplyTo(_replica);
 
     [Fact]
     public void A_newer_route_replaces_an_older_one_and_an_older_one_arriving_late_is_ignored()

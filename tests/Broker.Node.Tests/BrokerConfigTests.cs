@@ -43,9 +43,10 @@ public sealed class BrokerConfigTests : IDisposable
         Assert.Equal(2047, s.ChannelMax);
         Assert.Equal(60, s.Heartbeat);
         Assert.Equal(134217728L, s.MaxMessageSize);
-        var user = Assert.Single(s.Users);
-        Assert.Equal(new UserCredential("guest", "guest", LoopbackOnly: true), user);
+        Assert.Equal(("guest", "guest"), (s.DefaultUser, s.DefaultPassword));
+        Assert.Equal(new[] { "guest" }, s.LoopbackUsers);
         Assert.Equal(new[] { "/" }, s.VirtualHosts);
+        Assert.Null(s.Tls);
     }
 
     [Fact]
@@ -70,7 +71,8 @@ public sealed class BrokerConfigTests : IDisposable
             ("BROKER_MAX_MESSAGE_SIZE", "1048576"),
             ("BROKER_DEFAULT_USER", "admin"),
             ("BROKER_DEFAULT_PASS", "s3cret"),
-            ("BROKER_VHOSTS", "/, prod ,test")));
+            ("BROKER_VHOSTS", "/, prod ,test"),
+            ("BROKER_LOOPBACK_USERS", "none")));
 
         Assert.Equal(5999, s.AmqpPort);
         Assert.Equal(IPAddress.Any, s.BindAddress);
@@ -80,7 +82,8 @@ public sealed class BrokerConfigTests : IDisposable
         Assert.Equal(4096, s.FrameMax);
         Assert.Equal(16, s.ChannelMax);
         Assert.Equal(1048576L, s.MaxMessageSize);
-        Assert.Equal(new UserCredential("admin", "s3cret", LoopbackOnly: false), Assert.Single(s.Users));
+        Assert.Equal(("admin", "s3cret"), (s.DefaultUser, s.DefaultPassword));
+        Assert.Empty(s.LoopbackUsers);
         Assert.Equal(new[] { "/", "prod", "test" }, s.VirtualHosts);
     }
 
@@ -100,7 +103,7 @@ public sealed class BrokerConfigTests : IDisposable
     public void Special_characters_in_the_password_survive()
     {
         const string pass = "p\"a\\s s${x}#,";
-        Assert.Equal(pass, Load(Env(("BROKER_DEFAULT_PASS", pass))).Users[0].Password);
+        Assert.Equal(pass, Load(Env(("BROKER_DEFAULT_PASS", pass))).DefaultPassword);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Akka.Event;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Broker.Actors.Cluster;
@@ -11,11 +12,12 @@ using Broker.Protocol;
 namespace Broker.Actors.Channel;
 
 /// <summary>
-/// The node's command line (`Broker.Node policies ...`) talks to a running cluster over AMQP: it
-/// publishes a JSON command to the default exchange with routing key amq.broker.admin and
-/// reply_to amq.rabbitmq.reply-to, and gets the JSON answer as a direct reply. Any node answers
-/// for the whole cluster. Commands: set_policy, clear_policy, list_policies, on the vhost the
-/// connection is in.
+/// The node's command line (`Broker.Node policies|users|vhosts|permissions ...`) talks to a
+/// running cluster over AMQP: it publishes a JSON command to the default exchange with routing
+/// key amq.broker.admin and reply_to amq.rabbitmq.reply-to, and gets the JSON answer as a direct
+/// reply. Any node answers for the whole cluster. A command acts on the vhost it names ("vhost"),
+/// else the one the connection is in. Policy commands need the administrator or policymaker tag,
+/// the others administrator (ChannelActor.AdminAccess.cs).
 /// </summary>
 public sealed partial class ChannelActor
 {
@@ -50,11 +52,21 @@ public sealed partial class ChannelActor
             return;
         }
 
-        // Commands act on the vhost the connection is in (the command line connects to the one it names).
-        string vhost = VHost;
+        string vhost = (string?)command["vhost"] ?? VHost;
         try
         {
-            RunAdminCommand(command, vhost, Answer);
+            string name = (string?)command["command"] ?? string.Empty;
+            if (AdminRefusal(name) is { } refused)
+            {
+                _log.Warning("channel {0} of connection {1}: admin command '{2}' refused: {3}", _number, _connection.ConnectionId, name, refused);
+                Answer(Failure(refused));
+                return;
+            }
+
+            if (!RunAccessCommand(command, vhost, Answer))
+            {
+                RunAdminCommand(command, vhost, Answer);
+            }
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException)
         {
@@ -80,7 +92,9 @@ public sealed partial class ChannelActor
                     (string?)command["apply-to"] ?? Policy.All, (int?)command["priority"] ?? 0,
                     ToTable(command["definition"]?.AsObject() ?? new JsonObject()));
 
-                string? invalid = policy.Name.Length == 0 ? "a policy needs a name" : policy.Validate();
+                string? invalid = policy.Name.Length == 0 ? "a policy needs a name"
+                    : _broker.Access.Current.FindVHost(vhost) is null ? $"no vhost '{vhost}'"
+                    : policy.Validate();
                 if (invalid is not null)
                 {
                     Answer(Failure(invalid));
@@ -96,6 +110,21 @@ public sealed partial class ChannelActor
                 Answer(Failure($"unknown command '{(string?)command["command"]}'"));
                 return;
         }
+    }
+
+    /// <summary>Why this connection's user may not run the command, or null.</summary>
+    private string? AdminRefusal(string command)
+    {
+        var user = _broker.Access.Current.FindUser(_connection.User);
+        bool policyCommand = command.EndsWith("_policy", StringComparison.Ordinal) || command == "list_policies";
+        if (user is not null && (user.IsAdministrator || (policyCommand && user.MayManagePolicies)))
+        {
+            return null;
+        }
+
+        return policyCommand
+            ? $"access refused: user '{_connection.User}' is neither an administrator nor a policymaker"
+            : $"access refused: user '{_connection.User}' is not an administrator";
     }
 
     private void AskPolicyEntity(string vhost, string name, object request, Action<JsonObject> answer)

@@ -66,6 +66,7 @@ public sealed partial class ChannelActor
             return;
         }
 
+        RequireAccess(Access.AccessKind.Read, isQueue: true, queueName);
         string tag = consume.ConsumerTag.Length > 0 ? consume.ConsumerTag : "amq.ctag-" + Names.Random();
         if (_consumers.ContainsKey(tag))
         {
@@ -162,7 +163,9 @@ public sealed partial class ChannelActor
 
     private void OnGet(BasicGet get)
     {
-        var queue = FindQueue(ResolveQueueName(get.Queue));
+        string name = ResolveQueueName(get.Queue);
+        RequireAccess(Access.AccessKind.Read, isQueue: true, name);
+        var queue = FindQueue(name);
         RequestQueue(queue.Ref, queue.Name, new GetMessage(get.NoAck, _connection.ConnectionId), reply =>
         {
             var result = (GetResult)reply;

@@ -54,6 +54,26 @@ public sealed partial class ChannelActor
         }
 
         var header = command.Header!;
+        // RabbitMQ's order: write permission, the exchange, internal, topic permission, user_id, expiration.
+        RequireAccess(Access.AccessKind.Write, isQueue: false, publish.Exchange);
+        Routing.ExchangeRoute? exchange = null;
+        if (publish.Exchange.Length > 0)
+        {
+            exchange = _broker.Routes.Find(VHost, publish.Exchange)
+                       ?? throw AmqpException.NotFound($"no exchange '{publish.Exchange}' in vhost '{VHost}'");
+            if (exchange.Definition.Internal)
+            {
+                throw AmqpException.AccessRefused($"cannot publish to internal exchange '{publish.Exchange}' in vhost '{VHost}'");
+            }
+
+            RequireTopicAccess(Access.AccessKind.Write, exchange.Definition, publish.RoutingKey);
+        }
+
+        if (header.Properties.UserId is { } userId && userId != _connection.User)
+        {
+            throw AmqpException.PreconditionFailed($"user_id property set to '{userId}' but authenticated user was '{_connection.User}'");
+        }
+
         if (header.Properties.Expiration is { } expiration && MessageExpiration.Validate(expiration, out _) is { } invalid)
         {
             throw AmqpException.PreconditionFailed($"invalid expiration '{expiration}': {invalid}");
@@ -73,19 +93,12 @@ public sealed partial class ChannelActor
             return;
         }
 
-        if (publish.Exchange.Length == 0)
+        if (exchange is null)
         {
             _routeBuffer.Add(publish.RoutingKey);
         }
         else
         {
-            var exchange = _broker.Routes.Find(VHost, publish.Exchange)
-                           ?? throw AmqpException.NotFound($"no exchange '{publish.Exchange}' in vhost '{VHost}'");
-            if (exchange.Definition.Internal)
-            {
-                throw AmqpException.AccessRefused($"cannot publish to internal exchange '{publish.Exchange}' in vhost '{VHost}'");
-            }
-
             if (exchange.Definition.Type == Routing.ExchangeType.DelayedMessage && DelayedMessages.DelayOf(header.Properties) > 0)
             {
                 // Held until due by the exchange's hidden queue, which then routes it: routed as far as the publisher is concerned.

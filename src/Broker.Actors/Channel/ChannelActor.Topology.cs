@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Broker.Actors.Access;
 using Broker.Actors.Exchanges;
 using Broker.Actors.Queues;
 using Broker.Actors.Routing;
@@ -34,9 +35,17 @@ public sealed partial class ChannelActor
             throw AmqpException.CommandInvalid($"unknown exchange type '{d.Type}'");
         }
 
+        RequireAccess(AccessKind.Configure, isQueue: false, d.Exchange);
         if (existing is null && d.Exchange.StartsWith("amq.", StringComparison.Ordinal))
         {
             throw AmqpException.AccessRefused($"exchange name '{d.Exchange}' contains reserved prefix 'amq.*'");
+        }
+
+        if (existing is null && FieldValues.AsString(d.Arguments.GetValueOrDefault("alternate-exchange")) is { } alternate)
+        {
+            // A new exchange with an alternate exchange: read on it, write on the alternate (RabbitMQ's order).
+            RequireAccess(AccessKind.Read, isQueue: false, d.Exchange);
+            RequireAccess(AccessKind.Write, isQueue: false, alternate);
         }
 
         var definition = new ExchangeDefinition(VHost, d.Exchange, d.Type, d.Durable, d.AutoDelete, d.Internal, d.Arguments);
@@ -71,6 +80,8 @@ public sealed partial class ChannelActor
             throw AmqpException.AccessRefused($"deletion of system exchange '{d.Exchange}' in vhost '{VHost}' not allowed");
         }
 
+        RequireAccess(AccessKind.Configure, isQueue: false, d.Exchange);
+
         bool delayed = _broker.Routes.Find(VHost, d.Exchange)?.Definition.Type == ExchangeType.DelayedMessage;
         Request(() => _broker.TellExchange(VHost, d.Exchange, new DeleteExchange(d.IfUnused), Self), _ =>
         {
@@ -96,8 +107,7 @@ public sealed partial class ChannelActor
 
     private void OnExchangeBind(string source, string destination, string routingKey, FieldTable args, bool nowait, bool bind)
     {
-        RequireNotDefaultExchange(source);
-        RequireNotDefaultExchange(destination);
+        RequireBindingAccess(source, destination, isQueue: false, routingKey);
         if (!bind && (_broker.Routes.Find(VHost, source) is null || _broker.Routes.Find(VHost, destination) is null))
         {
             // Unbinding what cannot be bound succeeds, as in RabbitMQ.
@@ -125,7 +135,7 @@ public sealed partial class ChannelActor
     private void OnQueueBind(string queueName, string exchange, string routingKey, FieldTable args, bool nowait, bool bind)
     {
         string queue = ResolveQueueName(queueName);
-        RequireNotDefaultExchange(exchange);
+        RequireBindingAccess(exchange, queue, isQueue: true, routingKey);
         if (!bind && (_broker.Queues.Find(VHost, queue) is null || _broker.Routes.Find(VHost, exchange) is null))
         {
             // Unbinding what cannot be bound succeeds, as in RabbitMQ.
@@ -144,6 +154,26 @@ public sealed partial class ChannelActor
                 Emit(bind ? new QueueBindOk() : new QueueUnbindOk());
             }
         });
+    }
+
+    /// <summary>
+    /// RabbitMQ's checks for (un)binding, in its order: write on the destination, neither end the
+    /// default exchange, read on the source, and topic read permission on the key.
+    /// </summary>
+    private void RequireBindingAccess(string source, string destination, bool isQueue, string routingKey)
+    {
+        RequireAccess(AccessKind.Write, isQueue, destination);
+        if (!isQueue)
+        {
+            RequireNotDefaultExchange(destination);
+        }
+
+        RequireNotDefaultExchange(source);
+        RequireAccess(AccessKind.Read, isQueue: false, source);
+        if (_broker.Routes.Find(VHost, source) is { } route)
+        {
+            RequireTopicAccess(AccessKind.Read, route.Definition, routingKey);
+        }
     }
 
     private void SendBinding(Binding binding, bool bind, bool destinationDurable, Action done)
@@ -179,6 +209,11 @@ public sealed partial class ChannelActor
             throw AmqpException.AccessRefused($"queue name '{name}' contains reserved prefix 'amq.*'");
         }
 
+        if (!d.Passive)
+        {
+            RequireNewQueueAccess(name, d.Arguments);
+        }
+
         // The delay-queue argument is the broker's own (DelayedMessages): a client cannot set it.
         d.Arguments.Remove(DelayedMessages.QueueArgument);
         var definition = new QueueDefinition(VHost, name, d.Durable, d.Exclusive, d.AutoDelete, d.Arguments);
@@ -192,6 +227,30 @@ public sealed partial class ChannelActor
 
         definition.Validate();
         DeclareQueueRequest(definition, request, reply => DeclaredQueue(d, (QueueDeclareResult)reply));
+    }
+
+    /// <summary>
+    /// A non-passive declare needs configure on the queue; a new queue must fit the vhost's queue
+    /// limit, and one with a dead-letter exchange needs read on itself and write on that exchange.
+    /// </summary>
+    private void RequireNewQueueAccess(string name, FieldTable arguments)
+    {
+        RequireAccess(AccessKind.Configure, isQueue: true, name);
+        if (_broker.Queues.Find(VHost, name) is not null)
+        {
+            return;
+        }
+
+        if (_broker.Access.Current.FindVHost(VHost) is { MaxQueues: >= 0 } vhost && _broker.Queues.CountIn(VHost) >= vhost.MaxQueues)
+        {
+            throw AmqpException.PreconditionFailed(VHostLimits.QueueLimitText(VHost, name, vhost.MaxQueues));
+        }
+
+        if (FieldValues.AsString(arguments.GetValueOrDefault("x-dead-letter-exchange")) is { } dlx)
+        {
+            RequireAccess(AccessKind.Read, isQueue: true, name);
+            RequireAccess(AccessKind.Write, isQueue: false, dlx);
+        }
     }
 
     /// <summary>Sends a (non-passive) queue declare where the queue lives or will live.</summary>
@@ -233,7 +292,9 @@ public sealed partial class ChannelActor
 
     private void OnQueuePurge(QueuePurge p)
     {
-        var queue = FindQueue(ResolveQueueName(p.Queue));
+        string name = ResolveQueueName(p.Queue);
+        RequireAccess(AccessKind.Read, isQueue: true, name);
+        var queue = FindQueue(name);
         RequestQueue(queue.Ref, queue.Name, new PurgeQueue(_connection.ConnectionId), reply =>
         {
             if (!p.Nowait)
@@ -246,6 +307,7 @@ public sealed partial class ChannelActor
     private void OnQueueDelete(QueueDelete d)
     {
         string name = ResolveQueueName(d.Queue);
+        RequireAccess(AccessKind.Configure, isQueue: true, name);
         if (_broker.Queues.Find(VHost, name) is null)
         {
             // Deleting a queue that does not exist succeeds, as in RabbitMQ.

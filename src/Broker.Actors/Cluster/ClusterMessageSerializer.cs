@@ -86,6 +86,13 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     private const string TopologyAppliedManifest = "ta";
     private const string TopologySnapshotRequestManifest = "tsr";
     private const string TopologySnapshotManifest = "ts";
+    private const string AccessStoreChangedManifest = "tac";
+    private const string ChangeAccessManifest = "ac";
+    private const string EnsureAccessManifest = "ae";
+    private const string AccessDoneManifest = "ad";
+    private const string AccessFailedManifest = "af";
+    private const string CountVHostConnectionsManifest = "cc";
+    private const string VHostConnectionCountManifest = "cn";
 
     public ClusterMessageSerializer(ExtendedActorSystem system) : base(system)
     {
@@ -149,6 +156,13 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
         TopologyApplied => TopologyAppliedManifest,
         TopologySnapshotRequest => TopologySnapshotRequestManifest,
         TopologySnapshot => TopologySnapshotManifest,
+        Access.AccessStoreChanged => AccessStoreChangedManifest,
+        Access.ChangeAccess => ChangeAccessManifest,
+        Access.EnsureAccess => EnsureAccessManifest,
+        Access.AccessDone => AccessDoneManifest,
+        Access.AccessFailed => AccessFailedManifest,
+        Connection.CountVHostConnections => CountVHostConnectionsManifest,
+        Connection.VHostConnectionCount => VHostConnectionCountManifest,
         _ => throw new ArgumentException($"{o.GetType()} is not a cluster message"),
     };
 
@@ -326,7 +340,20 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
             case ITopologyUpdate u:
                 WriteTopologyUpdate(w, u);
                 break;
-            case TopologyApplied or TopologySnapshotRequest or Policies.PolicyDone:
+            case TopologyApplied or TopologySnapshotRequest or Policies.PolicyDone or Access.EnsureAccess or Access.AccessDone:
+                break;
+            case Access.ChangeAccess c:
+                w.WriteLongString(Access.AccessCodec.Encode(c.Change));
+                break;
+            case Access.AccessFailed f:
+                WriteText(w, f.Reason);
+                break;
+            case Connection.CountVHostConnections c:
+                w.WriteShortString(c.VHost);
+                WriteBool(w, c.ClusterWide);
+                break;
+            case Connection.VHostConnectionCount c:
+                w.WriteLong((uint)c.Count);
                 break;
             case Policies.SetPolicy p:
                 Policies.PolicyCodec.Write(w, p.Policy);
@@ -489,8 +516,20 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
             case StopEntityManifest:
                 return StopEntity.Instance;
             case RouteChangedManifest or ExchangeGoneManifest or QueueChangedManifest or QueueGoneManifest or PolicyChangedManifest
-                or PolicyGoneManifest:
+                or PolicyGoneManifest or AccessStoreChangedManifest:
                 return ReadTopologyUpdate(ref r, manifest);
+            case ChangeAccessManifest:
+                return new Access.ChangeAccess(Access.AccessCodec.DecodeChange(r.ReadLongString()));
+            case EnsureAccessManifest:
+                return Access.EnsureAccess.Instance;
+            case AccessDoneManifest:
+                return Access.AccessDone.Instance;
+            case AccessFailedManifest:
+                return new Access.AccessFailed(ReadText(ref r));
+            case CountVHostConnectionsManifest:
+                return new Connection.CountVHostConnections(r.ReadShortString(), ReadBool(ref r));
+            case VHostConnectionCountManifest:
+                return new Connection.VHostConnectionCount((int)r.ReadLong());
             case SetPolicyManifest:
                 return new Policies.SetPolicy(Policies.PolicyCodec.Read(ref r));
             case ClearPolicyManifest:
@@ -557,6 +596,9 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                 w.WriteShortString(g.VHost);
                 w.WriteShortString(g.Name);
                 break;
+            case Access.AccessStoreChanged a:
+                w.WriteLongString(Access.AccessCodec.Encode(a.Store));
+                break;
             default:
                 throw new ArgumentException($"{u.GetType()} is not a topology update");
         }
@@ -597,6 +639,8 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                 return new PolicyChanged(Policies.PolicyCodec.Read(ref r), version);
             case PolicyGoneManifest:
                 return new PolicyGone(r.ReadShortString(), r.ReadShortString(), version);
+            case AccessStoreChangedManifest:
+                return new Access.AccessStoreChanged(Access.AccessCodec.DecodeStore(r.ReadLongString()), version);
             default:
                 throw new SerializationException($"unknown topology update manifest '{manifest}'");
         }

@@ -1,47 +1,68 @@
 using System.Net;
 using System.Text;
+using Broker.Actors.Access;
 using Broker.Protocol;
 
 namespace Broker.Actors.Connection;
 
 /// <summary>
-/// SASL PLAIN and AMQPLAIN against the configured users. A loopback-only user (guest by default)
-/// is refused from any other address, as RabbitMQ's loopback_users does.
+/// SASL PLAIN and AMQPLAIN against the access store's users (salted password hashes), and
+/// EXTERNAL for a TLS client whose certificate was verified (its subject's CN is the user name,
+/// as RabbitMQ's rabbitmq_auth_mechanism_ssl does). A loopback-only user (guest by default) is
+/// refused from any other address, as RabbitMQ's loopback_users does.
 /// </summary>
 public sealed class Authenticator
 {
-    public const string Mechanisms = "PLAIN AMQPLAIN";
+    private readonly AccessTable _access;
+    private readonly IReadOnlyList<string> _loopbackUsers;
 
-    private readonly IReadOnlyList<UserCredential> _users;
-
-    public Authenticator(IReadOnlyList<UserCredential> users) => _users = users;
-
-    /// <summary>The authenticated user's name, or null with the reason in <paramref name="failure"/>.</summary>
-    public string? Authenticate(string mechanism, byte[] response, EndPoint? remote, out string failure)
+    public Authenticator(AccessTable access, IReadOnlyList<string> loopbackUsers)
     {
-        string? user, password;
+        _access = access;
+        _loopbackUsers = loopbackUsers;
+    }
+
+    /// <summary>The mechanisms offered in connection.start: EXTERNAL only to a client that presented a verified certificate.</summary>
+    public static string MechanismsFor(string? certificateUser) => certificateUser is null ? "PLAIN AMQPLAIN" : "PLAIN AMQPLAIN EXTERNAL";
+
+    /// <summary>The authenticated user, or null with the reason (for the log) in <paramref name="failure"/>.</summary>
+    public User? Authenticate(string mechanism, byte[] response, EndPoint? remote, string? certificateUser, out string failure)
+    {
+        var snapshot = _access.Current;
+        User? user;
+        string? name;
         switch (mechanism)
         {
             case "PLAIN":
-                (user, password) = ParsePlain(response);
-                break;
             case "AMQPLAIN":
-                (user, password) = ParseAmqPlain(response);
+                (name, string? password) = mechanism == "PLAIN" ? ParsePlain(response) : ParseAmqPlain(response);
+                user = name is null || password is null ? null : snapshot.Authenticate(name, password);
+                if (user is null)
+                {
+                    failure = name is not null && snapshot.FindUser(name) is null
+                        ? $"user '{name}' - invalid credentials (no such user)"
+                        : $"user '{name}' - invalid credentials";
+                    return null;
+                }
+
+                break;
+            case "EXTERNAL" when certificateUser is not null:
+                name = certificateUser;
+                user = snapshot.FindUser(certificateUser);
+                if (user is null)
+                {
+                    failure = $"user '{certificateUser}' (the client certificate's CN) does not exist";
+                    return null;
+                }
+
                 break;
             default:
                 throw AmqpException.CommandInvalid($"unknown authentication mechanism '{mechanism}'");
         }
 
-        var credential = _users.FirstOrDefault(u => u.Name == user);
-        if (user is null || credential is null || credential.Password != password)
+        if (_loopbackUsers.Contains(user.Name) && !IsLoopback(remote))
         {
-            failure = $"invalid credentials for user '{user}'";
-            return null;
-        }
-
-        if (credential.LoopbackOnly && !IsLoopback(remote))
-        {
-            failure = $"user '{user}' can only connect via localhost";
+            failure = $"user '{user.Name}' can only connect via localhost";
             return null;
         }
 

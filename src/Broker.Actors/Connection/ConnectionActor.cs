@@ -2,6 +2,7 @@ using System.Net;
 using System.Reflection;
 using Akka.Actor;
 using Akka.Event;
+using Broker.Actors.Access;
 using Broker.Actors.Channel;
 using Broker.Actors.Transport;
 using Broker.Protocol;
@@ -27,6 +28,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly BrokerContext _broker;
     private readonly OutboundFrames _outbound;
     private readonly EndPoint? _remote;
+    private readonly string? _certificateUser;
     private readonly string _name;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly AmqpWriter _writer = new(512);
@@ -47,13 +49,15 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private long _lastReceived = Environment.TickCount64;
     private long _channelSeq;
 
-    public ConnectionActor(BrokerContext broker, OutboundFrames outbound, EndPoint? remote, string name)
+    /// <param name="certificateUser">The CN of a TLS client's verified certificate (offers EXTERNAL), else null.</param>
+    public ConnectionActor(BrokerContext broker, OutboundFrames outbound, EndPoint? remote, string name, string? certificateUser = null)
     {
         _broker = broker;
         _outbound = outbound;
         _remote = remote;
         _name = name;
-        _authenticator = new Authenticator(broker.Settings.Users);
+        _certificateUser = certificateUser;
+        _authenticator = new Authenticator(broker.Access, broker.Settings.LoopbackUsers);
         _frameMax = broker.Settings.FrameMax;
         _channelMax = broker.Settings.ChannelMax;
 
@@ -83,6 +87,15 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             }
         });
         Receive<CloseTimeout>(_ => Drop());
+        Receive<LoginRefused>(r => RefuseLogin(r.Mechanism));
+        Receive<VHostConnectionCount>(OnVHostConnectionCount);
+        Receive<Status.Failure>(f =>
+        {
+            if (_phase == Phase.Opening)
+            {
+                CloseWithError(AmqpException.InternalError($"could not count the connections of vhost '{_vhost}': {f.Cause.Message}"));
+            }
+        });
     }
 
     private enum Phase
@@ -91,7 +104,13 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         AwaitingStartOk,
         AwaitingTuneOk,
         AwaitingOpen,
+
+        /// <summary>connection.open arrived; the vhost's connection limit is being checked across the cluster.</summary>
+        Opening,
         Open,
+
+        /// <summary>Login refused after repeated failures from this address: the answer is held back, input ignored.</summary>
+        Refused,
         Closing,
         Closed,
     }
@@ -119,6 +138,11 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             if (_phase == Phase.Closed)
             {
                 break;
+            }
+
+            if (_phase is Phase.Refused or Phase.Opening)
+            {
+                continue;
             }
 
             try
@@ -199,7 +223,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             VersionMajor = 0,
             VersionMinor = 9,
             ServerProperties = ServerProperties(),
-            Mechanisms = System.Text.Encoding.UTF8.GetBytes(Authenticator.Mechanisms),
+            Mechanisms = System.Text.Encoding.UTF8.GetBytes(Authenticator.MechanismsFor(_certificateUser)),
             Locales = "en_US"u8.ToArray(),
         });
     }
@@ -250,24 +274,27 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             _consumerCancelNotify = capabilities.TryGetValue("consumer_cancel_notify", out var ccn) && ccn is true;
         }
 
-        var user = _authenticator.Authenticate(startOk.Mechanism, startOk.Response, _remote, out var failure);
+        var user = _authenticator.Authenticate(startOk.Mechanism, startOk.Response, _remote, _certificateUser, out var failure);
         if (user is null)
         {
-            _log.Warning("closing AMQP connection {0} ({1}): {2} login refused: {3}", _name, _remote, startOk.Mechanism, failure);
-            if (_authFailureClose)
+            var delay = _broker.LoginFailures.Failed(_remote, out int failures);
+            _log.Warning("AMQP connection {0} ({1}): {2} login refused: {3}{4}", _name, _remote, startOk.Mechanism, failure,
+                delay > TimeSpan.Zero ? $" ({failures} failures from this address in a row: answering in {delay.TotalSeconds:F0} s)" : string.Empty);
+            if (delay > TimeSpan.Zero)
             {
-                CloseWithError(AmqpException.AccessRefused(
-                    $"Login was refused using authentication mechanism {startOk.Mechanism}. For details see the broker logfile."));
+                _phase = Phase.Refused;
+                Timers.StartSingleTimer("login-refused", new LoginRefused(startOk.Mechanism), delay);
             }
             else
             {
-                Drop();
+                RefuseLogin(startOk.Mechanism);
             }
 
             return;
         }
 
-        _user = user;
+        _broker.LoginFailures.Succeeded(_remote);
+        _user = user.Name;
         _phase = Phase.AwaitingTuneOk;
         Send(new ConnectionTune
         {
@@ -307,14 +334,63 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         _phase = Phase.AwaitingOpen;
     }
 
+    private void RefuseLogin(string mechanism)
+    {
+        if (_authFailureClose)
+        {
+            _phase = Phase.AwaitingStartOk;
+            CloseWithError(AmqpException.AccessRefused(
+                $"Login was refused using authentication mechanism {mechanism}. For details see the broker logfile."));
+        }
+        else
+        {
+            Drop();
+        }
+    }
+
     private void OnOpen(ConnectionOpen open)
     {
-        if (!_broker.Settings.VirtualHosts.Contains(open.VirtualHost))
+        var access = _broker.Access.Current;
+        var vhost = access.FindVHost(open.VirtualHost) ?? throw AmqpException.NotAllowed($"vhost {open.VirtualHost} not found");
+        if (!access.MayAccessVHost(_user, vhost.Name))
         {
-            throw AmqpException.NotAllowed($"vhost {open.VirtualHost} not found");
+            throw AmqpException.NotAllowed($"access to vhost '{vhost.Name}' refused for user '{_user}'");
         }
 
-        _vhost = open.VirtualHost;
+        _vhost = vhost.Name;
+        if (vhost.MaxConnections >= 0)
+        {
+            // The limit counts the vhost's connections on every node.
+            _phase = Phase.Opening;
+            _broker.ConnectionTracker.Ask<VHostConnectionCount>(new CountVHostConnections(_vhost, ClusterWide: true), TimeSpan.FromSeconds(10))
+                .PipeTo(Self);
+            return;
+        }
+
+        FinishOpen();
+    }
+
+    private void OnVHostConnectionCount(VHostConnectionCount count)
+    {
+        if (_phase != Phase.Opening)
+        {
+            return;
+        }
+
+        long limit = _broker.Access.Current.FindVHost(_vhost)?.MaxConnections ?? -1;
+        if (limit >= 0 && count.Count >= limit)
+        {
+            _phase = Phase.AwaitingOpen;
+            CloseWithError(AmqpException.NotAllowed(VHostLimits.ConnectionLimitText(_vhost, _user, limit)));
+            return;
+        }
+
+        FinishOpen();
+    }
+
+    private void FinishOpen()
+    {
+        _broker.Connections.Opened(Self, _vhost);
         _phase = Phase.Open;
         Timers.Cancel("handshake");
         Send(new ConnectionOpenOk());
@@ -533,4 +609,6 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         public static readonly CloseTimeout Instance = new();
     }
+
+    private sealed record LoginRefused(string Mechanism) : INoSerializationVerificationNeeded;
 }

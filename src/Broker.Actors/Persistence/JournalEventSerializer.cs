@@ -29,6 +29,7 @@ public sealed class JournalEventSerializer : SerializerWithStringManifest
     private const string ExchangeSnapshotManifest = "xs";
     private const string PolicyDefinedManifest = "pd";
     private const string PolicyClearedManifest = "px";
+    private const string AccessDefinedManifest = "ad";
 
     public JournalEventSerializer(ExtendedActorSystem system) : base(system)
     {
@@ -50,6 +51,7 @@ public sealed class JournalEventSerializer : SerializerWithStringManifest
         ExchangeSnapshot => ExchangeSnapshotManifest,
         Policies.PolicyDefined => PolicyDefinedManifest,
         Policies.PolicyCleared => PolicyClearedManifest,
+        Access.AccessDefined => AccessDefinedManifest,
         _ => throw new ArgumentException($"{o.GetType()} is not a journal event"),
     };
 
@@ -120,6 +122,9 @@ public sealed class JournalEventSerializer : SerializerWithStringManifest
             case Policies.PolicyCleared p:
                 w.WriteShortString(p.Name);
                 break;
+            case Access.AccessDefined a:
+                w.WriteLongString(Access.AccessCodec.Encode(a.Store));
+                break;
             default:
                 throw new ArgumentException($"{obj.GetType()} is not a journal event");
         }
@@ -170,6 +175,8 @@ public sealed class JournalEventSerializer : SerializerWithStringManifest
                 return new Policies.PolicyDefined(Policies.PolicyCodec.Read(ref r));
             case PolicyClearedManifest:
                 return new Policies.PolicyCleared(r.ReadShortString());
+            case AccessDefinedManifest:
+                return new Access.AccessDefined(Access.AccessCodec.DecodeStore(r.ReadLongString()));
             case ExchangeCreatedManifest:
                 return ReadExchangeCreated(ref r);
             case ExchangeRemovedManifest:

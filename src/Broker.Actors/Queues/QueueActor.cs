@@ -343,7 +343,8 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         action();
     }
 
-    private bool CanAccess(string connectionId) => _ownerConnectionId is null || _ownerConnectionId == connectionId;
+    private bool CanAccess(string connectionId) =>
+        _ownerConnectionId is null || _ownerConnectionId == connectionId || connectionId == DeleteQueue.ByBroker;
 
     private AmqpException Locked() => AmqpException.ResourceLocked(
         $"cannot obtain exclusive access to locked queue '{_name}' in vhost '{_vhost}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.");

@@ -53,6 +53,9 @@ public sealed class QueueDirectory
 
     public QueueInfo? Find(string vhost, string name) => _queues.Find(vhost, name);
 
+    /// <summary>How many queues the vhost has (its queue limit counts them).</summary>
+    public int CountIn(string vhost) => _queues.All.Count(q => q.Definition.VHost == vhost);
+
     public int Count => _queues.Count;
 
     public IReadOnlyCollection<QueueInfo> All => _queues.All;

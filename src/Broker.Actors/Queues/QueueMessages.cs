@@ -64,7 +64,11 @@ public sealed record PurgeQueue(string ConnectionId) : Cluster.IClusterMessage;
 
 public sealed record QueuePurged(uint MessageCount) : Cluster.IClusterMessage;
 
-public sealed record DeleteQueue(bool IfUnused, bool IfEmpty, string ConnectionId) : Cluster.IClusterMessage;
+public sealed record DeleteQueue(bool IfUnused, bool IfEmpty, string ConnectionId) : Cluster.IClusterMessage
+{
+    /// <summary>The connection id of the broker itself (deleting a vhost): exclusive queues do not refuse it.</summary>
+    public const string ByBroker = "\0broker";
+}
 
 public sealed record QueueDeleted(uint MessageCount) : Cluster.IClusterMessage;
 

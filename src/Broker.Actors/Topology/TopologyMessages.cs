@@ -11,41 +11,41 @@ public interface ITopologyUpdate : IClusterMessage
 {
     TopologyVersion Version { get; }
 
-    bool ApplyTo(RoutingTable routes, QueueDirectory queues, PolicyTable policies);
+    bool ApplyTo(TopologyReplicator replica);
 }
 
 /// <summary>An exchange was declared or its bindings changed: its whole routing snapshot.</summary>
 public sealed record RouteChanged(ExchangeDefinition Definition, IReadOnlyList<Binding> Bindings, TopologyVersion Version) : ITopologyUpdate
 {
-    public bool ApplyTo(RoutingTable routes, QueueDirectory queues, PolicyTable policies) => routes.Apply(new ExchangeRoute(Definition, Bindings), Version);
+    public bool ApplyTo(TopologyReplicator replica) => replica.Routes.Apply(new ExchangeRoute(Definition, Bindings), Version);
 }
 
 public sealed record ExchangeGone(string VHost, string Name, TopologyVersion Version) : ITopologyUpdate
 {
-    public bool ApplyTo(RoutingTable routes, QueueDirectory queues, PolicyTable policies) => routes.ApplyRemoval(VHost, Name, Version);
+    public bool ApplyTo(TopologyReplicator replica) => replica.Routes.ApplyRemoval(VHost, Name, Version);
 }
 
 /// <summary>A queue was declared, recovered or moved: where its actor is now.</summary>
 public sealed record QueueChanged(QueueDefinition Definition, IActorRef Ref, string? OwnerConnectionId, TopologyVersion Version)
     : ITopologyUpdate
 {
-    public bool ApplyTo(RoutingTable routes, QueueDirectory queues, PolicyTable policies) => queues.Apply(new QueueInfo(Definition, Ref, OwnerConnectionId), Version);
+    public bool ApplyTo(TopologyReplicator replica) => replica.Queues.Apply(new QueueInfo(Definition, Ref, OwnerConnectionId), Version);
 }
 
 public sealed record QueueGone(string VHost, string Name, TopologyVersion Version) : ITopologyUpdate
 {
-    public bool ApplyTo(RoutingTable routes, QueueDirectory queues, PolicyTable policies) => queues.ApplyRemoval(VHost, Name, Version);
+    public bool ApplyTo(TopologyReplicator replica) => replica.Queues.ApplyRemoval(VHost, Name, Version);
 }
 
 /// <summary>A policy was set: its whole definition.</summary>
 public sealed record PolicyChanged(Policy Policy, TopologyVersion Version) : ITopologyUpdate
 {
-    public bool ApplyTo(RoutingTable routes, QueueDirectory queues, PolicyTable policies) => policies.Apply(Policy, Version);
+    public bool ApplyTo(TopologyReplicator replica) => replica.Policies.Apply(Policy, Version);
 }
 
 public sealed record PolicyGone(string VHost, string Name, TopologyVersion Version) : ITopologyUpdate
 {
-    public bool ApplyTo(RoutingTable routes, QueueDirectory queues, PolicyTable policies) => policies.ApplyRemoval(VHost, Name, Version);
+    public bool ApplyTo(TopologyReplicator replica) => replica.Policies.ApplyRemoval(VHost, Name, Version);
 }
 
 /// <summary>The answer of a node's TopologyActor once it applied an update (or a snapshot).</summary>

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
+using Broker.Actors.Access;
 using Broker.Actors.Policies;
 using Broker.Actors.Queues;
 using Broker.Actors.Routing;
@@ -23,11 +24,12 @@ public sealed class TopologyReplicator
     private ActorSystem? _system;
     private ILoggingAdapter? _log;
 
-    public TopologyReplicator(RoutingTable routes, QueueDirectory queues, PolicyTable policies)
+    public TopologyReplicator(RoutingTable routes, QueueDirectory queues, PolicyTable policies, AccessTable access)
     {
         Routes = routes;
         Queues = queues;
         Policies = policies;
+        Access = access;
     }
 
     public RoutingTable Routes { get; }
@@ -35,6 +37,8 @@ public sealed class TopologyReplicator
     public QueueDirectory Queues { get; }
 
     public PolicyTable Policies { get; }
+
+    public AccessTable Access { get; }
 
     /// <summary>Set once this node finished starting and listens for clients.</summary>
     public bool Serving { get; internal set; }
@@ -47,7 +51,7 @@ public sealed class TopologyReplicator
 
     public bool Apply(ITopologyUpdate update)
     {
-        bool applied = update.ApplyTo(Routes, Queues, Policies);
+        bool applied = update.ApplyTo(this);
         if (applied && update is PolicyChanged or PolicyGone)
         {
             // Queues on this node take the change into account (QueueActor.Policy.cs).
@@ -55,6 +59,18 @@ public sealed class TopologyReplicator
         }
 
         return applied;
+    }
+
+    /// <summary>Takes a newer access store; connections to a vhost that went are closed by whoever listens (TopologyActor).</summary>
+    internal bool ApplyAccess(AccessStore store, TopologyVersion version)
+    {
+        if (Access.Apply(store, version) is not { } previous)
+        {
+            return false;
+        }
+
+        _system?.EventStream.Publish(new AccessReplaced(previous, Access.Current));
+        return true;
     }
 
     public Task Replicate(ITopologyUpdate update)
@@ -110,6 +126,11 @@ public sealed class TopologyReplicator
         foreach (var (vhost, name, policy, version) in Policies.Snapshot())
         {
             updates.Add(policy is null ? new PolicyGone(vhost, name, version) : new PolicyChanged(policy, version));
+        }
+
+        if (Access.Loaded)
+        {
+            updates.Add(new AccessStoreChanged(Access.Current.Store, Access.Version));
         }
 
         return new TopologySnapshot(updates, Serving);

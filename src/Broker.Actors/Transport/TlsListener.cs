@@ -1,0 +1,145 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using Akka.Event;
+
+namespace Broker.Actors.Transport;
+
+/// <summary>
+/// The amqps listener. Akka.Streams has no TLS stage, so sockets are accepted here and wrapped in
+/// an SslStream (TLS 1.2 and 1.3 only); once the handshake is done the stream is handed to the
+/// same connection pipeline as a plain socket (TlsConnectionStream). A client that does not finish
+/// its TLS handshake within the timeout is dropped, as is one whose certificate is refused.
+/// </summary>
+public sealed class TlsListener : IDisposable
+{
+    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly Socket _socket;
+    private readonly TlsSettings _tls;
+    private readonly ILoggingAdapter _log;
+    private readonly Action<SslStream, EndPoint?, EndPoint?, string?> _accepted;
+    private readonly CancellationTokenSource _stop = new();
+
+    private TlsListener(Socket socket, TlsSettings tls, ILoggingAdapter log, Action<SslStream, EndPoint?, EndPoint?, string?> accepted)
+    {
+        _socket = socket;
+        _tls = tls;
+        _log = log;
+        _accepted = accepted;
+    }
+
+    public IPEndPoint LocalEndpoint => (IPEndPoint)_socket.LocalEndPoint!;
+
+    /// <summary>Listens on <paramref name="address"/>; <paramref name="accepted"/> gets each client after its handshake with the CN of a verified client certificate.</summary>
+    public static TlsListener Start(IPAddress address, int port, TlsSettings tls, ILoggingAdapter log,
+        Action<SslStream, EndPoint?, EndPoint?, string?> accepted)
+    {
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            socket.Bind(new IPEndPoint(address, port));
+            socket.Listen(1024);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        var listener = new TlsListener(socket, tls, log, accepted);
+        _ = listener.AcceptLoopAsync();
+        return listener;
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _socket.AcceptAsync(_stop.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                _log.Warning("amqps listener: accept failed: {0}", e.Message);
+                continue;
+            }
+
+            client.NoDelay = true;
+            _ = HandshakeAsync(client);
+        }
+    }
+
+    private async Task HandshakeAsync(Socket client)
+    {
+        var remote = client.RemoteEndPoint;
+        var local = client.LocalEndPoint;
+        var ssl = new SslStream(new NetworkStream(client, ownsSocket: true), leaveInnerStreamOpen: false);
+        bool verified = false;
+        var options = new SslServerAuthenticationOptions
+        {
+            ServerCertificate = _tls.Certificate,
+            EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+            ClientCertificateRequired = _tls.VerifyPeer,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+            {
+                if (certificate is null)
+                {
+                    return !_tls.VerifyPeer;
+                }
+
+                verified = Verify(certificate, errors);
+                return verified || !_tls.VerifyPeer;
+            },
+        };
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            timeout.CancelAfter(HandshakeTimeout);
+            await ssl.AuthenticateAsServerAsync(options, timeout.Token);
+        }
+        catch (Exception e)
+        {
+            _log.Warning("amqps connection from {0} refused: TLS handshake failed: {1}", remote, e.GetBaseException().Message);
+            await ssl.DisposeAsync();
+            return;
+        }
+
+        string? certificateUser = verified && ssl.RemoteCertificate is { } cert
+            ? new X509Certificate2(cert).GetNameInfo(X509NameType.SimpleName, forIssuer: false)
+            : null;
+        _accepted(ssl, remote, local, string.IsNullOrEmpty(certificateUser) ? null : certificateUser);
+    }
+
+    /// <summary>A client certificate is good if it chains to the configured CAs (or, without any, the system's trust store).</summary>
+    private bool Verify(X509Certificate certificate, SslPolicyErrors errors)
+    {
+        if (_tls.CaCertificates is not { } authorities)
+        {
+            return errors == SslPolicyErrors.None;
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        using var cert = new X509Certificate2(certificate);
+        return chain.Build(cert);
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _socket.Dispose();
+    }
+}
