@@ -30,6 +30,49 @@ public static class ClientHelpers
         return (ex.ShutdownReason!.ReplyCode, ex.ShutdownReason.ReplyText);
     }
 
+    /// <summary>
+    /// Opens a connection the broker is expected to refuse after the handshake (530 at
+    /// connection.open, say) and returns the close it sent. RabbitMQ.Client 7 may hand back the
+    /// connection before it has read the broker's connection.close, or throw with it.
+    /// </summary>
+    public static async Task<ShutdownEventArgs> ConnectRefusal(ConnectionFactory factory)
+    {
+        ShutdownEventArgs? reason;
+        try
+        {
+            var conn = await factory.CreateConnectionAsync();
+            await Wait.Until(() => !conn.IsOpen, "the connection to be closed by the broker");
+            reason = conn.CloseReason;
+        }
+        catch (Exception e)
+        {
+            reason = FindInner<OperationInterruptedException>(e)?.ShutdownReason;
+        }
+
+        Assert.NotNull(reason);
+        return reason!;
+    }
+
+    /// <summary>Connects expecting a refusal, and returns the exception of type T inside what the client threw.</summary>
+    public static async Task<T> ConnectFailure<T>(ConnectionFactory factory) where T : Exception
+    {
+        var ex = await Assert.ThrowsAnyAsync<Exception>(() => factory.CreateConnectionAsync());
+        return FindInner<T>(ex) ?? throw new Xunit.Sdk.XunitException($"expected {typeof(T).Name} inside {ex}");
+    }
+
+    public static T? FindInner<T>(Exception ex) where T : Exception
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is T found)
+            {
+                return found;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Collects deliveries of one consumer into a channel the test reads with a bound.</summary>
     public static async Task<(string Tag, Channel<BasicDeliverEventArgs> Deliveries)> ConsumeAsync(
         IChannel channel, string queue, bool autoAck = false, string tag = "", bool exclusive = false)

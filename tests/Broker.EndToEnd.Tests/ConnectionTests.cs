@@ -28,14 +28,14 @@ public sealed class ConnectionTests
     [Fact]
     public async Task WrongPasswordIsRefusedWith403()
     {
-        var ex = await ConnectFailure<AuthenticationFailureException>(_broker.Factory("guest", "nope"));
+        var ex = await ClientHelpers.ConnectFailure<AuthenticationFailureException>(_broker.Factory("guest", "nope"));
         Assert.Contains("ACCESS_REFUSED", ex.Message);
     }
 
     [Fact]
     public async Task UnknownUserIsRefused()
     {
-        var ex = await ConnectFailure<AuthenticationFailureException>(_broker.Factory("nobody", "guest"));
+        var ex = await ClientHelpers.ConnectFailure<AuthenticationFailureException>(_broker.Factory("nobody", "guest"));
         Assert.Contains("ACCESS_REFUSED", ex.Message);
     }
 
@@ -44,22 +44,8 @@ public sealed class ConnectionTests
     {
         var f = _broker.Factory();
         f.VirtualHost = "no-such-vhost";
-        // RabbitMQ.Client 7 may hand back the connection before it has read the broker's
-        // connection.close; either way the close must carry 530 NOT_ALLOWED.
-        ShutdownEventArgs? reason;
-        try
-        {
-            var conn = await f.CreateConnectionAsync();
-            await Wait.Until(() => !conn.IsOpen, "the connection to be closed by the broker");
-            reason = conn.CloseReason;
-        }
-        catch (Exception e)
-        {
-            reason = FindInner<OperationInterruptedException>(e)?.ShutdownReason;
-        }
-
-        Assert.NotNull(reason);
-        Assert.Equal(530, reason!.ReplyCode);
+        var reason = await ClientHelpers.ConnectRefusal(f);
+        Assert.Equal(530, reason.ReplyCode);
         Assert.Contains("vhost no-such-vhost not found", reason.ReplyText);
     }
 
@@ -176,24 +162,6 @@ public sealed class ConnectionTests
     }
 
     /// <summary>The client wraps handshake failures; this digs out the one the broker caused.</summary>
-    private static async Task<T> ConnectFailure<T>(ConnectionFactory factory) where T : Exception
-    {
-        var ex = await Assert.ThrowsAnyAsync<Exception>(() => factory.CreateConnectionAsync());
-        return FindInner<T>(ex) ?? throw new Xunit.Sdk.XunitException($"expected {typeof(T).Name} inside {ex}");
-    }
-
-    private static T? FindInner<T>(Exception ex) where T : Exception
-    {
-        for (Exception? e = ex; e is not null; e = e.InnerException)
-        {
-            if (e is T found)
-            {
-                return found;
-            }
-        }
-
-        return null;
-    }
 
     private static async Task<BasicGetResult> GetWithBound(IChannel ch, string queue)
     {

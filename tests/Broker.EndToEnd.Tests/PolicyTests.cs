@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using RabbitMQ.Client;
 using static Broker.EndToEnd.Tests.ClientHelpers;
 
@@ -17,24 +16,7 @@ public sealed class PolicyTests
 
     public PolicyTests(BrokerFixture broker) => _broker = broker;
 
-    internal static async Task<(int ExitCode, string Output)> Cli(string uri, params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(NodeProcess.NodeDll);
-        psi.ArgumentList.Add("policies");
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.ArgumentList.Add("--uri");
-        psi.ArgumentList.Add(uri);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        return (p.ExitCode, await stdout + await stderr);
-    }
+    internal static Task<(int ExitCode, string Output)> Cli(string uri, params string[] args) => NodeCli.RunAsync(uri, ["policies", .. args]);
 
     private async Task Set(params string[] args)
     {

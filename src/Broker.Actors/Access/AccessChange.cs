@@ -49,7 +49,7 @@ public sealed record SetPassword(string Name, string PasswordHash, string Hashin
     public override string Describe() => $"password of user '{Name}' changed";
 }
 
-public sealed record SetUserTags(string Name, IReadOnlyList<string> Tags) : AccessChange
+public sealed record SetUserTags(string Name, string[] Tags) : AccessChange
 {
     public override AccessStore ApplyTo(AccessStore store) => store.ChangeUser(Name, u => u with { Tags = Tags });
 

@@ -37,4 +37,4 @@ public sealed record AccessStoreChanged(AccessStore Store, TopologyVersion Versi
 public sealed record AccessDefined(AccessStore Store) : Persistence.IJournalEvent;
 
 /// <summary>Published on a node's event stream when its replica of the store changed, with the one it replaced.</summary>
-public sealed record AccessReplaced(AccessSnapshot Previous, AccessSnapshot Current);
+public sealed record AccessReplaced(AccessSnapshot Previous, AccessSnapshot Current) : Akka.Actor.INoSerializationVerificationNeeded;

@@ -23,7 +23,7 @@ public sealed record AccessStore(
     /// </summary>
     public static AccessStore Initial(string user, string password, IEnumerable<string> vhosts)
     {
-        var store = Empty.AddUser(new User(user, PasswordHashing.Hash(password), PasswordHashing.Sha256, [User.Administrator]));
+        var store = Empty.AddUser(new User(user, PasswordHashing.Hash(password), PasswordHashing.Sha256, new[] { User.Administrator }));
         foreach (var vhost in vhosts)
         {
             store = store.AddVHost(new VirtualHost(vhost, "Default virtual host"))
@@ -102,14 +102,14 @@ public sealed record AccessStore(
         };
     }
 
-    /// <summary>Sets the given limits (null leaves one as it is; negative removes it).</summary>
+    /// <summary>Replaces the vhost's limits, as rabbitmqctl set_vhost_limits does: one not given (null) or negative is no limit.</summary>
     public AccessStore SetVHostLimits(string name, long? maxConnections, long? maxQueues)
     {
         var old = FindVHost(name) ?? throw NoVHost(name);
         var changed = old with
         {
-            MaxConnections = maxConnections is { } c ? Math.Max(-1, c) : old.MaxConnections,
-            MaxQueues = maxQueues is { } q ? Math.Max(-1, q) : old.MaxQueues,
+            MaxConnections = maxConnections is >= 0 and { } c ? c : -1,
+            MaxQueues = maxQueues is >= 0 and { } q ? q : -1,
         };
         return this with { VHosts = VHosts.Replace(old, changed) };
     }

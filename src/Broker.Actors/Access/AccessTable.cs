@@ -104,7 +104,7 @@ public sealed class AccessSnapshot
             AccessKind.Write => p.Write,
             _ => p.Read,
         };
-        return pattern is not null && pattern.IsMatch(resource);
+        return pattern is not null && Matches(pattern, resource);
     }
 
     /// <summary>Whether any topic permissions exist for the user on that exchange (if none, every key is allowed).</summary>
@@ -118,13 +118,24 @@ public sealed class AccessSnapshot
             return true;
         }
 
-        var pattern = kind == AccessKind.Write ? p.Write : p.Read;
-        return pattern is not null && pattern.IsMatch(routingKey);
+        return Matches(kind == AccessKind.Write ? p.Write : p.Read, routingKey);
     }
 
-    /// <summary>An empty pattern matches nothing, as in RabbitMQ.</summary>
-    private static Regex? Compile(string pattern) =>
-        pattern.Length == 0 ? null : new Regex(pattern, RegexOptions.CultureInvariant, MatchTimeout);
+    /// <summary>An empty pattern is ^$ as in RabbitMQ: no resource name (never empty) and only the empty routing key.</summary>
+    private static Regex Compile(string pattern) => new(pattern.Length == 0 ? "^$" : pattern, RegexOptions.CultureInvariant, MatchTimeout);
 
-    private sealed record Patterns(Regex? Configure, Regex? Write, Regex? Read);
+    /// <summary>A pattern too slow to match (MatchTimeout) refuses: a permission must not hang a channel.</summary>
+    private static bool Matches(Regex pattern, string name)
+    {
+        try
+        {
+            return pattern.IsMatch(name);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            return false;
+        }
+    }
+
+    private sealed record Patterns(Regex? Configure, Regex Write, Regex Read);
 }

@@ -4,7 +4,7 @@ namespace Broker.Actors.Access;
 /// A user: the salted password hash as RabbitMQ stores it (see PasswordHashing) and its tags
 /// (administrator, monitoring, management, policymaker, or any other word).
 /// </summary>
-public sealed record User(string Name, string PasswordHash, string HashingAlgorithm, IReadOnlyList<string> Tags)
+public sealed record User(string Name, string PasswordHash, string HashingAlgorithm, string[] Tags)
 {
     public const string Administrator = "administrator";
     public const string Monitoring = "monitoring";

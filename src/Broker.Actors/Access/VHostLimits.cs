@@ -9,5 +9,5 @@ public static class VHostLimits
 
     /// <summary>queue.declare refused with 406 PRECONDITION_FAILED.</summary>
     public static string QueueLimitText(string vhost, string queue, long limit) =>
-        $"cannot declare queue '{queue}' in vhost '{vhost}': vhost queue limit ({limit}) is reached";
+        $"cannot declare queue '{queue}': queue limit in vhost '{vhost}' ({limit}) is reached";
 }

@@ -20,7 +20,7 @@ public sealed partial class ChannelActor
         if (!Permitted(kind, isQueue, name))
         {
             throw AmqpException.AccessRefused(
-                $"{Text(kind)} access to {(isQueue ? "queue" : "exchange")} '{ResourceName(isQueue, name)}' in vhost '{VHost}' refused for user '{_connection.User}'");
+                $"access to {(isQueue ? "queue" : "exchange")} '{ResourceName(isQueue, name)}' in vhost '{VHost}' refused for user '{_connection.User}'");
         }
     }
 
@@ -56,17 +56,10 @@ public sealed partial class ChannelActor
             !snapshot.AllowsTopic(_connection.User, VHost, exchange.Name, kind, routingKey))
         {
             throw AmqpException.AccessRefused(
-                $"{Text(kind)} access to topic '{routingKey}' in exchange '{exchange.Name}' in vhost '{VHost}' refused for user '{_connection.User}'");
+                $"access to topic '{routingKey}' in exchange '{exchange.Name}' in vhost '{VHost}' refused for user '{_connection.User}'");
         }
     }
 
     /// <summary>The default exchange is the resource amq.default, as in RabbitMQ.</summary>
     private static string ResourceName(bool isQueue, string name) => !isQueue && name.Length == 0 ? "amq.default" : name;
-
-    private static string Text(AccessKind kind) => kind switch
-    {
-        AccessKind.Configure => "configure",
-        AccessKind.Write => "write",
-        _ => "read",
-    };
 }

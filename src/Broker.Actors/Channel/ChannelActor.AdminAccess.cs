@@ -136,7 +136,7 @@ public sealed partial class ChannelActor
             }, TaskScheduler.Default);
     }
 
-    private static IReadOnlyList<string> Tags(JsonObject command) =>
+    private static string[] Tags(JsonObject command) =>
         command["tags"] is JsonArray tags ? tags.Select(t => (string?)t ?? string.Empty).Where(t => t.Length > 0).ToArray() : [];
 
     private static JsonObject Listing(string key, IEnumerable<JsonObject> items) =>

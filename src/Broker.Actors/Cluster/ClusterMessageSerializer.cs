@@ -91,8 +91,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     private const string EnsureAccessManifest = "ae";
     private const string AccessDoneManifest = "ad";
     private const string AccessFailedManifest = "af";
-    private const string CountVHostConnectionsManifest = "cc";
-    private const string VHostConnectionCountManifest = "cn";
+    private const string VHostConnectionCountsManifest = "cn";
 
     public ClusterMessageSerializer(ExtendedActorSystem system) : base(system)
     {
@@ -161,8 +160,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
         Access.EnsureAccess => EnsureAccessManifest,
         Access.AccessDone => AccessDoneManifest,
         Access.AccessFailed => AccessFailedManifest,
-        Connection.CountVHostConnections => CountVHostConnectionsManifest,
-        Connection.VHostConnectionCount => VHostConnectionCountManifest,
+        Connection.VHostConnectionCounts => VHostConnectionCountsManifest,
         _ => throw new ArgumentException($"{o.GetType()} is not a cluster message"),
     };
 
@@ -348,12 +346,14 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
             case Access.AccessFailed f:
                 WriteText(w, f.Reason);
                 break;
-            case Connection.CountVHostConnections c:
-                w.WriteShortString(c.VHost);
-                WriteBool(w, c.ClusterWide);
-                break;
-            case Connection.VHostConnectionCount c:
-                w.WriteLong((uint)c.Count);
+            case Connection.VHostConnectionCounts c:
+                w.WriteLong((uint)c.Counts.Count);
+                foreach (var (vhost, n) in c.Counts)
+                {
+                    w.WriteShortString(vhost);
+                    w.WriteLong((uint)n);
+                }
+
                 break;
             case Policies.SetPolicy p:
                 Policies.PolicyCodec.Write(w, p.Policy);
@@ -526,10 +526,17 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                 return Access.AccessDone.Instance;
             case AccessFailedManifest:
                 return new Access.AccessFailed(ReadText(ref r));
-            case CountVHostConnectionsManifest:
-                return new Connection.CountVHostConnections(r.ReadShortString(), ReadBool(ref r));
-            case VHostConnectionCountManifest:
-                return new Connection.VHostConnectionCount((int)r.ReadLong());
+            case VHostConnectionCountsManifest:
+                {
+                    int n = (int)r.ReadLong();
+                    var counts = System.Collections.Immutable.ImmutableDictionary.CreateBuilder<string, int>();
+                    for (int i = 0; i < n; i++)
+                    {
+                        counts[r.ReadShortString()] = (int)r.ReadLong();
+                    }
+
+                    return new Connection.VHostConnectionCounts(counts.ToImmutable());
+                }
             case SetPolicyManifest:
                 return new Policies.SetPolicy(Policies.PolicyCodec.Read(ref r));
             case ClearPolicyManifest:

@@ -88,14 +88,6 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         });
         Receive<CloseTimeout>(_ => Drop());
         Receive<LoginRefused>(r => RefuseLogin(r.Mechanism));
-        Receive<VHostConnectionCount>(OnVHostConnectionCount);
-        Receive<Status.Failure>(f =>
-        {
-            if (_phase == Phase.Opening)
-            {
-                CloseWithError(AmqpException.InternalError($"could not count the connections of vhost '{_vhost}': {f.Cause.Message}"));
-            }
-        });
     }
 
     private enum Phase
@@ -104,9 +96,6 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         AwaitingStartOk,
         AwaitingTuneOk,
         AwaitingOpen,
-
-        /// <summary>connection.open arrived; the vhost's connection limit is being checked across the cluster.</summary>
-        Opening,
         Open,
 
         /// <summary>Login refused after repeated failures from this address: the answer is held back, input ignored.</summary>
@@ -140,7 +129,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                 break;
             }
 
-            if (_phase is Phase.Refused or Phase.Opening)
+            if (_phase == Phase.Refused)
             {
                 continue;
             }
@@ -352,45 +341,19 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         var access = _broker.Access.Current;
         var vhost = access.FindVHost(open.VirtualHost) ?? throw AmqpException.NotAllowed($"vhost {open.VirtualHost} not found");
+        // RabbitMQ checks the vhost's connection limit before the user's permissions there.
+        if (vhost.MaxConnections >= 0 && _broker.Connections.ClusterCountIn(vhost.Name) >= vhost.MaxConnections)
+        {
+            throw AmqpException.NotAllowed(VHostLimits.ConnectionLimitText(vhost.Name, _user, vhost.MaxConnections));
+        }
+
         if (!access.MayAccessVHost(_user, vhost.Name))
         {
             throw AmqpException.NotAllowed($"access to vhost '{vhost.Name}' refused for user '{_user}'");
         }
 
         _vhost = vhost.Name;
-        if (vhost.MaxConnections >= 0)
-        {
-            // The limit counts the vhost's connections on every node.
-            _phase = Phase.Opening;
-            _broker.ConnectionTracker.Ask<VHostConnectionCount>(new CountVHostConnections(_vhost, ClusterWide: true), TimeSpan.FromSeconds(10))
-                .PipeTo(Self);
-            return;
-        }
-
-        FinishOpen();
-    }
-
-    private void OnVHostConnectionCount(VHostConnectionCount count)
-    {
-        if (_phase != Phase.Opening)
-        {
-            return;
-        }
-
-        long limit = _broker.Access.Current.FindVHost(_vhost)?.MaxConnections ?? -1;
-        if (limit >= 0 && count.Count >= limit)
-        {
-            _phase = Phase.AwaitingOpen;
-            CloseWithError(AmqpException.NotAllowed(VHostLimits.ConnectionLimitText(_vhost, _user, limit)));
-            return;
-        }
-
-        FinishOpen();
-    }
-
-    private void FinishOpen()
-    {
-        _broker.Connections.Opened(Self, _vhost);
+        _broker.Connections.Opened(Self, _vhost, _user);
         _phase = Phase.Open;
         Timers.Cancel("handshake");
         Send(new ConnectionOpenOk());

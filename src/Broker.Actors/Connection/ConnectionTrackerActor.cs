@@ -1,79 +1,130 @@
+using System.Collections.Immutable;
 using Akka.Actor;
+using Akka.Cluster;
 using Akka.Event;
 using Broker.Actors.Access;
-using Broker.Actors.Cluster;
 using Broker.Actors.Topology;
 
 namespace Broker.Actors.Connection;
 
-/// <summary>Counts a vhost's connections on this node, or (ClusterWide) on every reachable node.</summary>
-public sealed record CountVHostConnections(string VHost, bool ClusterWide) : IClusterMessage;
-
-public sealed record VHostConnectionCount(int Count) : IClusterMessage;
+/// <summary>A node's open connections per vhost, sent to its peers every second.</summary>
+public sealed record VHostConnectionCounts(ImmutableDictionary<string, int> Counts) : Cluster.IClusterMessage;
 
 /// <summary>
 /// This node's view of its connections for the rest of the cluster, at /user/connections:
-/// - counts a vhost's connections for its connection limit (asking its peers when cluster-wide);
-/// - when the access store loses a vhost, closes this node's connections to it with 320, as
-///   RabbitMQ does when a vhost is deleted.
+/// - every second it tells its peers how many connections each vhost has here, and keeps what they
+///   tell it (ConnectionRegistry.RemoteCounts), so a vhost's connection limit is checked against
+///   the whole cluster without a round trip at connection.open (a peer's count is at most a
+///   second old; one that left the cluster counts no more);
+/// - when the access store loses a vhost or a user, closes this node's connections to that vhost
+///   or of that user with 320, as RabbitMQ does.
 /// </summary>
-public sealed class ConnectionTrackerActor : ReceiveActor
+public sealed class ConnectionTrackerActor : ReceiveActor, IWithTimers
 {
     public const string ActorName = "connections";
-    private static readonly TimeSpan PeerTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
     private readonly BrokerContext _broker;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<Address, ImmutableDictionary<string, int>> _peers = new();
 
     public ConnectionTrackerActor(BrokerContext broker)
     {
         _broker = broker;
-        Receive<CountVHostConnections>(Count);
+        Receive<Tick>(_ => SendCounts());
+        Receive<VHostConnectionCounts>(c =>
+        {
+            if (Sender.Path.Address is { HasGlobalScope: true } from)
+            {
+                _peers[from] = c.Counts;
+                Publish();
+            }
+        });
+        Receive<ClusterEvent.MemberRemoved>(e =>
+        {
+            if (_peers.Remove(e.Member.Address))
+            {
+                Publish();
+            }
+        });
+        Receive<ClusterEvent.IMemberEvent>(_ => { });
+        Receive<ClusterEvent.CurrentClusterState>(_ => { });
         Receive<AccessReplaced>(OnAccessReplaced);
     }
 
-    protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(AccessReplaced));
+    public ITimerScheduler Timers { get; set; } = null!;
 
-    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
-
-    private void Count(CountVHostConnections count)
+    protected override void PreStart()
     {
-        int local = _broker.Connections.CountIn(count.VHost);
-        if (!count.ClusterWide)
+        Context.System.EventStream.Subscribe(Self, typeof(AccessReplaced));
+        Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot,
+            typeof(ClusterEvent.IMemberEvent));
+        Timers.StartPeriodicTimer("counts", Tick.Instance, Interval);
+    }
+
+    protected override void PostStop()
+    {
+        Context.System.EventStream.Unsubscribe(Self);
+        Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+    }
+
+    private void SendCounts()
+    {
+        var peers = TopologyReplicator.Peers(Context.System);
+        if (peers.Count == 0)
         {
-            Sender.Tell(new VHostConnectionCount(local));
             return;
         }
 
-        // An unreachable peer counts as none: a limit is not worth refusing every connection over.
-        var peers = TopologyReplicator.Peers(Context.System)
-            .Select(address => Context.System.ActorSelection(new RootActorPath(address) / "user" / ActorName)
-                .Ask<VHostConnectionCount>(count with { ClusterWide = false }, PeerTimeout)
-                .ContinueWith(t => t.IsCompletedSuccessfully ? t.Result.Count : 0, TaskContinuationOptions.ExecuteSynchronously))
-            .ToList();
-        Task.WhenAll(peers).ContinueWith(t => new VHostConnectionCount(local + t.Result.Sum()), TaskContinuationOptions.ExecuteSynchronously)
-            .PipeTo(Sender);
+        var counts = new VHostConnectionCounts(_broker.Connections.CountsByVHost());
+        foreach (var peer in peers)
+        {
+            Context.System.ActorSelection(new RootActorPath(peer) / "user" / ActorName).Tell(counts, Self);
+        }
+    }
+
+    private void Publish()
+    {
+        var sum = ImmutableDictionary.CreateBuilder<string, int>();
+        foreach (var counts in _peers.Values)
+        {
+            foreach (var (vhost, n) in counts)
+            {
+                sum[vhost] = sum.GetValueOrDefault(vhost) + n;
+            }
+        }
+
+        _broker.Connections.RemoteCounts = sum.ToImmutable();
     }
 
     private void OnAccessReplaced(AccessReplaced change)
     {
-        foreach (var vhost in change.Previous.Store.VHosts)
+        foreach (var vhost in change.Previous.Store.VHosts.Where(v => change.Current.FindVHost(v.Name) is null))
         {
-            if (change.Current.FindVHost(vhost.Name) is not null)
-            {
-                continue;
-            }
-
-            var connections = _broker.Connections.In(vhost.Name);
-            if (connections.Count > 0)
-            {
-                _log.Info("vhost '{0}' was deleted: closing its {1} connection(s) on this node", vhost.Name, connections.Count);
-            }
-
-            foreach (var c in connections)
-            {
-                c.Tell(new ForceClose($"vhost '{vhost.Name}' is deleted"));
-            }
+            Close(_broker.Connections.In(vhost.Name), $"vhost '{vhost.Name}' is deleted");
         }
+
+        foreach (var user in change.Previous.Store.Users.Where(u => change.Current.FindUser(u.Name) is null))
+        {
+            Close(_broker.Connections.Of(user.Name), $"user '{user.Name}' is deleted");
+        }
+    }
+
+    private void Close(List<IActorRef> connections, string reason)
+    {
+        if (connections.Count > 0)
+        {
+            _log.Info("{0}: closing {1} connection(s) on this node", reason, connections.Count);
+        }
+
+        foreach (var c in connections)
+        {
+            c.Tell(new ForceClose(reason));
+        }
+    }
+
+    private sealed class Tick : INoSerializationVerificationNeeded
+    {
+        public static readonly Tick Instance = new();
     }
 }

@@ -30,10 +30,11 @@ public sealed class AccessSnapshotTests
     }
 
     [Fact]
-    public void An_empty_pattern_matches_nothing_not_even_the_empty_name()
+    public void An_empty_pattern_is_caret_dollar_so_no_resource_name_matches_it()
     {
         var s = Snapshot(new Permission("app", "/", "", ".*", ""));
-        Assert.False(s.Allows("app", "/", AccessKind.Configure, ""));
+        // Resource names are never empty (the default exchange is amq.default).
+        Assert.False(s.Allows("app", "/", AccessKind.Configure, "amq.default"));
         Assert.False(s.Allows("app", "/", AccessKind.Configure, "q"));
         Assert.True(s.Allows("app", "/", AccessKind.Write, "q"));
     }
@@ -77,6 +78,15 @@ public sealed class AccessSnapshotTests
         Assert.False(s.AllowsTopic("app", "/", "amq.topic", AccessKind.Read, "app.x"));
         // Other exchanges are not restricted by it.
         Assert.True(s.AllowsTopic("app", "/", "other", AccessKind.Write, "bob.orders"));
+    }
+
+    [Fact]
+    public void An_empty_topic_pattern_allows_only_the_empty_routing_key()
+    {
+        var s = new AccessSnapshot(Snapshot(new Permission("app", "/", ".*", ".*", ".*")).Store
+            .SetTopicPermission(new TopicPermission("app", "/", "t", "", "")));
+        Assert.True(s.AllowsTopic("app", "/", "t", AccessKind.Write, ""));
+        Assert.False(s.AllowsTopic("app", "/", "t", AccessKind.Write, "a"));
     }
 
     [Fact]

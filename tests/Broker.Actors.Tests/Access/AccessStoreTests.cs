@@ -76,12 +76,12 @@ public sealed class AccessStoreTests
     }
 
     [Fact]
-    public void Vhost_limits_set_one_at_a_time_and_a_negative_one_removes_it()
+    public void Vhost_limits_are_replaced_as_a_whole_as_rabbitmqctl_set_vhost_limits_does()
     {
-        var store = Start.SetVHostLimits("team", 10, null).SetVHostLimits("team", null, 3);
+        var store = Start.SetVHostLimits("team", 10, 3);
         Assert.Equal((10L, 3L), (store.FindVHost("team")!.MaxConnections, store.FindVHost("team")!.MaxQueues));
-        store = store.SetVHostLimits("team", -5, null);
-        Assert.Equal(-1, store.FindVHost("team")!.MaxConnections);
+        store = store.SetVHostLimits("team", null, -1);
+        Assert.Equal((-1L, -1L), (store.FindVHost("team")!.MaxConnections, store.FindVHost("team")!.MaxQueues));
     }
 
     [Fact]

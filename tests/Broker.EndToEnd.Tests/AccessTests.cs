@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+using static Broker.EndToEnd.Tests.ClientHelpers;
+
+namespace Broker.EndToEnd.Tests;
+
+/// <summary>A node of their own: failed logins slow later ones from the same address, and vhosts come and go.</summary>
+public sealed class AccessFixture : BrokerFixture
+{
+}
+
+/// <summary>
+/// Users, vhosts and permissions managed with the node's command line (`Broker.Node users|vhosts|
+/// permissions ...`, like rabbitmqctl) against a running node, and what clients see: logins,
+/// 530 for a vhost without permissions, 403 for an operation without them, limits, a deleted vhost
+/// closing its connections and taking its queues, the store surviving a restart.
+/// </summary>
+public sealed class AccessTests : IClassFixture<AccessFixture>
+{
+    private readonly AccessFixture _broker;
+
+    public AccessTests(AccessFixture broker) => _broker = broker;
+
+    private Task<string> Ok(params string[] args) => NodeCli.OkAsync(_broker.Uri, args);
+
+    private ConnectionFactory Factory(string user, string password, string vhost = "/")
+    {
+        var f = _broker.Factory(user, password);
+        f.VirtualHost = vhost;
+        return f;
+    }
+
+    [Fact]
+    public async Task A_user_added_with_the_command_line_logs_in_and_a_deleted_one_no_longer_does()
+    {
+        string user = UniqueName("user");
+        await Ok("users", "add", user, "p4ss", "--tags", "monitoring");
+        await Ok("permissions", "set", user, ".*", ".*", ".*");
+        Assert.Contains($"{user}\t[\"monitoring\"]", await Ok("users", "list"));
+
+        await using (var conn = await Factory(user, "p4ss").CreateConnectionAsync())
+        {
+            Assert.True(conn.IsOpen);
+        }
+
+        await ConnectFailure<AuthenticationFailureException>(Factory(user, "wrong"));
+        await Ok("users", "password", user, "n3w");
+        await ConnectFailure<AuthenticationFailureException>(Factory(user, "p4ss"));
+        await using (var conn = await Factory(user, "n3w").CreateConnectionAsync())
+        {
+            Assert.True(conn.IsOpen);
+        }
+
+        await Ok("users", "delete", user);
+        await ConnectFailure<AuthenticationFailureException>(Factory(user, "n3w"));
+        Assert.DoesNotContain(user, await Ok("users", "list"));
+    }
+
+    [Fact]
+    public async Task Only_administrators_may_manage_users_and_policymakers_may_set_policies()
+    {
+        string user = UniqueName("pm");
+        await Ok("users", "add", user, "pw", "--tags", "policymaker");
+        await Ok("permissions", "set", user, ".*", ".*", ".*");
+        string uri = $"amqp://{user}:pw@127.0.0.1:{_broker.Port}/";
+        var (code, output) = await NodeCli.RunAsync(uri, "users", "add", UniqueName("x"), "pw");
+        Assert.Equal(1, code);
+        Assert.Contains($"user '{user}' is not an administrator", output);
+        string policy = UniqueName("pol");
+        await NodeCli.OkAsync(uri, "policies", "set", policy, "^nothing$", "{\"max-length\":1}");
+        await NodeCli.OkAsync(uri, "policies", "clear", policy);
+        await Ok("users", "tags", user);
+        (code, output) = await NodeCli.RunAsync(uri, "policies", "set", policy, "^nothing$", "{\"max-length\":1}");
+        Assert.Equal(1, code);
+        Assert.Contains("neither an administrator nor a policymaker", output);
+    }
+
+    [Fact]
+    public async Task Opening_a_vhost_needs_permissions_there_and_an_unknown_vhost_is_not_found()
+    {
+        string user = UniqueName("nv");
+        string vhost = UniqueName("vh");
+        await Ok("users", "add", user, "pw");
+        await Ok("vhosts", "add", vhost);
+        var refused = await ConnectRefusal(Factory(user, "pw", vhost));
+        Assert.Equal((530, $"NOT_ALLOWED - access to vhost '{vhost}' refused for user '{user}'"), (refused.ReplyCode, refused.ReplyText));
+
+        await Ok("permissions", "set", user, "", "", "^q$", "--vhost", vhost);
+        await using var conn = await Factory(user, "pw", vhost).CreateConnectionAsync();
+        await using var ch = await conn.CreateChannelAsync();
+        // The vhost got its amq.* exchanges when it was added.
+        await ch.ExchangeDeclarePassiveAsync("amq.topic");
+        var (code, text) = await ChannelError(ch, () => ch.QueueDeclareAsync("q", false, false, false));
+        Assert.Equal(403, code);
+        Assert.Equal($"ACCESS_REFUSED - access to queue 'q' in vhost '{vhost}' refused for user '{user}'", text);
+    }
+
+    [Fact]
+    public async Task Deleting_a_vhost_closes_its_connections_and_deletes_its_queues_and_exchanges()
+    {
+        string vhost = UniqueName("gone");
+        await Ok("vhosts", "add", vhost);
+        await Ok("permissions", "set", "guest", ".*", ".*", ".*", "--vhost", vhost);
+        var conn = await Factory("guest", "guest", vhost).CreateConnectionAsync();
+        var closed = new TaskCompletionSource<RabbitMQ.Client.Events.ShutdownEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        conn.ConnectionShutdownAsync += (_, e) =>
+        {
+            closed.TrySetResult(e);
+            return Task.CompletedTask;
+        };
+        var ch = await conn.CreateChannelAsync();
+        await ch.QueueDeclareAsync("durable-q", true, false, false);
+        await ch.ExchangeDeclareAsync("x", ExchangeType.Fanout, durable: true);
+        await ch.BasicPublishAsync("", "durable-q", true, new BasicProperties { Persistent = true }, Body("m"));
+
+        await Ok("vhosts", "delete", vhost);
+        var shutdown = await Wait.For(closed.Task);
+        Assert.Equal(320, shutdown.ReplyCode);
+        Assert.Contains($"vhost '{vhost}' is deleted", shutdown.ReplyText);
+        Assert.Equal(530, (await ConnectRefusal(Factory("guest", "guest", vhost))).ReplyCode);
+
+        // Added again, it is empty: the queue, its message and the exchange went with it.
+        await Ok("vhosts", "add", vhost);
+        await Ok("permissions", "set", "guest", ".*", ".*", ".*", "--vhost", vhost);
+        await using var again = await Factory("guest", "guest", vhost).CreateConnectionAsync();
+        await using var ch2 = await again.CreateChannelAsync();
+        Assert.Equal(404, await ChannelErrorCode(ch2, () => ch2.QueueDeclarePassiveAsync("durable-q")));
+        await using var ch3 = await again.CreateChannelAsync();
+        Assert.Equal(404, await ChannelErrorCode(ch3, () => ch3.ExchangeDeclarePassiveAsync("x")));
+    }
+
+    [Fact]
+    public async Task Vhost_limits_refuse_the_connection_and_the_queue_beyond_them()
+    {
+        string vhost = UniqueName("lim");
+        await Ok("vhosts", "add", vhost);
+        await Ok("permissions", "set", "guest", ".*", ".*", ".*", "--vhost", vhost);
+        await Ok("vhosts", "limits", vhost, "{\"max-connections\":1,\"max-queues\":1}");
+        await using var conn = await Factory("guest", "guest", vhost).CreateConnectionAsync();
+        var refused = await ConnectRefusal(Factory("guest", "guest", vhost));
+        Assert.Equal((530, "NOT_ALLOWED - " + Actors.Access.VHostLimits.ConnectionLimitText(vhost, "guest", 1)), (refused.ReplyCode, refused.ReplyText));
+
+        await using var ch = await conn.CreateChannelAsync();
+        await ch.QueueDeclareAsync("one", false, false, false);
+        await ch.QueueDeclareAsync("one", false, false, false); // a redeclare is not a new queue
+        var (code, text) = await ChannelError(ch, () => ch.QueueDeclareAsync("two", false, false, false));
+        Assert.Equal(406, code);
+        Assert.Contains(VHostQueueLimitText(vhost, "two", 1), text);
+
+        await Ok("vhosts", "limits", vhost, "{\"max-connections\":-1,\"max-queues\":-1}");
+        await using var second = await Factory("guest", "guest", vhost).CreateConnectionAsync();
+        await using var ch2 = await second.CreateChannelAsync();
+        await ch2.QueueDeclareAsync("two", false, false, false);
+    }
+
+    [Fact]
+    public async Task Repeated_failed_logins_from_one_address_are_answered_more_and_more_slowly()
+    {
+        string user = UniqueName("slow");
+        await Ok("users", "add", user, "right");
+        await Ok("permissions", "set", user, ".*", ".*", ".*");
+        for (int i = 0; i < Actors.Connection.LoginThrottle.FreeFailures; i++)
+        {
+            await ConnectFailure<AuthenticationFailureException>(Factory(user, "wrong"));
+        }
+
+        // The next one is held back (a lower bound only: the answer comes no sooner than a second).
+        var clock = Stopwatch.StartNew();
+        await ConnectFailure<AuthenticationFailureException>(Factory(user, "wrong"));
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(0.9), $"refused after {clock.Elapsed}");
+
+        // A good login starts afresh.
+        await using (await Factory(user, "right").CreateConnectionAsync())
+        {
+        }
+    }
+
+    private static string VHostQueueLimitText(string vhost, string queue, long limit) =>
+        Actors.Access.VHostLimits.QueueLimitText(vhost, queue, limit);
+}
