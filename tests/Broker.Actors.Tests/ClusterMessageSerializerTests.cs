@@ -187,7 +187,19 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
         yield return new BindingsRemoved("orders");
         yield return new ExchangeCommandFailed(SampleError());
         yield return StopEntity.Instance;
+        var store = SampleAccessStore();
+        yield return new Broker.Actors.Access.AccessStoreChanged(store, new TopologyVersion(12, 13));
+        yield return new Broker.Actors.Access.ChangeAccess(new Broker.Actors.Access.SetPermissions(new Broker.Actors.Access.Permission("app", "/vh", "^a", "^b", "")));
+        yield return Broker.Actors.Access.EnsureAccess.Instance;
+        yield return Broker.Actors.Access.AccessDone.Instance;
+        yield return new Broker.Actors.Access.AccessFailed("no user 'x'");
+        yield return new Broker.Actors.Connection.VHostConnectionCounts(System.Collections.Immutable.ImmutableDictionary<string, int>.Empty.Add("/", 3).Add("vh", 0));
     }
+
+    private static Broker.Actors.Access.AccessStore SampleAccessStore() =>
+        Broker.Actors.Access.AccessStore.Initial("guest", "guest", ["/", "/vh"])
+            .SetVHostLimits("/vh", 5, -1)
+            .SetTopicPermission(new Broker.Actors.Access.TopicPermission("guest", "/vh", "amq.topic", "^{username}", ""));
 
     // ---- helpers -------------------------------------------------------------------------
 
@@ -324,6 +336,7 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
     {
         typeof(DeclareQueue).Namespace!, typeof(DeclareExchange).Namespace!, typeof(StopEntity).Namespace!,
         typeof(RouteChanged).Namespace!, typeof(Broker.Actors.Channel.DirectReply).Namespace!, typeof(Broker.Actors.Policies.SetPolicy).Namespace!,
+        typeof(Broker.Actors.Access.ChangeAccess).Namespace!, typeof(Broker.Actors.Connection.VHostConnectionCounts).Namespace!,
     };
 
     [Fact]
@@ -366,6 +379,18 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
     }
 
     // ---- topology replication ------------------------------------------------------------
+
+    [Fact]
+    public void The_access_store_crosses_nodes_whole()
+    {
+        var original = new Broker.Actors.Access.AccessStoreChanged(SampleAccessStore(), new TopologyVersion(3, 4));
+        var back = RoundTrip(original);
+        Assert.Equal(original.Version, back.Version);
+        Assert.Equal(original.Store.Permissions, back.Store.Permissions);
+        Assert.Equal(original.Store.TopicPermissions, back.Store.TopicPermissions);
+        Assert.Equal(original.Store.VHosts, back.Store.VHosts);
+        Assert.Equal(original.Store.Users[0].PasswordHash, back.Store.Users[0].PasswordHash);
+    }
 
     [Fact]
     public void QueueChanged_round_trips_with_its_ref_version_and_owner()

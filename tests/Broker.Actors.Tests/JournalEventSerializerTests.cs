@@ -60,4 +60,15 @@ public class JournalEventSerializerTests : IClassFixture<ClusterSerializationFix
         Assert.Equal("dlx", read.Text("dead-letter-exchange"));
         Assert.Equal("p", RoundTrip(new PolicyCleared("p")).Name);
     }
+
+    [Fact]
+    public void The_access_store_reads_back_whole()
+    {
+        var store = Broker.Actors.Access.AccessStore.Initial("admin", "pw", ["/", "team"]).SetVHostLimits("team", 3, 7);
+        var read = RoundTrip(new Broker.Actors.Access.AccessDefined(store)).Store;
+        Assert.Equal(store.VHosts, read.VHosts);
+        Assert.Equal(store.Permissions, read.Permissions);
+        Assert.True(Broker.Actors.Access.PasswordHashing.Verify(read.Users[0].PasswordHash, read.Users[0].HashingAlgorithm, "pw"));
+        Assert.Equal(["administrator"], read.Users[0].Tags);
+    }
 }
