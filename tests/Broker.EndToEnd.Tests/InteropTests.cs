@@ -100,7 +100,7 @@ public sealed class InteropTests
     }
 
     /// <summary>Debian's interpreter, which has Debian's python3-* packages (a pyenv python3 on PATH would not).</summary>
-    private const string DebianPython = "/usr/bin/python3";
+    internal const string DebianPython = "/usr/bin/python3";
 
     private static readonly SemaphoreSlim PythonInstall = new(1, 1);
 
@@ -109,7 +109,7 @@ public sealed class InteropTests
     /// with apt-get when it cannot and this runs as root (as .ci/run does), so the test command
     /// needs nothing run before it.
     /// </summary>
-    private static async Task RequirePythonModulesAsync(string root, string module)
+    internal static async Task RequirePythonModulesAsync(string root, string module)
     {
         await PythonInstall.WaitAsync();
         try
@@ -141,7 +141,7 @@ public sealed class InteropTests
         }
     }
 
-    private static async Task<(int ExitCode, string Output)> RunAsync(string file, string[] args, string workingDir, TimeSpan timeout)
+    internal static async Task<(int ExitCode, string Output)> RunAsync(string file, string[] args, string workingDir, TimeSpan timeout)
     {
         var psi = new ProcessStartInfo(file)
         {
@@ -231,7 +231,7 @@ public sealed class InteropTests
     /// The folder holding Broker.sln: found from the test binaries, the working directory, or
     /// (when built with an --artifacts-path outside the repository) this source file's location.
     /// </summary>
-    private static string FindRepoRoot([CallerFilePath] string sourceFile = "")
+    internal static string FindRepoRoot([CallerFilePath] string sourceFile = "")
     {
         foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory(), Path.GetDirectoryName(sourceFile) })
         {
