@@ -31,6 +31,9 @@ internal sealed class BenchOptions
     public bool Json { get; private set; }
     public int BrokerPid { get; private set; }
 
+    /// <summary>PEM file of the CA that signed an amqps broker's certificate (--tls-ca); null: the system's trust store.</summary>
+    public string? TlsCa { get; private set; }
+
     /// <summary>Queue arguments for the declare (--queue-arg KEY=VALUE; integer values are sent as longs).</summary>
     public Dictionary<string, object?> QueueArguments { get; } = new();
 
@@ -65,6 +68,7 @@ internal sealed class BenchOptions
           --queue-arg K=V    a queue argument for the declare, repeatable (e.g. x-message-ttl=60000,
                              x-max-priority=10); values that parse as integers are sent as integers
           --priority P       priority property of every message (0-255; default none)
+          --tls-ca FILE      with an amqps:// URI, trust the CA in this PEM file (a test CA) for the broker's certificate
           --broker-pid PID   sample /proc/PID/stat to report the broker's CPU time per message (Linux)
           --json             also print one JSON line with options and results
           --help             this text
@@ -74,7 +78,7 @@ internal sealed class BenchOptions
 
     private static readonly HashSet<string> KnownValueOptions =
     [
-        "uri", "declare-uri", "consumer-uri", "producers", "consumers", "queues", "size", "confirms", "prefetch", "duration", "warmup", "rate", "multi-ack", "broker-pid", "queue-arg", "priority",
+        "uri", "declare-uri", "consumer-uri", "producers", "consumers", "queues", "size", "confirms", "prefetch", "duration", "warmup", "rate", "multi-ack", "broker-pid", "queue-arg", "priority", "tls-ca",
     ];
 
     private static bool TryQueueArg(string value, Dictionary<string, object?> args)
@@ -166,6 +170,7 @@ internal sealed class BenchOptions
                 "broker-pid" => TryInt(value, 1, int.MaxValue, v => o.BrokerPid = v),
                 "queue-arg" => TryQueueArg(value, o.QueueArguments),
                 "priority" => TryInt(value, 0, 255, v => o.Priority = (byte)v),
+                "tls-ca" => File.Exists(value) && (o.TlsCa = value) is not null,
                 _ => false,
             };
             if (!ok)

@@ -80,6 +80,7 @@ internal sealed class BenchRun(BenchOptions o, CancellationToken hard, long dead
             ContinuationTimeout = TimeSpan.FromSeconds(5),
             HandshakeContinuationTimeout = TimeSpan.FromSeconds(5),
         };
+        TlsTrust.Apply(factory, o.TlsCa);
 
         Task[] producerTasks = [];
         using var samplerStop = new CancellationTokenSource();
@@ -219,15 +220,20 @@ internal sealed class BenchRun(BenchOptions o, CancellationToken hard, long dead
         }
     }
 
-    private static ConnectionFactory WithUri(ConnectionFactory f, Uri uri) => new()
+    private ConnectionFactory WithUri(ConnectionFactory f, Uri uri)
     {
-        Uri = uri,
-        AutomaticRecoveryEnabled = f.AutomaticRecoveryEnabled,
-        TopologyRecoveryEnabled = f.TopologyRecoveryEnabled,
-        RequestedConnectionTimeout = f.RequestedConnectionTimeout,
-        ContinuationTimeout = f.ContinuationTimeout,
-        HandshakeContinuationTimeout = f.HandshakeContinuationTimeout,
-    };
+        var factory = new ConnectionFactory
+        {
+            Uri = uri,
+            AutomaticRecoveryEnabled = f.AutomaticRecoveryEnabled,
+            TopologyRecoveryEnabled = f.TopologyRecoveryEnabled,
+            RequestedConnectionTimeout = f.RequestedConnectionTimeout,
+            ContinuationTimeout = f.ContinuationTimeout,
+            HandshakeContinuationTimeout = f.HandshakeContinuationTimeout,
+        };
+        TlsTrust.Apply(factory, o.TlsCa);
+        return factory;
+    }
 
     private async Task<IConnection> Connect(ConnectionFactory factory, string name, CancellationToken ct)
     {

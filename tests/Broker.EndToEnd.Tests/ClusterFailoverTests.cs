@@ -438,7 +438,17 @@ public sealed class ClusterFailoverTests : IClassFixture<PostgresFixture>
         {
             await using var publisher = new ConfirmingPublisher(await pubConn.CreateChannelAsync(new CreateChannelOptions(true, true)), queues);
             await Wait.Until(() => publisher.Confirmed.Count > 1000, "load before the join", TimeSpan.FromSeconds(30));
+            string user = UniqueName("joiner");
+            await NodeCli.OkAsync(cluster[0].Uri, "users", "add", user, "pw");
+            await NodeCli.OkAsync(cluster[0].Uri, "permissions", "set", user, ".*", ".*", ".*");
             var fourth = await cluster.AddNodeAsync();
+            // The new node got the users and permissions with the rest of the topology.
+            var asUser = ClusterNodes.Factory(fourth);
+            (asUser.UserName, asUser.Password) = (user, "pw");
+            await using (await asUser.CreateConnectionAsync())
+            {
+            }
+
             // Queues move onto the new node a few at a time (rebalance-interval 10 s).
             await Wait.Until(() => queues.Any(q => cluster.OwnerOf(q) == 3), "a queue to move to the new node", TimeSpan.FromSeconds(60));
             int moved = queues.Count(q => cluster.OwnerOf(q) == 3);
@@ -505,6 +515,10 @@ public sealed class ClusterFailoverTests : IClassFixture<PostgresFixture>
             }
         }
 
+        string user = UniqueName("survivor");
+        await NodeCli.OkAsync(cluster[1].Uri, "users", "add", user, "pw");
+        await NodeCli.OkAsync(cluster[1].Uri, "permissions", "set", user, ".*", ".*", ".*");
+
         // SIGKILL every node (a power cut), then start them all again at once.
         for (int i = 0; i < 3; i++)
         {
@@ -526,6 +540,16 @@ public sealed class ClusterFailoverTests : IClassFixture<PostgresFixture>
             await using var c = await cluster.ConnectAsync(i % 3);
             await using var ch = await c.CreateChannelAsync();
             Assert.Equal(5u, (await ch.QueueDeclarePassiveAsync(queues[i])).MessageCount);
+        }
+
+        // The access store came back from the journal too: the user added before the power cut logs in anywhere.
+        for (int i = 0; i < 3; i++)
+        {
+            var asUser = ClusterNodes.Factory(cluster[i]);
+            (asUser.UserName, asUser.Password) = (user, "pw");
+            await using (await asUser.CreateConnectionAsync())
+            {
+            }
         }
     }
 }
