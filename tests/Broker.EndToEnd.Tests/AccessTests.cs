@@ -176,6 +176,41 @@ public sealed class AccessTests : IClassFixture<AccessFixture>
         }
     }
 
+    [Fact]
+    public async Task The_store_survives_a_restart_and_the_default_user_is_not_created_again()
+    {
+        string dataDir = Path.Combine(Path.GetTempPath(), "broker-access-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using (var node = await BrokerFixture.StartAsync(new Dictionary<string, string>(), dataDir))
+            {
+                await NodeCli.OkAsync(node.Uri, "users", "add", "keeper", "pw", "--tags", "administrator");
+                await NodeCli.OkAsync(node.Uri, "permissions", "set", "keeper", ".*", ".*", ".*");
+                await NodeCli.OkAsync(node.Uri, "vhosts", "add", "kept");
+                await NodeCli.OkAsync(node.Uri, "users", "password", "guest", "changed");
+            }
+
+            await using (var node = await BrokerFixture.StartAsync(new Dictionary<string, string>(), dataDir))
+            {
+                await using (await node.Factory("keeper", "pw").CreateConnectionAsync())
+                {
+                }
+
+                // BROKER_DEFAULT_PASS (guest) is only for a new store: the changed password stays.
+                await ConnectFailure<AuthenticationFailureException>(node.Factory("guest", "guest"));
+                await using (await node.Factory("guest", "changed").CreateConnectionAsync())
+                {
+                }
+
+                Assert.Contains("kept", await NodeCli.OkAsync($"amqp://keeper:pw@127.0.0.1:{node.Port}/", "vhosts", "list"));
+            }
+        }
+        finally
+        {
+            Directory.Delete(dataDir, recursive: true);
+        }
+    }
+
     private static string VHostQueueLimitText(string vhost, string queue, long limit) =>
         Actors.Access.VHostLimits.QueueLimitText(vhost, queue, limit);
 }
