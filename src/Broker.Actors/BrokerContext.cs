@@ -31,9 +31,6 @@ public sealed class BrokerContext
     public Connection.ConnectionRegistry Connections { get; } = new();
     public Connection.LoginThrottle LoginFailures { get; } = new();
 
-    /// <summary>This node's ConnectionTrackerActor (vhost connection counts, closing a deleted vhost's connections).</summary>
-    public IActorRef ConnectionTracker { get; internal set; } = ActorRefs.Nobody;
-
     /// <summary>Whether this node may hand out its durable queues' messages now (always, without a fence).</summary>
     public NodeLease Lease { get; } = new();
 

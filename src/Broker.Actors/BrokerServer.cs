@@ -152,7 +152,7 @@ public sealed class BrokerServer : IAsyncDisposable
         var ctx = Context;
         Actors.ActorOf(Props.Create(() => new TopologyActor(ctx)), TopologyReplicator.ActorName);
         ctx.LocalQueues = Actors.ActorOf(Props.Create(() => new LocalQueuesActor(ctx)), LocalQueuesActor.ActorName);
-        ctx.ConnectionTracker = Actors.ActorOf(Props.Create(() => new ConnectionTrackerActor(ctx)), ConnectionTrackerActor.ActorName);
+        Actors.ActorOf(Props.Create(() => new ConnectionTrackerActor(ctx)), ConnectionTrackerActor.ActorName);
     }
 
     private async Task JoinClusterAsync(CancellationToken ct)
@@ -277,11 +277,12 @@ public sealed class BrokerServer : IAsyncDisposable
     /// </summary>
     private async Task LoadAccessStoreAsync()
     {
-        var reply = await Context.AccessRegion.Ask<object>(
+        var store = await Context.AccessRegion.Ask<Access.AccessStoreChanged>(
             new ShardingEnvelope(Access.AccessActor.EntityId, Access.EnsureAccess.Instance), TimeSpan.FromMinutes(2));
-        if (reply is not Access.AccessDone || !Context.Access.Loaded)
+        Context.Topology.Apply(store);
+        if (!Context.Access.Loaded)
         {
-            throw new InvalidOperationException($"the access store did not load ({reply})");
+            throw new InvalidOperationException("the access store did not load");
         }
     }
 

@@ -14,7 +14,7 @@ namespace Broker.Node;
 internal static class AdminClient
 {
     public const string ConnectionHelp = """
-          --vhost     the vhost the command acts on (default /)
+          --vhost     the vhost the command acts on (default: the one in --uri, else /)
           --uri       the node to talk to, as an administrator (default amqp://BROKER_DEFAULT_USER:BROKER_DEFAULT_PASS@127.0.0.1:BROKER_AMQP_PORT/,
                       guest/guest and 5672 when unset)
         """;
@@ -43,7 +43,11 @@ internal static class AdminClient
     public static async Task<int> RunAsync(string tool, JsonObject command, Dictionary<string, string> options, TextWriter stdout,
         TextWriter stderr, Action<JsonObject, TextWriter> print)
     {
-        command["vhost"] = options.GetValueOrDefault("vhost", "/");
+        if (options.TryGetValue("vhost", out var vhost))
+        {
+            command["vhost"] = vhost;
+        }
+
         JsonObject answer;
         try
         {

@@ -1,4 +1,6 @@
 using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
 using static Broker.EndToEnd.Tests.ClientHelpers;
 
 namespace Broker.EndToEnd.Tests;
@@ -22,6 +24,44 @@ public sealed class DelayedMessageTests
         Headers = new Dictionary<string, object?> { ["x-delay"] = ms },
         DeliveryMode = persistent ? DeliveryModes.Persistent : DeliveryModes.Transient,
     };
+
+    [Fact]
+    public async Task The_exchanges_own_delay_queue_is_invisible_to_clients()
+    {
+        // Releasing a delayed message routes it through its exchange: a client that could put a
+        // message in that queue would publish to the exchange without the permission to.
+        await using var conn = await _broker.ConnectAsync();
+        await using var ch = await conn.CreateChannelAsync(new CreateChannelOptions(true, true));
+        string x = UniqueName("delayed-hidden"), q = UniqueName("delayed-hidden-q"), hidden = "amq.delayed." + x;
+        await ch.ExchangeDeclareAsync(x, "x-delayed-message", false, false, DelayedDirect);
+        await ch.QueueDeclareAsync(q, false, false, false);
+        await ch.QueueBindAsync(q, x, "k");
+
+        // A publish to it through the default exchange is unroutable, as to a queue that does not exist.
+        var returned = await Assert.ThrowsAsync<PublishReturnException>(() => ch.BasicPublishAsync("", hidden, true, Delayed(10), Body("smuggled")).AsTask());
+        Assert.Equal(312, returned.ReplyCode);
+        await Task.Delay(100);
+        Assert.Equal(0u, (await ch.QueueDeclarePassiveAsync(q)).MessageCount);
+
+        foreach (Func<IChannel, Task> operation in new Func<IChannel, Task>[]
+        {
+            c => c.QueueDeclarePassiveAsync(hidden),
+            c => c.BasicGetAsync(hidden, true),
+            c => c.BasicConsumeAsync(hidden, true, new AsyncEventingBasicConsumer(c)),
+            c => c.QueuePurgeAsync(hidden),
+            c => c.QueueBindAsync(hidden, "amq.direct", "k"),
+            c => c.QueueDeleteAsync(hidden),
+        })
+        {
+            await using var other = await conn.CreateChannelAsync();
+            var (code, text) = await ChannelError(other, () => operation(other));
+            Assert.Equal((404, $"NOT_FOUND - no queue '{hidden}' in vhost '/'"), (code, text));
+        }
+
+        // The exchange still works.
+        await ch.BasicPublishAsync(x, "k", true, Delayed(10), Body("delayed"));
+        await Wait.Until(async () => (await ch.QueueDeclarePassiveAsync(q)).MessageCount == 1, "the delayed message");
+    }
 
     [Fact]
     public async Task A_delayed_message_is_routed_once_its_delay_has_passed()

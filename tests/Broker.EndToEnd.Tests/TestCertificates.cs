@@ -16,7 +16,7 @@ public sealed class TestCertificates : IDisposable
         Directory.CreateDirectory(Dir);
         Ca = CreateCa("Broker test CA");
         OtherCa = CreateCa("Unrelated test CA");
-        Server = Issue(Ca, "localhost", server: true);
+        Server = Issue(Ca, "CN=localhost", server: true);
         WritePem(Ca, "ca.pem", withKey: false);
         WritePem(OtherCa, "other-ca.pem", withKey: false);
         WritePem(Server, "server.pem", withKey: false);
@@ -50,7 +50,10 @@ public sealed class TestCertificates : IDisposable
     };
 
     /// <summary>A client certificate (with its key) whose subject CN is <paramref name="commonName"/>, signed by the CA or by the other one.</summary>
-    public X509Certificate2 Client(string commonName, bool byOtherCa = false) => Issue(byOtherCa ? OtherCa : Ca, commonName, server: false);
+    public X509Certificate2 Client(string commonName, bool byOtherCa = false) => Issue(byOtherCa ? OtherCa : Ca, "CN=" + commonName, server: false);
+
+    /// <summary>A client certificate from the CA with any subject (say, one without a CN).</summary>
+    public X509Certificate2 ClientWithSubject(string subject) => Issue(Ca, subject, server: false);
 
     /// <summary>Writes a client certificate and its key as PEM files (for pika); their paths.</summary>
     public (string Cert, string Key) WriteClient(X509Certificate2 client, string name)
@@ -62,19 +65,8 @@ public sealed class TestCertificates : IDisposable
     }
 
     /// <summary>Whether the server's certificate chains to our CA (what a client configured with ca.pem checks).</summary>
-    public bool IssuedByCa(X509Certificate? certificate)
-    {
-        if (certificate is null)
-        {
-            return false;
-        }
-
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(Ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return chain.Build(new X509Certificate2(certificate));
-    }
+    public bool IssuedByCa(X509Certificate? certificate) =>
+        certificate is not null && Broker.Actors.Transport.TlsListener.ChainsTo(certificate, new X509Certificate2Collection(Ca));
 
     private static X509Certificate2 CreateCa(string name)
     {
@@ -86,10 +78,10 @@ public sealed class TestCertificates : IDisposable
         return Reload(ca);
     }
 
-    private static X509Certificate2 Issue(X509Certificate2 ca, string commonName, bool server)
+    private static X509Certificate2 Issue(X509Certificate2 ca, string subject, bool server)
     {
         using var key = RSA.Create(2048);
-        var request = new CertificateRequest($"CN={commonName}", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, false));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(

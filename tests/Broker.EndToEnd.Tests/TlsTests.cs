@@ -120,6 +120,11 @@ public sealed class TlsTests : IAsyncLifetime
         stranger.AuthMechanisms = [new ExternalMechanismFactory()];
         await Assert.ThrowsAnyAsync<Exception>(() => stranger.CreateConnectionAsync());
 
+        // Only the CN names the user: a certificate without one does not log in as its OU.
+        var noCn = Tls(_verifying, _certs.ClientWithSubject($"OU={user}, O=Test"));
+        noCn.AuthMechanisms = [new ExternalMechanismFactory()];
+        await Assert.ThrowsAnyAsync<Exception>(() => noCn.CreateConnectionAsync());
+
         // PLAIN still works over a verified TLS connection.
         await using var plain = await Tls(_verifying, _certs.Client(user)).CreateConnectionAsync();
         Assert.True(plain.IsOpen);

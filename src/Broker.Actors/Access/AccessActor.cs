@@ -20,7 +20,6 @@ public sealed class AccessActor : ReceivePersistentActor
 
     private readonly BrokerContext _broker;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly List<IActorRef> _waiting = new();
     private AccessStore? _store;
     private TopologyVersion _version;
 
@@ -29,17 +28,8 @@ public sealed class AccessActor : ReceivePersistentActor
         _broker = broker;
         Recover<AccessDefined>(e => _store = e.Store);
         Recover<RecoveryCompleted>(_ => OnRecovered());
-        Command<EnsureAccess>(_ =>
-        {
-            if (_store is null)
-            {
-                _waiting.Add(Sender);
-            }
-            else
-            {
-                Sender.Tell(AccessDone.Instance);
-            }
-        });
+        // Commands wait (Akka.Persistence stashes them) until recovery, and a first store's write, are done.
+        Command<EnsureAccess>(_ => Sender.Tell(new AccessStoreChanged(_store!, _version)));
         Command<ChangeAccess>(Change);
         Command<DeleteMessagesSuccess>(_ => { });
         Command<DeleteMessagesFailure>(f => _log.Warning("access store: journal cleanup failed: {0}", f.Cause.Message));
@@ -89,7 +79,7 @@ public sealed class AccessActor : ReceivePersistentActor
         });
     }
 
-    /// <summary>Replicates the store; the asker (and anyone waiting for the first store) is answered once every node has it.</summary>
+    /// <summary>Replicates the store; the asker is answered once every node has it.</summary>
     private void Publish(AccessStore store, IActorRef? replyTo)
     {
         _store = store;
@@ -99,12 +89,5 @@ public sealed class AccessActor : ReceivePersistentActor
         {
             BrokerContext.TellWhenDone(replicated, replyTo, AccessDone.Instance, Self);
         }
-
-        foreach (var waiting in _waiting)
-        {
-            BrokerContext.TellWhenDone(replicated, waiting, AccessDone.Instance, Self);
-        }
-
-        _waiting.Clear();
     }
 }

@@ -8,7 +8,6 @@ namespace Broker.Actors.Access;
 /// </summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "op")]
 [JsonDerivedType(typeof(AddUser), "add_user")]
-[JsonDerivedType(typeof(PutUser), "put_user")]
 [JsonDerivedType(typeof(SetPassword), "set_password")]
 [JsonDerivedType(typeof(SetUserTags), "set_user_tags")]
 [JsonDerivedType(typeof(DeleteUser), "delete_user")]
@@ -32,13 +31,6 @@ public sealed record AddUser(User User) : AccessChange
     public override AccessStore ApplyTo(AccessStore store) => store.AddUser(User);
 
     public override string Describe() => $"user '{User.Name}' added with tags [{string.Join(", ", User.Tags)}]";
-}
-
-public sealed record PutUser(User User) : AccessChange
-{
-    public override AccessStore ApplyTo(AccessStore store) => store.PutUser(User);
-
-    public override string Describe() => $"user '{User.Name}' set with tags [{string.Join(", ", User.Tags)}]";
 }
 
 public sealed record SetPassword(string Name, string PasswordHash, string HashingAlgorithm) : AccessChange

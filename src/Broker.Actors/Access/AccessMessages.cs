@@ -6,7 +6,10 @@ namespace Broker.Actors.Access;
 /// <summary>Asks the AccessActor to apply a change; answered with AccessDone once every reachable node has it, or AccessFailed.</summary>
 public sealed record ChangeAccess(AccessChange Change) : IClusterMessage;
 
-/// <summary>Start-up: answered with AccessDone once the store is recovered (or created) and replicated.</summary>
+/// <summary>
+/// Start-up: answered with the store and its version (an AccessStoreChanged) once it is recovered
+/// or created; the asking node applies it, whether or not the replication reached it yet.
+/// </summary>
 public sealed class EnsureAccess : IClusterMessage
 {
     public static readonly EnsureAccess Instance = new();

@@ -48,13 +48,6 @@ public sealed record AccessStore(
         return this with { Users = Users.Add(user) };
     }
 
-    /// <summary>Creates the user or replaces its password and tags (definitions import, HTTP PUT).</summary>
-    public AccessStore PutUser(User user)
-    {
-        Validate(user);
-        return FindUser(user.Name) is { } old ? this with { Users = Users.Replace(old, user) } : this with { Users = Users.Add(user) };
-    }
-
     public AccessStore ChangeUser(string name, Func<User, User> change)
     {
         var old = FindUser(name) ?? throw NoUser(name);

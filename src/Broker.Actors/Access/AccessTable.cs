@@ -30,8 +30,8 @@ public sealed class AccessTable
     /// <summary>Whether the store was ever received (a node serves no client before).</summary>
     public bool Loaded => Version != TopologyVersion.None;
 
-    /// <summary>Replaces the store if <paramref name="version"/> is newer; the previous snapshot comes back when it did.</summary>
-    public AccessSnapshot? Apply(AccessStore store, TopologyVersion version)
+    /// <summary>Replaces the store if <paramref name="version"/> is newer; what it replaced and with what, or null.</summary>
+    public AccessReplaced? Apply(AccessStore store, TopologyVersion version)
     {
         lock (_gate)
         {
@@ -43,7 +43,7 @@ public sealed class AccessTable
             var previous = _current;
             _version = version;
             _current = new AccessSnapshot(store);
-            return previous;
+            return new AccessReplaced(previous, _current);
         }
     }
 }
@@ -70,9 +70,9 @@ public sealed class AccessSnapshot
 
         foreach (var t in store.TopicPermissions)
         {
-            // {username} and {vhost} are known per entry, so they are expanded once, here.
-            string Expand(string pattern) => pattern.Replace("{username}", t.User, StringComparison.Ordinal)
-                .Replace("{vhost}", t.VHost, StringComparison.Ordinal);
+            // {username} and {vhost} are known per entry, so they are expanded once, here, as literal text.
+            string Expand(string pattern) => pattern.Replace("{username}", Regex.Escape(t.User), StringComparison.Ordinal)
+                .Replace("{vhost}", Regex.Escape(t.VHost), StringComparison.Ordinal);
             _topics[(t.User, t.VHost, t.Exchange)] = new Patterns(null, Compile(Expand(t.Write)), Compile(Expand(t.Read)));
         }
     }
@@ -83,9 +83,11 @@ public sealed class AccessSnapshot
 
     public VirtualHost? FindVHost(string name) => _vhosts.GetValueOrDefault(name);
 
-    /// <summary>The user if the password matches its stored hash.</summary>
+    /// <summary>The user if the password matches its stored hash; a blank password never does (as in RabbitMQ).</summary>
     public User? Authenticate(string name, string password) =>
-        _users.TryGetValue(name, out var user) && PasswordHashing.Verify(user.PasswordHash, user.HashingAlgorithm, password) ? user : null;
+        password.Length > 0 && _users.TryGetValue(name, out var user) && PasswordHashing.Verify(user.PasswordHash, user.HashingAlgorithm, password)
+            ? user
+            : null;
 
     /// <summary>A user may open a connection to a vhost when it has any permissions there.</summary>
     public bool MayAccessVHost(string user, string vhost) => _permissions.ContainsKey((user, vhost));
@@ -121,8 +123,22 @@ public sealed class AccessSnapshot
         return Matches(kind == AccessKind.Write ? p.Write : p.Read, routingKey);
     }
 
-    /// <summary>An empty pattern is ^$ as in RabbitMQ: no resource name (never empty) and only the empty routing key.</summary>
-    private static Regex Compile(string pattern) => new(pattern.Length == 0 ? "^$" : pattern, RegexOptions.CultureInvariant, MatchTimeout);
+    /// <summary>
+    /// An empty pattern is ^$ as in RabbitMQ: no resource name (never empty) and only the empty
+    /// routing key. A pattern that does not compile (the store checks them, so only a bug) denies
+    /// rather than failing the whole snapshot.
+    /// </summary>
+    private static Regex Compile(string pattern)
+    {
+        try
+        {
+            return new Regex(pattern.Length == 0 ? "^$" : pattern, RegexOptions.CultureInvariant, MatchTimeout);
+        }
+        catch (ArgumentException)
+        {
+            return new Regex("(?!)", RegexOptions.CultureInvariant);
+        }
+    }
 
     /// <summary>A pattern too slow to match (MatchTimeout) refuses: a permission must not hang a channel.</summary>
     private static bool Matches(Regex pattern, string name)

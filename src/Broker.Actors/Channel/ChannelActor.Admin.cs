@@ -52,11 +52,11 @@ public sealed partial class ChannelActor
             return;
         }
 
-        string vhost = (string?)command["vhost"] ?? VHost;
         try
         {
+            string vhost = (string?)command["vhost"] ?? VHost;
             string name = (string?)command["command"] ?? string.Empty;
-            if (AdminRefusal(name) is { } refused)
+            if (AdminRefusal(name, vhost) is { } refused)
             {
                 _log.Warning("channel {0} of connection {1}: admin command '{2}' refused: {3}", _number, _connection.ConnectionId, name, refused);
                 Answer(Failure(refused));
@@ -112,19 +112,31 @@ public sealed partial class ChannelActor
         }
     }
 
-    /// <summary>Why this connection's user may not run the command, or null.</summary>
-    private string? AdminRefusal(string command)
+    /// <summary>
+    /// Why this connection's user may not run the command, or null: administrators may run every
+    /// one; policymakers the policy commands, in vhosts where they have permissions (as in RabbitMQ).
+    /// </summary>
+    private string? AdminRefusal(string command, string vhost)
     {
-        var user = _broker.Access.Current.FindUser(_connection.User);
+        var access = _broker.Access.Current;
+        var user = access.FindUser(_connection.User);
         bool policyCommand = command.EndsWith("_policy", StringComparison.Ordinal) || command == "list_policies";
-        if (user is not null && (user.IsAdministrator || (policyCommand && user.MayManagePolicies)))
+        if (user is not null && user.IsAdministrator)
         {
             return null;
         }
 
-        return policyCommand
-            ? $"access refused: user '{_connection.User}' is neither an administrator nor a policymaker"
-            : $"access refused: user '{_connection.User}' is not an administrator";
+        if (!policyCommand)
+        {
+            return $"access refused: user '{_connection.User}' is not an administrator";
+        }
+
+        if (user is null || !user.MayManagePolicies)
+        {
+            return $"access refused: user '{_connection.User}' is neither an administrator nor a policymaker";
+        }
+
+        return access.MayAccessVHost(user.Name, vhost) ? null : $"access refused: user '{_connection.User}' has no permissions in vhost '{vhost}'";
     }
 
     private void AskPolicyEntity(string vhost, string name, object request, Action<JsonObject> answer)

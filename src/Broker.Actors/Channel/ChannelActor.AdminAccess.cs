@@ -19,6 +19,8 @@ public sealed partial class ChannelActor
         var store = _broker.Access.Current.Store;
         string Required(string key) => (string?)command[key] is { Length: > 0 } v ? v : throw new FormatException($"'{key}' is missing");
         string Pattern(string key) => (string?)command[key] ?? throw new FormatException($"'{key}' is missing");
+        // As RabbitMQ's internal users: a blank password never logs in, so it is not accepted either.
+        string Password() => (string?)command["password"] is { Length: > 0 } p ? p : throw new FormatException("a password must not be empty");
         switch ((string?)command["command"])
         {
             case "list_users":
@@ -29,11 +31,11 @@ public sealed partial class ChannelActor
                 })));
                 return true;
             case "add_user":
-                ChangeAccess(new AddUser(new User(Required("name"), PasswordHashing.Hash(Pattern("password")), PasswordHashing.Sha256,
+                ChangeAccess(new AddUser(new User(Required("name"), PasswordHashing.Hash(Password()), PasswordHashing.Sha256,
                     Tags(command))), answer);
                 return true;
             case "change_password":
-                ChangeAccess(new SetPassword(Required("name"), PasswordHashing.Hash(Pattern("password")), PasswordHashing.Sha256), answer);
+                ChangeAccess(new SetPassword(Required("name"), PasswordHashing.Hash(Password()), PasswordHashing.Sha256), answer);
                 return true;
             case "set_user_tags":
                 ChangeAccess(new SetUserTags(Required("name"), Tags(command)), answer);

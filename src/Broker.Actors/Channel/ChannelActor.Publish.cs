@@ -95,7 +95,10 @@ public sealed partial class ChannelActor
 
         if (exchange is null)
         {
-            _routeBuffer.Add(publish.RoutingKey);
+            if (!DelayedMessages.IsHidden(publish.RoutingKey))
+            {
+                _routeBuffer.Add(publish.RoutingKey);
+            }
         }
         else
         {

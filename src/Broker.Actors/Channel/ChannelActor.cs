@@ -371,7 +371,7 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
     {
         if (name.Length > 0)
         {
-            return name;
+            return DelayedMessages.IsHidden(name) ? throw NoQueue(name) : name;
         }
 
         return _lastQueue ?? throw AmqpException.NotFound("no previously declared queue");
@@ -379,8 +379,7 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
 
     private QueueInfo FindQueue(string name)
     {
-        var q = _broker.Queues.Find(VHost, name)
-                ?? throw AmqpException.NotFound($"no queue '{name}' in vhost '{VHost}'");
+        var q = (DelayedMessages.IsHidden(name) ? null : _broker.Queues.Find(VHost, name)) ?? throw NoQueue(name);
         if (!q.Available)
         {
             // Its node went and it has not yet recovered on another one: the command waits (ChannelActor.Failover.cs).
@@ -395,6 +394,8 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
 
         return q;
     }
+
+    private AmqpException NoQueue(string name) => AmqpException.NotFound($"no queue '{name}' in vhost '{VHost}'");
 
     // Output: frames are batched in _out and written to the socket once the mailbox has been worked through.
 

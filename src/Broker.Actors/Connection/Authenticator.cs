@@ -25,6 +25,15 @@ public sealed class Authenticator
     /// <summary>The mechanisms offered in connection.start: EXTERNAL only to a client that presented a verified certificate.</summary>
     public static string MechanismsFor(string? certificateUser) => certificateUser is null ? "PLAIN AMQPLAIN" : "PLAIN AMQPLAIN EXTERNAL";
 
+    /// <summary>The user name a login attempt names (null if it names none), for LoginThrottle.</summary>
+    public static string? UserNameOf(string mechanism, byte[] response, string? certificateUser) => mechanism switch
+    {
+        "PLAIN" => ParsePlain(response).Item1,
+        "AMQPLAIN" => ParseAmqPlain(response).Item1,
+        "EXTERNAL" => certificateUser,
+        _ => null,
+    };
+
     /// <summary>The authenticated user, or null with the reason (for the log) in <paramref name="failure"/>.</summary>
     public User? Authenticate(string mechanism, byte[] response, EndPoint? remote, string? certificateUser, out string failure)
     {

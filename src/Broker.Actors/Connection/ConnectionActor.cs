@@ -87,7 +87,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             }
         });
         Receive<CloseTimeout>(_ => Drop());
-        Receive<LoginRefused>(r => RefuseLogin(r.Mechanism));
+        Receive<LoginAnswer>(a => AnswerLogin(a.User, a.Mechanism));
     }
 
     private enum Phase
@@ -98,8 +98,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         AwaitingOpen,
         Open,
 
-        /// <summary>Login refused after repeated failures from this address: the answer is held back, input ignored.</summary>
-        Refused,
+        /// <summary>Logins from this address failed repeatedly: the answer is held back (LoginThrottle), input ignored.</summary>
+        Held,
         Closing,
         Closed,
     }
@@ -129,7 +129,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                 break;
             }
 
-            if (_phase == Phase.Refused)
+            if (_phase == Phase.Held)
             {
                 continue;
             }
@@ -264,26 +264,35 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
 
         var user = _authenticator.Authenticate(startOk.Mechanism, startOk.Response, _remote, _certificateUser, out var failure);
+        string? named = Authenticator.UserNameOf(startOk.Mechanism, startOk.Response, _certificateUser);
+        int failures = user is null ? _broker.LoginFailures.Failed(_remote, named) : 0;
+        var delay = _broker.LoginFailures.DelayFor(_remote, named);
         if (user is null)
         {
-            var delay = _broker.LoginFailures.Failed(_remote, out int failures);
             _log.Warning("AMQP connection {0} ({1}): {2} login refused: {3}{4}", _name, _remote, startOk.Mechanism, failure,
-                delay > TimeSpan.Zero ? $" ({failures} failures from this address in a row: answering in {delay.TotalSeconds:F0} s)" : string.Empty);
-            if (delay > TimeSpan.Zero)
-            {
-                _phase = Phase.Refused;
-                Timers.StartSingleTimer("login-refused", new LoginRefused(startOk.Mechanism), delay);
-            }
-            else
-            {
-                RefuseLogin(startOk.Mechanism);
-            }
+                delay > TimeSpan.Zero ? $" ({failures} failures for this user from this address in a row: answering in {delay.TotalSeconds:F0} s)" : string.Empty);
+        }
 
+        if (delay > TimeSpan.Zero)
+        {
+            // A success is held back as long as a refusal: a guesser learns nothing from the timing.
+            _phase = Phase.Held;
+            Timers.StartSingleTimer("login-answer", new LoginAnswer(user?.Name, startOk.Mechanism), delay);
             return;
         }
 
-        _broker.LoginFailures.Succeeded(_remote);
-        _user = user.Name;
+        AnswerLogin(user?.Name, startOk.Mechanism);
+    }
+
+    private void AnswerLogin(string? user, string mechanism)
+    {
+        if (user is null)
+        {
+            RefuseLogin(mechanism);
+            return;
+        }
+
+        _user = user;
         _phase = Phase.AwaitingTuneOk;
         Send(new ConnectionTune
         {
@@ -573,5 +582,6 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         public static readonly CloseTimeout Instance = new();
     }
 
-    private sealed record LoginRefused(string Mechanism) : INoSerializationVerificationNeeded;
+    /// <summary>A held-back login answer: the user logged in, or null for a refusal.</summary>
+    private sealed record LoginAnswer(string? User, string Mechanism) : INoSerializationVerificationNeeded;
 }

@@ -14,8 +14,8 @@ public sealed record VHostConnectionCounts(ImmutableDictionary<string, int> Coun
 /// This node's view of its connections for the rest of the cluster, at /user/connections:
 /// - every second it tells its peers how many connections each vhost has here, and keeps what they
 ///   tell it (ConnectionRegistry.RemoteCounts), so a vhost's connection limit is checked against
-///   the whole cluster without a round trip at connection.open (a peer's count is at most a
-///   second old; one that left the cluster counts no more);
+///   the whole cluster without a round trip at connection.open (a peer's count is about a second
+///   old; one that stopped reporting for 5 s, or left the cluster, counts no more);
 /// - when the access store loses a vhost or a user, closes this node's connections to that vhost
 ///   or of that user with 320, as RabbitMQ does.
 /// </summary>
@@ -26,17 +26,24 @@ public sealed class ConnectionTrackerActor : ReceiveActor, IWithTimers
 
     private readonly BrokerContext _broker;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<Address, ImmutableDictionary<string, int>> _peers = new();
+    /// <summary>A peer's counts older than this (it stopped reporting: unreachable) count no more.</summary>
+    private static readonly TimeSpan Stale = TimeSpan.FromSeconds(5);
+
+    private readonly Dictionary<Address, (ImmutableDictionary<string, int> Counts, long At)> _peers = new();
 
     public ConnectionTrackerActor(BrokerContext broker)
     {
         _broker = broker;
-        Receive<Tick>(_ => SendCounts());
+        Receive<Tick>(_ =>
+        {
+            SendCounts();
+            Publish();
+        });
         Receive<VHostConnectionCounts>(c =>
         {
             if (Sender.Path.Address is { HasGlobalScope: true } from)
             {
-                _peers[from] = c.Counts;
+                _peers[from] = (c.Counts, Environment.TickCount64);
                 Publish();
             }
         });
@@ -86,8 +93,14 @@ public sealed class ConnectionTrackerActor : ReceiveActor, IWithTimers
     private void Publish()
     {
         var sum = ImmutableDictionary.CreateBuilder<string, int>();
-        foreach (var counts in _peers.Values)
+        long now = Environment.TickCount64;
+        foreach (var (counts, at) in _peers.Values)
         {
+            if (now - at > Stale.TotalMilliseconds)
+            {
+                continue;
+            }
+
             foreach (var (vhost, n) in counts)
             {
                 sum[vhost] = sum.GetValueOrDefault(vhost) + n;

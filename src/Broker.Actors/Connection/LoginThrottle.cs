@@ -1,13 +1,17 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Sockets;
 
 namespace Broker.Actors.Connection;
 
 /// <summary>
-/// Slows password guessing: after a few failed logins in a row from one address, the refusal of
-/// each further one is held back, longer and longer (up to MaxDelay); a successful login from the
-/// address, or a quiet minute, starts it afresh. The connection actor waits on a timer, so a
-/// held-back refusal costs no thread.
+/// Slows password guessing: after a few failed logins for one user name from one address (an
+/// IPv6 client's whole /64) within a minute of each other, every further login answer for that
+/// name to that address, refusal or success alike, is held back, longer and longer (up to
+/// MaxDelay), so a guesser cannot tell a hit from a held-back miss sooner. A quiet minute starts
+/// it afresh. Other users logging in from the same address (a NAT, a test machine) are not held
+/// back by someone else's mistakes. The connection actor waits on a timer, so a held-back answer
+/// costs no thread.
 /// </summary>
 public sealed class LoginThrottle
 {
@@ -16,27 +20,32 @@ public sealed class LoginThrottle
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
     private const int MaxTracked = 10_000;
 
-    private readonly ConcurrentDictionary<IPAddress, (int Count, long Last)> _failures = new();
+    private readonly ConcurrentDictionary<(IPAddress Address, string User), (int Count, long Last)> _failures = new();
 
-    /// <summary>Counts a failure; the delay before refusing (zero for the first few) and the number of failures in a row.</summary>
-    public TimeSpan Failed(EndPoint? remote, out int failures)
+    /// <summary>Counts a failed login for <paramref name="user"/>; the number of failures in a row for it from the address.</summary>
+    public int Failed(EndPoint? remote, string? user)
     {
-        failures = 1;
-        if (remote is not IPEndPoint ip)
+        if (Key(remote) is not { } address)
         {
-            return TimeSpan.Zero;
+            return 1;
         }
 
+        var key = (address, user ?? string.Empty);
         long now = Environment.TickCount64;
         if (_failures.Count >= MaxTracked)
         {
             Prune(now);
         }
 
-        var entry = _failures.AddOrUpdate(ip.Address, _ => (1, now),
-            (_, old) => (now - old.Last > Window.TotalMilliseconds ? 1 : old.Count + 1, now));
-        failures = entry.Count;
-        if (entry.Count <= FreeFailures)
+        return _failures.AddOrUpdate(key, _ => (1, now),
+            (_, old) => (now - old.Last > Window.TotalMilliseconds ? 1 : old.Count + 1, now)).Count;
+    }
+
+    /// <summary>How long the next login answer for the user to this address is held back: zero until it failed more than FreeFailures times, then 1, 2, 4, 8 s.</summary>
+    public TimeSpan DelayFor(EndPoint? remote, string? user)
+    {
+        if (Key(remote) is not { } address || !_failures.TryGetValue((address, user ?? string.Empty), out var entry) ||
+            Environment.TickCount64 - entry.Last > Window.TotalMilliseconds || entry.Count <= FreeFailures)
         {
             return TimeSpan.Zero;
         }
@@ -45,22 +54,43 @@ public sealed class LoginThrottle
         return TimeSpan.FromSeconds(Math.Min(seconds, MaxDelay.TotalSeconds));
     }
 
-    public void Succeeded(EndPoint? remote)
+    /// <summary>An IPv4 address as it is, an IPv6 one by its /64 (one host often has a whole /64).</summary>
+    private static IPAddress? Key(EndPoint? remote)
     {
-        if (remote is IPEndPoint ip)
+        if (remote is not IPEndPoint { Address: var address })
         {
-            _failures.TryRemove(ip.Address, out _);
+            return null;
         }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            return address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return address;
+        }
+
+        byte[] bytes = address.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new IPAddress(bytes);
     }
 
     private void Prune(long now)
     {
-        foreach (var (address, entry) in _failures)
+        foreach (var (key, entry) in _failures)
         {
             if (now - entry.Last > Window.TotalMilliseconds)
             {
-                _failures.TryRemove(address, out _);
+                _failures.TryRemove(key, out _);
             }
+        }
+
+        if (_failures.Count >= MaxTracked)
+        {
+            // Flooded from more addresses than it tracks: forget them rather than grow without bound.
+            _failures.Clear();
         }
     }
 }

@@ -20,7 +20,16 @@ public static class DelayedMessages
     /// The hidden queue of a delayed-message exchange. Clients cannot declare amq.* queues, and the
     /// channel strips QueueArgument from their declares, so no other queue becomes a delay queue.
     /// </summary>
-    public static string QueueName(string exchange) => "amq.delayed." + exchange;
+    public static string QueueName(string exchange) => HiddenPrefix + exchange;
+
+    private const string HiddenPrefix = "amq.delayed.";
+
+    /// <summary>
+    /// Whether a name is a delay queue's: clients cannot see it (no publish to it through the
+    /// default exchange, no consume, get, purge, bind, delete or declare), since releasing a
+    /// message from it routes through its exchange without the publisher's permissions on it.
+    /// </summary>
+    public static bool IsHidden(string queue) => queue.StartsWith(HiddenPrefix, StringComparison.Ordinal);
 
     /// <summary>The message's delay in ms: its x-delay header when an integer above 0, otherwise none (routed at once).</summary>
     public static long DelayOf(BasicProperties properties) =>

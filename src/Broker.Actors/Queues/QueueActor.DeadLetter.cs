@@ -57,7 +57,11 @@ public sealed partial class QueueActor
         _deadLetterRoute.Clear();
         if (marked.Exchange.Length == 0)
         {
-            _deadLetterRoute.Add(marked.RoutingKey);
+            // Never into a delay queue: its messages are routed through its exchange when released.
+            if (!DelayedMessages.IsHidden(marked.RoutingKey))
+            {
+                _deadLetterRoute.Add(marked.RoutingKey);
+            }
         }
         else if (_broker.Routes.Find(_vhost, marked.Exchange) is { } exchange)
         {

@@ -53,8 +53,8 @@ public sealed class QueueDirectory
 
     public QueueInfo? Find(string vhost, string name) => _queues.Find(vhost, name);
 
-    /// <summary>How many queues the vhost has (its queue limit counts them).</summary>
-    public int CountIn(string vhost) => _queues.All.Count(q => q.Definition.VHost == vhost);
+    /// <summary>How many queues the vhost has (its queue limit counts them; a delayed-message exchange's own queue does not count).</summary>
+    public int CountIn(string vhost) => _queues.All.Count(q => q.Definition.VHost == vhost && !DelayedMessages.IsHidden(q.Name));
 
     public int Count => _queues.Count;
 

@@ -61,15 +61,15 @@ public sealed class TopologyReplicator
         return applied;
     }
 
-    /// <summary>Takes a newer access store; connections to a vhost that went are closed by whoever listens (TopologyActor).</summary>
+    /// <summary>Takes a newer access store; connections to a vhost or of a user that went are closed by ConnectionTrackerActor.</summary>
     internal bool ApplyAccess(AccessStore store, TopologyVersion version)
     {
-        if (Access.Apply(store, version) is not { } previous)
+        if (Access.Apply(store, version) is not { } change)
         {
             return false;
         }
 
-        _system?.EventStream.Publish(new AccessReplaced(previous, Access.Current));
+        _system?.EventStream.Publish(change);
         return true;
     }
 

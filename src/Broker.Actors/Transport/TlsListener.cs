@@ -74,31 +74,50 @@ public sealed class TlsListener : IDisposable
                 continue;
             }
 
-            client.NoDelay = true;
             _ = HandshakeAsync(client);
         }
     }
 
     private async Task HandshakeAsync(Socket client)
     {
-        var remote = client.RemoteEndPoint;
-        var local = client.LocalEndPoint;
-        var ssl = new SslStream(new NetworkStream(client, ownsSocket: true), leaveInnerStreamOpen: false);
-        bool verified = false;
+        EndPoint? remote, local;
+        SslStream ssl;
+        try
+        {
+            client.NoDelay = true;
+            remote = client.RemoteEndPoint;
+            local = client.LocalEndPoint;
+            ssl = new SslStream(new NetworkStream(client, ownsSocket: true), leaveInnerStreamOpen: false);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Reset before it could be set up.
+            client.Dispose();
+            return;
+        }
+
+        string? certificateUser = null;
         var options = new SslServerAuthenticationOptions
         {
             ServerCertificate = _tls.Certificate,
             EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
             ClientCertificateRequired = _tls.VerifyPeer,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-            RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+            RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
             {
                 if (certificate is null)
                 {
                     return !_tls.VerifyPeer;
                 }
 
-                verified = Verify(certificate, errors);
+                bool verified = _tls.CaCertificates is { } authorities
+                    ? ChainsTo(certificate, authorities, chain)
+                    : errors == SslPolicyErrors.None;
+                if (verified)
+                {
+                    certificateUser = CommonName(certificate);
+                }
+
                 return verified || !_tls.VerifyPeer;
             },
         };
@@ -115,26 +134,46 @@ public sealed class TlsListener : IDisposable
             return;
         }
 
-        string? certificateUser = verified && ssl.RemoteCertificate is { } cert
-            ? new X509Certificate2(cert).GetNameInfo(X509NameType.SimpleName, forIssuer: false)
-            : null;
-        _accepted(ssl, remote, local, string.IsNullOrEmpty(certificateUser) ? null : certificateUser);
+        _accepted(ssl, remote, local, certificateUser);
     }
 
-    /// <summary>A client certificate is good if it chains to the configured CAs (or, without any, the system's trust store).</summary>
-    private bool Verify(X509Certificate certificate, SslPolicyErrors errors)
+    /// <summary>
+    /// Whether a certificate chains to one of <paramref name="authorities"/>, using the
+    /// intermediates the peer sent (<paramref name="presented"/>) and never downloading any: a
+    /// presented certificate must not make the broker fetch URLs during a handshake.
+    /// </summary>
+    public static bool ChainsTo(X509Certificate certificate, X509Certificate2Collection authorities, X509Chain? presented = null)
     {
-        if (_tls.CaCertificates is not { } authorities)
-        {
-            return errors == SslPolicyErrors.None;
-        }
-
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.DisableCertificateDownloads = true;
+        if (presented is not null)
+        {
+            foreach (var element in presented.ChainElements)
+            {
+                chain.ChainPolicy.ExtraStore.Add(element.Certificate);
+            }
+        }
+
         using var cert = new X509Certificate2(certificate);
         return chain.Build(cert);
+    }
+
+    /// <summary>The subject's CN only (no fallback to OU, O or e-mail as GetNameInfo does): the user EXTERNAL logs in as.</summary>
+    private static string? CommonName(X509Certificate certificate)
+    {
+        using var cert = new X509Certificate2(certificate);
+        foreach (var rdn in cert.SubjectName.EnumerateRelativeDistinguishedNames())
+        {
+            if (rdn.GetSingleElementType().Value == "2.5.4.3" && rdn.GetSingleElementValue() is { Length: > 0 } cn)
+            {
+                return cn;
+            }
+        }
+
+        return null;
     }
 
     public void Dispose()

@@ -100,6 +100,7 @@ public sealed class AccessSnapshotTests
         Assert.Null(table.Apply(AccessStore.Empty, new TopologyVersion(1, 9)));
         Assert.Same(first, table.Current.Store);
         var previous = table.Apply(AccessStore.Empty, new TopologyVersion(2, 1));
-        Assert.Same(first, previous!.Store);
+        Assert.Same(first, previous!.Previous.Store);
+        Assert.Same(table.Current, previous.Current);
     }
 }

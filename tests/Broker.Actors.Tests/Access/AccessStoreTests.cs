@@ -28,14 +28,6 @@ public sealed class AccessStoreTests
     }
 
     [Fact]
-    public void Put_user_creates_or_replaces()
-    {
-        var store = Start.PutUser(U("app", "monitoring")).PutUser(U("app", "management"));
-        Assert.Equal(["management"], store.FindUser("app")!.Tags);
-        Assert.Equal(2, store.Users.Count);
-    }
-
-    [Fact]
     public void Permissions_need_an_existing_user_and_vhost_and_valid_patterns()
     {
         Assert.Equal("no user 'nobody'", Assert.Throws<AccessChangeRefused>(() =>
@@ -98,7 +90,7 @@ public sealed class AccessStoreTests
     {
         AccessChange[] changes =
         [
-            new AddUser(U("app", "administrator")), new PutUser(U("x")), new SetPassword("app", "aGFzaA==", PasswordHashing.Sha512),
+            new AddUser(U("app", "administrator")), new SetPassword("app", "aGFzaA==", PasswordHashing.Sha512),
             new SetUserTags("app", ["a", "b"]), new DeleteUser("app"), new AddVHost("v", "d"), new DeleteVHost("v"),
             new SetVHostLimits("v", 3, null), new SetPermissions(new Permission("u", "v", "c", "w", "r")), new ClearPermissions("u", "v"),
             new SetTopicPermissions(new TopicPermission("u", "v", "x", "w", "r")), new ClearTopicPermissions("u", "v", null),
