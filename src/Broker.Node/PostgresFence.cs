@@ -188,7 +188,15 @@ public sealed class PostgresFence : INodeFence
         if (_session is { } s)
         {
             _session = null;
-            await s.DisposeAsync();
+            try
+            {
+                await s.DisposeAsync();
+            }
+            catch (Exception e) when (e is NpgsqlException or IOException or ObjectDisposedException or OperationCanceledException)
+            {
+                // A lease renewal was in flight on the session: closing it failed half-way, but the
+                // socket is closed all the same, and with it the session and its lock.
+            }
         }
     }
 
