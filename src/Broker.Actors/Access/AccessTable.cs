@@ -110,7 +110,8 @@ public sealed class AccessSnapshot
     }
 
     /// <summary>Whether any topic permissions exist for the user on that exchange (if none, every key is allowed).</summary>
-    public bool HasTopicPermissions(string user, string vhost, string exchange) => _topics.ContainsKey((user, vhost, exchange));
+    public bool HasTopicPermissions(string user, string vhost, string exchange) =>
+        _topics.Count > 0 && _topics.ContainsKey((user, vhost, exchange)); // most clusters have none: no hashing per publish
 
     /// <summary>Whether the user may publish (write) or bind (read) with this routing key on a topic exchange.</summary>
     public bool AllowsTopic(string user, string vhost, string exchange, AccessKind kind, string routingKey)
