@@ -11,7 +11,7 @@ public sealed class AmqpException : Exception
         : base(replyText)
     {
         ReplyCode = replyCode;
-        ReplyText = replyText;
+        ReplyText = FitShortString(replyText);
         ClassId = classId;
         MethodId = methodId;
     }
@@ -27,6 +27,33 @@ public sealed class AmqpException : Exception
     /// <summary>The same error attributed to the method that caused it.</summary>
     public AmqpException For(Method method) =>
         ClassId != 0 ? this : new AmqpException(ReplyCode, ReplyText, method.ClassId, method.MethodId);
+
+    /// <summary>
+    /// A reply text is a short string (at most 255 bytes of UTF-8): a longer one (a long queue name
+    /// in it, say) is cut at a character boundary, as RabbitMQ cuts it, so the close still goes out.
+    /// </summary>
+    public static string FitShortString(string text)
+    {
+        if (text.Length <= 255 / 3 || System.Text.Encoding.UTF8.GetByteCount(text) <= 255)
+        {
+            return text;
+        }
+
+        int bytes = 0;
+        int end = 0;
+        foreach (var rune in text.EnumerateRunes())
+        {
+            if (bytes + rune.Utf8SequenceLength > 255)
+            {
+                break;
+            }
+
+            bytes += rune.Utf8SequenceLength;
+            end += rune.Utf16SequenceLength;
+        }
+
+        return text[..end];
+    }
 
     /// <summary>Reply text as RabbitMQ formats it: the code's name, a dash, the explanation.</summary>
     public static string Format(ushort code, string text) => $"{Name(code)} - {text}";

@@ -278,7 +278,8 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
         catch (AmqpException e)
         {
             _onReply = null;
-            Fail(e);
+            // Attributed to the method that asked (50/10 for queue.declare...), as RabbitMQ does: clients check the ids.
+            Fail(_currentCommand is { } command ? e.For(command.Method) : e);
             return;
         }
 
