@@ -123,8 +123,7 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
         {
             if (c.Method is ChannelClose)
             {
-                Emit(new ChannelCloseOk());
-                FlushNow();
+                EmitLast(new ChannelCloseOk());
             }
 
             _connection.Connection.Tell(new ChannelFinished(_number));
@@ -194,8 +193,7 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
     private void OnClientClose()
     {
         Cleanup();
-        Emit(new ChannelCloseOk());
-        FlushNow();
+        EmitLast(new ChannelCloseOk());
         Context.Stop(Self);
     }
 
@@ -318,14 +316,13 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
 
         _log.Warning("channel {0} of connection {1}: closing with {2} {3}", _number, _connection.ConnectionId,
             error.ReplyCode, error.ReplyText);
-        Emit(new ChannelClose
+        EmitLast(new ChannelClose
         {
             ReplyCode = error.ReplyCode,
             ReplyText = error.ReplyText,
             FailingClassId = error.ClassId,
             FailingMethodId = error.MethodId,
         });
-        FlushNow();
         Become(Closing);
         while (_pendingCommands.Count > 0)
         {
@@ -419,6 +416,18 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
             _flushScheduled = true;
             Self.Tell(Flush.Instance);
         }
+    }
+
+    /// <summary>
+    /// Writes a channel's last frame (close or close-ok) after everything owed before it: the
+    /// confirms go first, since nothing of a channel may follow its close (amqplib fails on a
+    /// basic.ack for a channel it has closed).
+    /// </summary>
+    private void EmitLast(Method method)
+    {
+        FlushConfirms();
+        Emit(method);
+        FlushNow();
     }
 
     private void FlushNow()
