@@ -159,6 +159,26 @@ public sealed class RawProtocolTests
     }
 
     [Fact]
+    public async Task AfterCloseOkToTheClientsCloseTheSocketStaysOpenUntilTheClientClosesIt()
+    {
+        // As RabbitMQ: a client still writing when its close is answered must not get EPIPE
+        // (amqplib never saw its close complete); what it sends is discarded.
+        await using var c = await RawAmqpClient.OpenAsync(_broker.Port);
+        await c.SendAsync(1, new ChannelOpen());
+        await c.ExpectAsync<ChannelOpenOk>();
+        await c.SendAsync(0, new ConnectionClose { ReplyCode = 200, ReplyText = "bye" });
+        await c.ExpectAsync<ConnectionCloseOk>();
+        for (int i = 0; i < 200; i++)
+        {
+            await c.PublishAsync(1, "", "nowhere", new byte[1024]);
+        }
+
+        Assert.False(await c.ClosedWithinAsync(TimeSpan.FromMilliseconds(500)));
+        // A client that never closes is dropped after the close timeout.
+        Assert.True(await c.ClosedWithinAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
     public async Task SilentPeerIsDisconnectedAfterTwoHeartbeats()
     {
         await using var c = await RawAmqpClient.OpenAsync(_broker.Port, heartbeat: 1);

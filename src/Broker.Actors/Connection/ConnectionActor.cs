@@ -169,7 +169,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
 
         FlushChannelBatch();
-        if (_blockedChannels.Count > 0)
+        if (_blockedChannels.Count > 0 && _phase != Phase.Closed)
         {
             // Some channel's queues are behind: read nothing more until they catch up.
             _stalledStream = Sender;
@@ -235,7 +235,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                     _name, _remote, _vhost, _user, close.ReplyCode, close.ReplyText);
                 StopChannels();
                 Send(new ConnectionCloseOk());
-                Drop();
+                AwaitClientSocketClose();
                 break;
             case (Phase.Closing, ConnectionCloseOk):
                 Drop();
@@ -489,6 +489,20 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         _phase = Phase.Closed;
         _outbound.Complete();
         Context.Stop(Self);
+    }
+
+    /// <summary>
+    /// After close-ok to a client's connection.close the socket stays open until the client closes
+    /// it, as RabbitMQ does: what the client still sends is read and discarded (a client publishing
+    /// up to its close would otherwise get EPIPE and never see its close complete). One that never
+    /// closes is dropped after the close timeout.
+    /// </summary>
+    private void AwaitClientSocketClose()
+    {
+        _phase = Phase.Closed;
+        _blockedChannels.Clear();
+        Timers.Cancel("heartbeat");
+        Timers.StartSingleTimer("close", CloseTimeout.Instance, _broker.Settings.CloseTimeout);
     }
 
     /// <summary>Flushes what is queued, closes the socket and stops (channels stop with us).</summary>
