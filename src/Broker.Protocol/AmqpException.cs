@@ -8,10 +8,10 @@ namespace Broker.Protocol;
 public sealed class AmqpException : Exception
 {
     public AmqpException(ushort replyCode, string replyText, ushort classId = 0, ushort methodId = 0)
-        : base(replyText)
+        : base(FitShortString(replyText))
     {
         ReplyCode = replyCode;
-        ReplyText = FitShortString(replyText);
+        ReplyText = Message;
         ClassId = classId;
         MethodId = methodId;
     }

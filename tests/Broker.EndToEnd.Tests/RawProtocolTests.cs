@@ -159,6 +159,16 @@ public sealed class RawProtocolTests
     }
 
     [Fact]
+    public async Task ChannelCloseOnANumberNeverOpenedClosesTheConnectionWith504()
+    {
+        await using var c = await RawAmqpClient.OpenAsync(_broker.Port);
+        await c.SendAsync(5, new ChannelClose { ReplyCode = 200, ReplyText = "bye" });
+        var close = await ExpectConnectionClose(c, 504);
+        Assert.StartsWith("CHANNEL_ERROR - expected 'channel.open'", close.ReplyText);
+        Assert.Equal((20, 40), (close.FailingClassId, close.FailingMethodId));
+    }
+
+    [Fact]
     public async Task AfterCloseOkToTheClientsCloseTheSocketStaysOpenUntilTheClientClosesIt()
     {
         // As RabbitMQ: a client still writing when its close is answered must not get EPIPE

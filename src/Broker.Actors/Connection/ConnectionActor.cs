@@ -415,12 +415,11 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                 SendToChannel(actor, command);
                 break;
             case ChannelCloseOk:
-                break;
-            case ChannelClose:
-                SendOn(command.Channel, new ChannelCloseOk());
+                // The close-ok of a channel whose number was already freed (the close crossed).
                 break;
             default:
-                throw AmqpException.ChannelError($"expected 'channel.open' on channel {command.Channel}, got {command.Method.Name}");
+                // channel.close included: on a number never opened, RabbitMQ closes the connection with 504.
+                throw AmqpException.ChannelError($"expected 'channel.open' on channel {command.Channel}, got {command.Method.Name}").For(command.Method);
         }
     }
 
