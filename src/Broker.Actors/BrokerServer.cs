@@ -343,7 +343,7 @@ public sealed class BrokerServer : IAsyncDisposable
         var s = Context.Settings;
         var materializer = Actors.Materializer();
         int port = s.AmqpPort;
-        foreach (var address in ListenAddresses(s.BindAddress))
+        foreach (var (address, implied) in ListenAddresses(s.BindAddress))
         {
             var connections = Actors.TcpStream().Bind(address.ToString(), port, backlog: 1024,
                 options: System.Collections.Immutable.ImmutableList.Create<Inet.SocketOption>(
@@ -353,6 +353,11 @@ public sealed class BrokerServer : IAsyncDisposable
             {
                 binding = await connections.To(Sink.ForEach<Akka.Streams.Dsl.Tcp.IncomingConnection>(c => Accept(c, materializer)))
                     .Run(materializer);
+            }
+            catch (Exception e) when (implied)
+            {
+                _log.Warning("Not listening for AMQP on {0}:{1} as well: {2}", address, port, e.GetBaseException().Message);
+                continue;
             }
             catch (Exception e)
             {
@@ -371,13 +376,18 @@ public sealed class BrokerServer : IAsyncDisposable
         }
 
         int tlsPort = tls.Port;
-        foreach (var address in ListenAddresses(s.BindAddress))
+        foreach (var (address, implied) in ListenAddresses(s.BindAddress))
         {
             TlsListener listener;
             try
             {
                 listener = TlsListener.Start(address, tlsPort, tls, _log,
                     (ssl, remote, local, user) => AcceptTls(ssl, remote, local, user, materializer));
+            }
+            catch (Exception e) when (implied)
+            {
+                _log.Warning("Not listening for AMQPS on {0}:{1} as well: {2}", address, tlsPort, e.GetBaseException().Message);
+                continue;
             }
             catch (Exception e)
             {
@@ -393,14 +403,25 @@ public sealed class BrokerServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Akka.Streams resolves the listen address through DNS, which refuses the wildcard address, so
-    /// "every interface" (0.0.0.0 or ::) is served by one listener per address of this machine.
+    /// The addresses to listen on, and whether each was asked for or only implied (its listener
+    /// may fail: a machine without IPv6). Loopback means both loopbacks, since clients resolve
+    /// localhost to ::1 first; "every interface" (0.0.0.0 or ::) means every address of this
+    /// machine, of both families, one listener each (Akka.Streams resolves the listen address
+    /// through DNS, which refuses the wildcard address).
     /// </summary>
-    private static IEnumerable<IPAddress> ListenAddresses(IPAddress bind)
+    private static List<(IPAddress Address, bool Implied)> ListenAddresses(IPAddress bind)
     {
+        if (IPAddress.IsLoopback(bind))
+        {
+            var other = bind.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? IPAddress.IPv6Loopback : IPAddress.Loopback;
+            return other.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && !System.Net.Sockets.Socket.OSSupportsIPv6
+                ? [(bind, false)]
+                : [(bind, false), (other, true)];
+        }
+
         if (!bind.Equals(IPAddress.Any) && !bind.Equals(IPAddress.IPv6Any))
         {
-            return new[] { bind };
+            return [(bind, false)];
         }
 
         var family = bind.AddressFamily;
@@ -408,9 +429,11 @@ public sealed class BrokerServer : IAsyncDisposable
             .Where(n => n.OperationalStatus is System.Net.NetworkInformation.OperationalStatus.Up
                 or System.Net.NetworkInformation.OperationalStatus.Unknown)
             .SelectMany(n => n.GetIPProperties().UnicastAddresses.Select(a => a.Address))
-            .Where(a => a.AddressFamily == family && !a.IsIPv6LinkLocal)
+            .Where(a => !a.IsIPv6LinkLocal && !a.IsIPv4MappedToIPv6)
             .Distinct()
-            .OrderBy(a => IPAddress.IsLoopback(a) ? 0 : 1)
+            .OrderBy(a => a.AddressFamily == family ? 0 : 1)
+            .ThenBy(a => IPAddress.IsLoopback(a) ? 0 : 1)
+            .Select(a => (a, a.AddressFamily != family))
             .ToList();
     }
 

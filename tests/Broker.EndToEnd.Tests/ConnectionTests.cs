@@ -40,6 +40,17 @@ public sealed class ConnectionTests
     }
 
     [Fact]
+    public async Task ALoopbackNodeAlsoListensOnIpv6LoopbackForClientsThatResolveLocalhostThere()
+    {
+        // The node binds 127.0.0.1 (the default); "localhost" resolves to ::1 first for many clients.
+        var f = _broker.Factory();
+        f.HostName = "::1";
+        await using var conn = await f.CreateConnectionAsync();
+        await using var ch = await conn.CreateChannelAsync();
+        await ch.QueueDeclareAsync("", exclusive: true);
+    }
+
+    [Fact]
     public async Task UnknownVhostIsRefusedWith530()
     {
         var f = _broker.Factory();
