@@ -159,6 +159,24 @@ public sealed class RawProtocolTests
     }
 
     [Fact]
+    public async Task AReplyOwedWhenTheClientClosesTheConnectionRightAfterAskingIsSentBeforeCloseOk()
+    {
+        // RabbitMQ answers the queue.delete first; the broker used to drop the delete-ok.
+        await using var c = await RawAmqpClient.OpenAsync(_broker.Port);
+        string q = ClientHelpers.UniqueName("owed");
+        await c.SendAsync(1, new ChannelOpen());
+        await c.ExpectAsync<ChannelOpenOk>();
+        await c.SendAsync(1, new QueueDeclare { Queue = q });
+        await c.ExpectAsync<QueueDeclareOk>();
+        var w = new AmqpWriter();
+        FrameWriter.WriteMethod(w, 1, new QueueDelete { Queue = q });
+        FrameWriter.WriteMethod(w, 0, new ConnectionClose { ReplyCode = 200, ReplyText = "bye" });
+        await c.SendRawAsync(w.ToArray());
+        await c.ExpectAsync<QueueDeleteOk>();
+        await c.ExpectAsync<ConnectionCloseOk>();
+    }
+
+    [Fact]
     public async Task ChannelCloseOnANumberNeverOpenedClosesTheConnectionWith504()
     {
         await using var c = await RawAmqpClient.OpenAsync(_broker.Port);

@@ -56,6 +56,7 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
     private void Active()
     {
         Receive<ChannelCommands>(OnCommands);
+        Receive<ConnectionClosing>(_ => StopAnswered());
         ReceiveAsyncMessages();
     }
 
@@ -63,6 +64,8 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
     private void Waiting()
     {
         Receive<ChannelCommands>(_ => Stash.Stash());
+        // After the commands held before it: they are answered first, as RabbitMQ does.
+        Receive<ConnectionClosing>(_ => Stash.Stash());
         ReceiveAsyncMessages();
         Receive<ReplyTimeout>(_ => Fail(AmqpException.InternalError("timed out waiting for a queue or exchange to answer")));
         ReceiveAny(OnReply);
@@ -78,6 +81,7 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
                 OnCommandWhileClosing(c);
             }
         });
+        Receive<ConnectionClosing>(_ => Context.Stop(Self));
         // Cleanup already sent ChannelGone, which returned these deliveries to their queues.
         ReceiveAny(_ => { });
     }
@@ -188,6 +192,13 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
             default:
                 throw AmqpException.CommandInvalid($"{command.Method.Name} is not allowed on a channel");
         }
+    }
+
+    /// <summary>The connection is closing and everything asked of this channel is answered: write it out and stop.</summary>
+    private void StopAnswered()
+    {
+        FlushNow();
+        Context.Stop(Self);
     }
 
     private void OnClientClose()

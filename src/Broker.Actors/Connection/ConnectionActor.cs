@@ -35,6 +35,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly Dictionary<ushort, IActorRef> _channels = new();
     private readonly Authenticator _authenticator;
     private readonly HashSet<IActorRef> _blockedChannels = new();
+    private HashSet<IActorRef> _closingChannels = new();
     private IActorRef? _stalledStream;
     private IActorRef? _batchTarget;
     private List<Command>? _batch;
@@ -88,6 +89,14 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         });
         Receive<CloseTimeout>(_ => Drop());
         Receive<LoginAnswer>(a => AnswerLogin(a.User, a.Mechanism));
+        Receive<Terminated>(t => OnChannelStopped(t.ActorRef));
+        Receive<ChannelsCloseTimeout>(_ =>
+        {
+            if (_phase == Phase.ClosingChannels)
+            {
+                SendCloseOk();
+            }
+        });
     }
 
     private enum Phase
@@ -97,6 +106,9 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         AwaitingTuneOk,
         AwaitingOpen,
         Open,
+
+        /// <summary>The client closed the connection; its channels are answering what they owe before close-ok. Input ignored.</summary>
+        ClosingChannels,
 
         /// <summary>Logins from this address failed repeatedly: the answer is held back (LoginThrottle), input ignored.</summary>
         Held,
@@ -129,7 +141,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                 break;
             }
 
-            if (_phase == Phase.Held)
+            if (_phase is Phase.Held or Phase.ClosingChannels)
             {
                 continue;
             }
@@ -233,9 +245,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             case (Phase.Open or Phase.AwaitingOpen or Phase.AwaitingTuneOk, ConnectionClose close):
                 _log.Info("closing AMQP connection {0} ({1}, vhost: '{2}', user: '{3}'): client closed it with {4} '{5}'",
                     _name, _remote, _vhost, _user, close.ReplyCode, close.ReplyText);
-                StopChannels();
-                Send(new ConnectionCloseOk());
-                AwaitClientSocketClose();
+                CloseChannelsThenCloseOk();
                 break;
             case (Phase.Closing, ConnectionCloseOk):
                 Drop();
@@ -425,8 +435,9 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     private void CloseWithError(AmqpException error)
     {
-        if (_phase is Phase.Closing or Phase.Closed)
+        if (_phase is Phase.Closing or Phase.Closed or Phase.ClosingChannels)
         {
+            // Already closing (a client's close being answered finishes within the close timeout).
             return;
         }
 
@@ -491,6 +502,53 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>
+    /// A client's connection.close: its channels first answer what they were asked before it (a
+    /// queue.delete in flight gets its delete-ok, as in RabbitMQ), then close-ok goes out; a
+    /// channel that cannot answer within the close timeout is stopped.
+    /// </summary>
+    private void CloseChannelsThenCloseOk()
+    {
+        FlushChannelBatch();
+        _phase = Phase.ClosingChannels;
+        foreach (var channel in _channels.Values)
+        {
+            Context.Watch(channel);
+            channel.Tell(ConnectionClosing.Instance);
+        }
+
+        _closingChannels = _channels.Values.ToHashSet();
+        _channels.Clear();
+        if (_closingChannels.Count == 0)
+        {
+            SendCloseOk();
+            return;
+        }
+
+        Timers.StartSingleTimer("channels-closed", ChannelsCloseTimeout.Instance, _broker.Settings.CloseTimeout);
+    }
+
+    private void OnChannelStopped(IActorRef channel)
+    {
+        if (_phase == Phase.ClosingChannels && _closingChannels.Remove(channel) && _closingChannels.Count == 0)
+        {
+            Timers.Cancel("channels-closed");
+            SendCloseOk();
+        }
+    }
+
+    private void SendCloseOk()
+    {
+        foreach (var channel in _closingChannels)
+        {
+            Context.Stop(channel);
+        }
+
+        _closingChannels.Clear();
+        Send(new ConnectionCloseOk());
+        AwaitClientSocketClose();
+    }
+
+    /// <summary>
     /// After close-ok to a client's connection.close the socket stays open until the client closes
     /// it, as RabbitMQ does: what the client still sends is read and discarded (a client publishing
     /// up to its close would otherwise get EPIPE and never see its close complete). One that never
@@ -500,6 +558,13 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         _phase = Phase.Closed;
         _blockedChannels.Clear();
+        if (_stalledStream is { } stream)
+        {
+            // Read on (and discard), so the client's closing of the socket is seen.
+            _stalledStream = null;
+            stream.Tell(StreamAck.Instance);
+        }
+
         Timers.Cancel("heartbeat");
         Timers.StartSingleTimer("close", CloseTimeout.Instance, _broker.Settings.CloseTimeout);
     }
@@ -596,5 +661,10 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>A held-back login answer: the user logged in, or null for a refusal.</summary>
+    private sealed class ChannelsCloseTimeout : INoSerializationVerificationNeeded
+    {
+        public static readonly ChannelsCloseTimeout Instance = new();
+    }
+
     private sealed record LoginAnswer(string? User, string Mechanism) : INoSerializationVerificationNeeded;
 }

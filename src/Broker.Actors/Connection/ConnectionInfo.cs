@@ -23,5 +23,18 @@ public sealed record ChannelFinished(ushort Number) : INoSerializationVerificati
 /// </summary>
 public sealed record ChannelPublishFlow(bool Blocked) : INoSerializationVerificationNeeded;
 
+/// <summary>
+/// The client closed the connection: a channel answers what it was asked before (a request to a
+/// queue in flight, commands it held) and then stops; the connection sends close-ok once all have.
+/// </summary>
+public sealed class ConnectionClosing : INoSerializationVerificationNeeded
+{
+    public static readonly ConnectionClosing Instance = new();
+
+    private ConnectionClosing()
+    {
+    }
+}
+
 /// <summary>Asks a connection to close with 320 CONNECTION_FORCED (node shutdown).</summary>
 public sealed record ForceClose(string Reason) : INoSerializationVerificationNeeded;
