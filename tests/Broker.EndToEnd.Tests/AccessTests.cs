@@ -95,7 +95,7 @@ public sealed class AccessTests : IClassFixture<AccessFixture>
         string vhost = UniqueName("vh");
         await Ok("users", "add", user, "pw");
         await Ok("vhosts", "add", vhost);
-        var refused = await ConnectRefusal(Factory(user, "pw", vhost));
+        var refused = Assert.IsType<Broker.Protocol.Methods.ConnectionClose>(await RawAmqpClient.OpenReplyAsync(_broker.Port, vhost, user, "pw"));
         Assert.Equal((530, $"NOT_ALLOWED - access to vhost '{vhost}' refused for user '{user}'"), (refused.ReplyCode, refused.ReplyText));
 
         await Ok("permissions", "set", user, "", "", "^q$", "--vhost", vhost);
@@ -130,7 +130,7 @@ public sealed class AccessTests : IClassFixture<AccessFixture>
         var shutdown = await Wait.For(closed.Task);
         Assert.Equal(320, shutdown.ReplyCode);
         Assert.Contains($"vhost '{vhost}' is deleted", shutdown.ReplyText);
-        Assert.Equal(530, (await ConnectRefusal(Factory("guest", "guest", vhost))).ReplyCode);
+        Assert.Equal(530, Assert.IsType<Broker.Protocol.Methods.ConnectionClose>(await RawAmqpClient.OpenReplyAsync(_broker.Port, vhost)).ReplyCode);
 
         // Added again, it is empty: the queue, its message and the exchange went with it.
         await Ok("vhosts", "add", vhost);
@@ -150,7 +150,7 @@ public sealed class AccessTests : IClassFixture<AccessFixture>
         await Ok("permissions", "set", "guest", ".*", ".*", ".*", "--vhost", vhost);
         await Ok("vhosts", "limits", vhost, "{\"max-connections\":1,\"max-queues\":1}");
         await using var conn = await Factory("guest", "guest", vhost).CreateConnectionAsync();
-        var refused = await ConnectRefusal(Factory("guest", "guest", vhost));
+        var refused = Assert.IsType<Broker.Protocol.Methods.ConnectionClose>(await RawAmqpClient.OpenReplyAsync(_broker.Port, vhost));
         Assert.Equal((530, "NOT_ALLOWED - " + Actors.Access.VHostLimits.ConnectionLimitText(vhost, "guest", 1)), (refused.ReplyCode, refused.ReplyText));
 
         await using var ch = await conn.CreateChannelAsync();

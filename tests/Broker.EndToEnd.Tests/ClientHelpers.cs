@@ -30,29 +30,6 @@ public static class ClientHelpers
         return (ex.ShutdownReason!.ReplyCode, ex.ShutdownReason.ReplyText);
     }
 
-    /// <summary>
-    /// Opens a connection the broker is expected to refuse after the handshake (530 at
-    /// connection.open, say) and returns the close it sent. RabbitMQ.Client 7 may hand back the
-    /// connection before it has read the broker's connection.close, or throw with it.
-    /// </summary>
-    public static async Task<ShutdownEventArgs> ConnectRefusal(ConnectionFactory factory)
-    {
-        ShutdownEventArgs? reason;
-        try
-        {
-            var conn = await factory.CreateConnectionAsync();
-            await Wait.Until(() => !conn.IsOpen, "the connection to be closed by the broker");
-            reason = conn.CloseReason;
-        }
-        catch (Exception e)
-        {
-            reason = FindInner<OperationInterruptedException>(e)?.ShutdownReason;
-        }
-
-        Assert.NotNull(reason);
-        return reason!;
-    }
-
     /// <summary>Connects expecting a refusal, and returns the exception of type T inside what the client threw.</summary>
     public static async Task<T> ConnectFailure<T>(ConnectionFactory factory) where T : Exception
     {

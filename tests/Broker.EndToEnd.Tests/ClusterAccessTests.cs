@@ -89,7 +89,7 @@ public sealed class ClusterAccessTests
 
         for (int node = 0; node < 3; node++)
         {
-            Assert.Equal(530, (await ConnectRefusal(As(node, "guest", "guest", vhost))).ReplyCode);
+            Assert.Equal(530, Assert.IsType<Broker.Protocol.Methods.ConnectionClose>(await RawAmqpClient.OpenReplyAsync(_cluster[node].Port, vhost)).ReplyCode);
             await connections[node].DisposeAsync();
         }
     }

@@ -24,6 +24,29 @@ public sealed class RawAmqpClient : IAsyncDisposable
         return c;
     }
 
+    /// <summary>
+    /// The handshake (PLAIN) into <paramref name="vhost"/>, and the broker's answer to
+    /// connection.open: open-ok, or the connection.close refusing it (no client library in between
+    /// to lose it).
+    /// </summary>
+    public static async Task<Method> OpenReplyAsync(int port, string vhost, string user = "guest", string password = "guest")
+    {
+        await using var c = await ConnectAsync(port);
+        await c.SendRawAsync(FrameWriter.ProtocolHeader);
+        await c.ExpectAsync<ConnectionStart>();
+        await c.SendAsync(0, new ConnectionStartOk { Mechanism = "PLAIN", Response = System.Text.Encoding.UTF8.GetBytes($"\0{user}\0{password}") });
+        await c.ExpectAsync<ConnectionTune>();
+        await c.SendAsync(0, new ConnectionTuneOk { FrameMax = 131072 });
+        await c.SendAsync(0, new ConnectionOpen { VirtualHost = vhost });
+        var reply = (await c.ExpectCommandAsync()).Method;
+        if (reply is ConnectionClose)
+        {
+            await c.SendAsync(0, new ConnectionCloseOk());
+        }
+
+        return reply;
+    }
+
     /// <summary>Header, start-ok (PLAIN guest), tune-ok with the given values, open "/".</summary>
     public static async Task<RawAmqpClient> OpenAsync(int port, ushort heartbeat = 0, uint frameMax = 131072, ushort channelMax = 0)
     {
