@@ -21,7 +21,7 @@ public sealed class ChannelCloseOrderTests : Akka.TestKit.Xunit2.TestKit
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
     [Fact]
-    public void A_confirm_granted_just_before_the_close_goes_out_before_close_ok()
+    public async Task A_confirm_granted_just_before_the_close_goes_out_before_close_ok()
     {
         var broker = new BrokerContext(new BrokerSettings());
         broker.Access.Apply(global::Broker.Actors.Access.AccessStore.Initial("guest", "guest", ["/"]), new Topology.TopologyVersion(1, 0));
@@ -32,7 +32,7 @@ public sealed class ChannelCloseOrderTests : Akka.TestKit.Xunit2.TestKit
         var frames = new List<Command>();
         var decoder = new FrameDecoder(131072, 1 << 20);
         bool headerFed = false;
-        outbound.AsSource().RunForeach(bytes =>
+        var written = outbound.AsSource().RunForeach(bytes =>
         {
             var events = new List<InboundEvent>();
             lock (frames)
@@ -50,6 +50,7 @@ public sealed class ChannelCloseOrderTests : Akka.TestKit.Xunit2.TestKit
 
         var info = new ConnectionInfo("c1", CreateTestProbe("connection").Ref, "/", "guest", 131072, true);
         var channel = Sys.ActorOf(Props.Create(() => new ChannelActor(broker, info, 1, outbound)));
+        Watch(channel);
         channel.Tell(ChannelCommands.Of(new Command(1, new ChannelOpen())));
         channel.Tell(ChannelCommands.Of(new Command(1, new ConfirmSelect())));
         var props = new BasicProperties();
@@ -62,14 +63,11 @@ public sealed class ChannelCloseOrderTests : Akka.TestKit.Xunit2.TestKit
         channel.Tell(new Enqueued(queue.Ref, publish.ConfirmId), queue.Ref);
         channel.Tell(ChannelCommands.Of(new Command(1, new ChannelClose { ReplyCode = 200, ReplyText = "bye" })));
 
-        AwaitCondition(() =>
-        {
-            lock (frames)
-            {
-                return frames.Any(f => f.Method is ChannelCloseOk);
-            }
-        }, Wait);
-        Thread.Sleep(200);
+        // The channel stops after its close-ok; then every frame it wrote is in the stream, which
+        // ends once the outbound side is completed (as the connection does when it stops).
+        ExpectTerminated(channel, Wait);
+        outbound.Complete();
+        await written.WaitAsync(Wait);
         lock (frames)
         {
             var names = frames.Select(f => f.Method.Name).ToList();
