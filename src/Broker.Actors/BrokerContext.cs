@@ -31,6 +31,9 @@ public sealed class BrokerContext
     public Connection.ConnectionRegistry Connections { get; } = new();
     public Connection.LoginThrottle LoginFailures { get; } = new();
 
+    /// <summary>This node's connections', channels', queues' and exchanges' statistics, for the management API.</summary>
+    public Stats.StatsRegistry Stats { get; } = new();
+
     /// <summary>Whether this node may hand out its durable queues' messages now (always, without a fence).</summary>
     public NodeLease Lease { get; } = new();
 

@@ -153,6 +153,7 @@ public sealed class BrokerServer : IAsyncDisposable
         Actors.ActorOf(Props.Create(() => new TopologyActor(ctx)), TopologyReplicator.ActorName);
         ctx.LocalQueues = Actors.ActorOf(Props.Create(() => new LocalQueuesActor(ctx)), LocalQueuesActor.ActorName);
         Actors.ActorOf(Props.Create(() => new ConnectionTrackerActor(ctx)), ConnectionTrackerActor.ActorName);
+        Actors.ActorOf(Props.Create(() => new Management.ManagementActor(ctx)), Management.ManagementActor.ActorName);
     }
 
     private async Task JoinClusterAsync(CancellationToken ct)
@@ -446,7 +447,7 @@ public sealed class BrokerServer : IAsyncDisposable
             return;
         }
 
-        incoming.HandleWith(ConnectionFlow(incoming.RemoteAddress, incoming.LocalAddress, null), materializer);
+        incoming.HandleWith(ConnectionFlow(incoming.RemoteAddress, incoming.LocalAddress, ssl: false, null), materializer);
     }
 
     private void AcceptTls(System.Net.Security.SslStream ssl, EndPoint? remote, EndPoint? local, string? certificateUser, IMaterializer materializer)
@@ -457,28 +458,43 @@ public sealed class BrokerServer : IAsyncDisposable
             return;
         }
 
-        TlsConnectionStream.Run(ssl, ConnectionFlow(remote, local, certificateUser), materializer);
+        TlsConnectionStream.Run(ssl, ConnectionFlow(remote, local, ssl: true, certificateUser), materializer);
     }
 
     /// <summary>One client connection: bytes in go through the frame decoder to a new ConnectionActor, whose frames come back out.</summary>
-    private Flow<ByteString, ByteString, NotUsed> ConnectionFlow(EndPoint? remote, EndPoint? local, string? certificateUser)
+    private Flow<ByteString, ByteString, NotUsed> ConnectionFlow(EndPoint? remote, EndPoint? local, bool ssl, string? certificateUser)
     {
         var s = Context.Settings;
-        var outbound = new OutboundFrames();
         string name = $"{remote} -> {local}";
+        var stats = new Stats.ConnectionStats(name, HostOf(remote), PortOf(remote), HostOf(local), PortOf(local), ssl);
+        var outbound = new OutboundFrames { Stats = stats };
         var ctx = Context;
         var actor = Actors.ActorOf(
-            Props.Create(() => new ConnectionActor(ctx, outbound, remote, name, certificateUser)),
+            Props.Create(() => new ConnectionActor(ctx, outbound, remote, stats, certificateUser)),
             $"connection-{Interlocked.Increment(ref _connectionSeq)}");
         Context.Connections.Add(actor);
 
         var inbound = Flow.Create<ByteString>()
-            .Via(new FrameDecoderStage(s.FrameMax, s.MaxMessageSize))
+            .Via(new FrameDecoderStage(s.FrameMax, s.MaxMessageSize, stats))
             .To(Sink.ActorRefWithAck<InboundBatch>(actor, StreamInit.Instance, StreamAck.Instance,
                 StreamCompleted.Instance, ex => new StreamFailed(ex)));
         var output = Context.Settings.Fence is null ? outbound.AsSource() : outbound.AsSource().Via(new LeaseGateStage(Context.Lease));
         return Flow.FromSinkAndSource(inbound, output);
     }
+
+    private static string HostOf(EndPoint? endpoint) => endpoint switch
+    {
+        IPEndPoint ip => (ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address).ToString(),
+        DnsEndPoint dns => dns.Host,
+        _ => string.Empty,
+    };
+
+    private static int PortOf(EndPoint? endpoint) => endpoint switch
+    {
+        IPEndPoint ip => ip.Port,
+        DnsEndPoint dns => dns.Port,
+        _ => 0,
+    };
 
     /// <summary>
     /// Stops accepting, closes every connection with 320 CONNECTION_FORCED (unacked messages go back

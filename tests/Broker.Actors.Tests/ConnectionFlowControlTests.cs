@@ -18,7 +18,7 @@ public class ConnectionFlowControlTests : Akka.TestKit.Xunit2.TestKit
     {
         var settings = new BrokerSettings { HandshakeTimeout = TimeSpan.FromMinutes(5) };
         var broker = new BrokerContext(settings);
-        var connection = Sys.ActorOf(Props.Create(() => new ConnectionActor(broker, new OutboundFrames(), null, "test")));
+        var connection = Sys.ActorOf(Props.Create(() => new ConnectionActor(broker, new OutboundFrames(), null, new Broker.Actors.Stats.ConnectionStats("test", "", 0, "", 0, false))));
         connection.Tell(StreamInit.Instance);
         ExpectMsg<StreamAck>(TimeSpan.FromSeconds(5));
         connection.Tell(new InboundBatch(new List<InboundEvent> { ProtocolHeaderReceived.Accepted }));

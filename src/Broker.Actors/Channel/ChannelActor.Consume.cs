@@ -84,6 +84,8 @@ public sealed partial class ChannelActor
             if (reply is ConsumerAdded)
             {
                 _consumers[tag] = new ConsumerRegistration(tag, queue.Ref);
+                _stats.Consumers = _stats.Consumers.Add(new Stats.ConsumerInfo(tag, queueName, !consume.NoAck, consume.Exclusive,
+                    _consumerPrefetch, consume.Arguments));
                 _touchedQueues.Add(queue.Ref);
                 if (!Timers.IsTimerActive("delivery-credit-refresh"))
                 {
@@ -137,6 +139,7 @@ public sealed partial class ChannelActor
         RequestQueue(consumer.Queue, string.Empty, new RemoveConsumer(cancel.ConsumerTag), _ =>
         {
             _consumers.Remove(cancel.ConsumerTag);
+            ForgetConsumerStats(cancel.ConsumerTag);
             if (!cancel.Nowait)
             {
                 Emit(new BasicCancelOk { ConsumerTag = cancel.ConsumerTag });
@@ -155,6 +158,7 @@ public sealed partial class ChannelActor
 
     private void OnConsumerCancelled(ConsumerCancelled cancelled)
     {
+        ForgetConsumerStats(cancelled.ConsumerTag);
         if (_consumers.Remove(cancelled.ConsumerTag) && _connection.ConsumerCancelNotify && !_closed)
         {
             Emit(new BasicCancel { ConsumerTag = cancelled.ConsumerTag, Nowait = true });
@@ -171,8 +175,15 @@ public sealed partial class ChannelActor
             var result = (GetResult)reply;
             if (result.Message is not { } m)
             {
+                _stats.Counters.Increment(Stats.MessageStat.GetEmpty);
                 Emit(new BasicGetEmpty());
                 return;
+            }
+
+            _stats.Counters.Increment(get.NoAck ? Stats.MessageStat.GetNoAck : Stats.MessageStat.Get);
+            if (m.Redelivered)
+            {
+                _stats.Counters.Increment(Stats.MessageStat.Redeliver);
             }
 
             ulong tag = ++_deliveryTag;
@@ -230,6 +241,12 @@ public sealed partial class ChannelActor
         consumer.Written++;
         _deliveredSinceCredit++;
         var m = d.Message;
+        _stats.Counters.Increment(d.NoAck ? Stats.MessageStat.DeliverNoAck : Stats.MessageStat.Deliver);
+        if (m.Redelivered)
+        {
+            _stats.Counters.Increment(Stats.MessageStat.Redeliver);
+        }
+
         _deliverMethod.ConsumerTag = d.ConsumerTag;
         _deliverMethod.DeliveryTag = tag;
         _deliverMethod.Redelivered = m.Redelivered;
@@ -348,6 +365,11 @@ public sealed partial class ChannelActor
                 continue;
             }
 
+            if (outcome == Settlement.Ack)
+            {
+                _stats.Counters.Increment(Stats.MessageStat.Ack);
+            }
+
             if (!_pendingSettlements.TryGetValue((u.Queue, outcome), out var ids))
             {
                 ids = new List<long>();
@@ -434,6 +456,8 @@ public sealed partial class ChannelActor
 
         _pendingSettlements.Clear();
     }
+
+    private void ForgetConsumerStats(string tag) => _stats.Consumers = _stats.Consumers.RemoveAll(c => c.Tag == tag);
 
     /// <summary>A consumer of this channel: its queue, the deliveries written to the socket and how many of those the queue was told of.</summary>
     private sealed class ConsumerRegistration(string tag, IActorRef queue)

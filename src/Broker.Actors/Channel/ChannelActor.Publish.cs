@@ -46,6 +46,10 @@ public sealed partial class ChannelActor
     private long _lastAcked;
     private bool _confirmsDirty;
 
+    /// <summary>The exchange last published to, and its counters (publishes come in runs to one exchange).</summary>
+    private string? _countedExchange;
+    private Stats.MessageCounters? _exchangeCounters;
+
     private void OnPublish(BasicPublish publish, Command command)
     {
         if (publish.Immediate)
@@ -151,6 +155,7 @@ public sealed partial class ChannelActor
     /// <summary>Sends a routed message to its queues; confirmId 0 asks for no answer.</summary>
     private int Deliver(Message message, IReadOnlyList<string> queueNames, bool mandatory, long confirmId)
     {
+        _stats.Counters.Increment(Stats.MessageStat.Publish);
         int sent = 0;
         int unavailable = 0;
         for (int i = 0; i < queueNames.Count; i++)
@@ -193,6 +198,7 @@ public sealed partial class ChannelActor
             sent++;
         }
 
+        CountPublish(message.Exchange, sent > 0, mandatory);
         if (sent == 0 && mandatory)
         {
             EmitContent(new BasicReturn
@@ -422,6 +428,27 @@ public sealed partial class ChannelActor
     /// Sends basic.ack with multiple=true up to the lowest unconfirmed id, so that one frame confirms
     /// a whole run; a nacked id in the run is sent as its own basic.nack.
     /// </summary>
+    /// <summary>The message counters of a publish: the channel's unroutable ones and its exchange's in and out.</summary>
+    private void CountPublish(string exchange, bool routed, bool mandatory)
+    {
+        if (!routed)
+        {
+            _stats.Counters.Increment(mandatory ? Stats.MessageStat.ReturnUnroutable : Stats.MessageStat.DropUnroutable);
+        }
+
+        if (!ReferenceEquals(exchange, _countedExchange) && exchange != _countedExchange)
+        {
+            _countedExchange = exchange;
+            _exchangeCounters = _broker.Stats.Exchange(VHost, exchange);
+        }
+
+        _exchangeCounters!.Add(Stats.MessageStat.PublishIn);
+        if (routed)
+        {
+            _exchangeCounters.Add(Stats.MessageStat.PublishOut);
+        }
+    }
+
     private void FlushConfirms()
     {
         if (!_confirmsDirty)
@@ -434,6 +461,7 @@ public sealed partial class ChannelActor
         while (_confirmOrder.Count > 0 && !_unconfirmed.ContainsKey(_confirmOrder.Peek().Id))
         {
             long id = _confirmOrder.Dequeue().Id;
+            _stats.Counters.Increment(Stats.MessageStat.Confirm);
             if (_nacked.Remove(id))
             {
                 EmitAckUpTo(ackUpTo);
@@ -468,6 +496,7 @@ public sealed partial class ChannelActor
         }
 
         _confirmMode = true;
+        _stats.Confirm = true;
         if (!select.Nowait)
         {
             Emit(new ConfirmSelectOk());

@@ -32,6 +32,7 @@ public sealed partial class ChannelActor
         }
 
         _tx = true;
+        _stats.Transactional = true;
         Emit(new TxSelectOk());
     }
 

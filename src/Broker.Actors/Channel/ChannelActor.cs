@@ -37,6 +37,7 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
     private bool _flushScheduled;
     private bool _closed;
     private string? _lastQueue;
+    private readonly Stats.ChannelStats _stats;
 
     public ChannelActor(BrokerContext broker, ConnectionInfo connection, ushort number, OutboundFrames outbound)
     {
@@ -44,6 +45,9 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
         _connection = connection;
         _number = number;
         _outbound = outbound;
+        _stats = new Stats.ChannelStats(
+            connection.Stats ?? new Stats.ConnectionStats(connection.ConnectionId, string.Empty, 0, string.Empty, 0, false),
+            number, connection.VHost, connection.User);
         Active();
     }
 
@@ -186,7 +190,7 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
             case ConfirmSelect s: OnConfirmSelect(s); break;
             case ChannelOpen: Emit(new ChannelOpenOk()); break;
             case ChannelFlow f: OnFlow(f.Active); break;
-            case ChannelClose: OnClientClose(); break;
+            case ChannelClose c: OnClientClose(c); break;
             case ChannelCloseOk: break;
             case AccessRequest: Emit(new AccessRequestOk { Ticket = 1 }); break;
             default:
@@ -201,8 +205,12 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
         Context.Stop(Self);
     }
 
-    private void OnClientClose()
+    private void OnClientClose(ChannelClose close)
     {
+        // A normal close (200) is routine (some clients open a channel per task); anything else says why.
+        _log.Log(close.ReplyCode == 200 ? LogLevel.DebugLevel : LogLevel.InfoLevel,
+            "channel {0} of connection {1} (vhost: '{2}', user: '{3}'): client closed it with {4} '{5}'",
+            [_number, _connection.ConnectionId, VHost, _connection.User, close.ReplyCode, close.ReplyText]);
         Cleanup();
         EmitLast(new ChannelCloseOk());
         Context.Stop(Self);
@@ -325,8 +333,8 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
             return;
         }
 
-        _log.Warning("channel {0} of connection {1}: closing with {2} {3}", _number, _connection.ConnectionId,
-            error.ReplyCode, error.ReplyText);
+        _log.Warning("channel {0} of connection {1} (vhost: '{2}', user: '{3}'): closing with {4} {5}", _number,
+            _connection.ConnectionId, VHost, _connection.User, error.ReplyCode, error.ReplyText);
         EmitLast(new ChannelClose
         {
             ReplyCode = error.ReplyCode,
@@ -366,14 +374,29 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
         }
 
         _consumers.Clear();
+        _stats.Consumers = _stats.Consumers.Clear();
         _unacked.Clear();
         _held.Clear();
     }
 
+    protected override void PreStart() => _broker.Stats.Add(_stats);
+
     protected override void PostStop()
     {
         Cleanup();
+        _broker.Stats.Remove(_stats);
         base.PostStop();
+    }
+
+    /// <summary>After each message: the few numbers the management API shows, copied where its sampler reads them.</summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        bool handled = base.AroundReceive(receive, message);
+        _stats.Unacked = _unacked.Count;
+        _stats.Unconfirmed = _unconfirmed.Count;
+        _stats.Prefetch = _consumerPrefetch;
+        _stats.GlobalPrefetch = _channelPrefetch;
+        return handled;
     }
 
     private string ResolveQueueName(string name)

@@ -93,6 +93,12 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     private const string AccessFailedManifest = "af";
     private const string VHostConnectionCountsManifest = "cn";
 
+    // Management: statistics reports travel as JSON (large, rare, and read by people's tools anyway).
+    private const string CollectNodeStatsManifest = "mc";
+    private const string NodeStatsReportManifest = "mr";
+    private const string CloseConnectionByNameManifest = "mx";
+    private const string ConnectionCloseResultManifest = "mxr";
+
     public ClusterMessageSerializer(ExtendedActorSystem system) : base(system)
     {
     }
@@ -161,6 +167,10 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
         Access.AccessDone => AccessDoneManifest,
         Access.AccessFailed => AccessFailedManifest,
         Connection.VHostConnectionCounts => VHostConnectionCountsManifest,
+        Management.CollectNodeStats => CollectNodeStatsManifest,
+        Management.NodeStatsReport => NodeStatsReportManifest,
+        Management.CloseConnectionByName => CloseConnectionByNameManifest,
+        Management.ConnectionCloseResult => ConnectionCloseResultManifest,
         _ => throw new ArgumentException($"{o.GetType()} is not a cluster message"),
     };
 
@@ -338,7 +348,18 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
             case ITopologyUpdate u:
                 WriteTopologyUpdate(w, u);
                 break;
-            case TopologyApplied or TopologySnapshotRequest or Policies.PolicyDone or Access.EnsureAccess or Access.AccessDone:
+            case TopologyApplied or TopologySnapshotRequest or Policies.PolicyDone or Access.EnsureAccess or Access.AccessDone
+                or Management.CollectNodeStats:
+                break;
+            case Management.NodeStatsReport report:
+                w.WriteLongString(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(report));
+                break;
+            case Management.CloseConnectionByName c:
+                WriteText(w, c.Name);
+                WriteText(w, c.Reason);
+                break;
+            case Management.ConnectionCloseResult c:
+                WriteBool(w, c.Found);
                 break;
             case Access.ChangeAccess c:
                 w.WriteLongString(Access.AccessCodec.Encode(c.Change));
@@ -522,6 +543,14 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                 return new Access.ChangeAccess(Access.AccessCodec.DecodeChange(r.ReadLongString()));
             case EnsureAccessManifest:
                 return Access.EnsureAccess.Instance;
+            case CollectNodeStatsManifest:
+                return Management.CollectNodeStats.Instance;
+            case NodeStatsReportManifest:
+                return System.Text.Json.JsonSerializer.Deserialize<Management.NodeStatsReport>(r.ReadLongString())!;
+            case CloseConnectionByNameManifest:
+                return new Management.CloseConnectionByName(ReadText(ref r), ReadText(ref r));
+            case ConnectionCloseResultManifest:
+                return new Management.ConnectionCloseResult(ReadBool(ref r));
             case AccessDoneManifest:
                 return Access.AccessDone.Instance;
             case AccessFailedManifest:

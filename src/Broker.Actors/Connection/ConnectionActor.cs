@@ -30,6 +30,10 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly EndPoint? _remote;
     private readonly string? _certificateUser;
     private readonly string _name;
+    private readonly Stats.ConnectionStats _stats;
+
+    /// <summary>Why the connection ends, for the management's list of recent closes (the first reason noted wins).</summary>
+    private Stats.ClosedConnection? _closeReason;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly AmqpWriter _writer = new(512);
     private readonly Dictionary<ushort, IActorRef> _channels = new();
@@ -51,12 +55,14 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private long _channelSeq;
 
     /// <param name="certificateUser">The CN of a TLS client's verified certificate (offers EXTERNAL), else null.</param>
-    public ConnectionActor(BrokerContext broker, OutboundFrames outbound, EndPoint? remote, string name, string? certificateUser = null)
+    public ConnectionActor(BrokerContext broker, OutboundFrames outbound, EndPoint? remote, Stats.ConnectionStats stats,
+        string? certificateUser = null)
     {
         _broker = broker;
         _outbound = outbound;
         _remote = remote;
-        _name = name;
+        _stats = stats;
+        _name = stats.Name;
         _certificateUser = certificateUser;
         _authenticator = new Authenticator(broker.Access, broker.Settings.LoopbackUsers);
         _frameMax = broker.Settings.FrameMax;
@@ -73,6 +79,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             if (_channels.TryGetValue(f.Number, out var ch) && ch.Equals(Sender))
             {
                 _channels.Remove(f.Number);
+                _stats.Channels = _channels.Count;
             }
         });
         Receive<ChannelPublishFlow>(OnChannelPublishFlow);
@@ -84,6 +91,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             if (_phase < Phase.Open)
             {
                 _log.Warning("closing AMQP connection {0} ({1}): handshake timeout", _name, _remote);
+                NoteClose(0, "handshake timeout", "broker");
                 Drop();
             }
         });
@@ -121,12 +129,16 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _log.Info("accepting AMQP connection {0} ({1})", _name, _remote);
+        _stats.Actor = Self;
+        _broker.Stats.Add(_stats);
         Timers.StartSingleTimer("handshake", HandshakeTimeout.Instance, _broker.Settings.HandshakeTimeout);
     }
 
     protected override void PostStop()
     {
         _broker.Connections.Remove(Self);
+        _broker.Stats.Remove(_stats);
+        _broker.Stats.Closed.Add(_closeReason ?? Closed(0, "connection closed", "broker"));
         _outbound.Complete();
         base.PostStop();
     }
@@ -245,6 +257,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             case (Phase.Open or Phase.AwaitingOpen or Phase.AwaitingTuneOk, ConnectionClose close):
                 _log.Info("closing AMQP connection {0} ({1}, vhost: '{2}', user: '{3}'): client closed it with {4} '{5}'",
                     _name, _remote, _vhost, _user, close.ReplyCode, close.ReplyText);
+                NoteClose(close.ReplyCode, close.ReplyText, "client");
                 CloseChannelsThenCloseOk();
                 break;
             case (Phase.Closing, ConnectionCloseOk):
@@ -273,6 +286,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             _consumerCancelNotify = capabilities.TryGetValue("consumer_cancel_notify", out var ccn) && ccn is true;
         }
 
+        _stats.AuthMechanism = startOk.Mechanism;
+        _stats.ClientProperties = Management.FieldTableJson.ToJson(startOk.ClientProperties);
         var user = _authenticator.Authenticate(startOk.Mechanism, startOk.Response, _remote, _certificateUser, out var failure);
         string? named = Authenticator.UserNameOf(startOk.Mechanism, startOk.Response, _certificateUser);
         int failures = user is null ? _broker.LoginFailures.Failed(_remote, named) : 0;
@@ -303,6 +318,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
 
         _user = user;
+        _stats.User = user;
+        _stats.State = "tuning";
         _phase = Phase.AwaitingTuneOk;
         Send(new ConnectionTune
         {
@@ -334,6 +351,10 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         _channelMax = tuneOk.ChannelMax == 0 ? s.ChannelMax : tuneOk.ChannelMax;
         _frameMax = tuneOk.FrameMax == 0 ? s.FrameMax : (int)tuneOk.FrameMax;
         _heartbeat = tuneOk.Heartbeat;
+        _stats.ChannelMax = _channelMax;
+        _stats.FrameMax = _frameMax;
+        _stats.Heartbeat = _heartbeat;
+        _stats.State = "opening";
         if (_heartbeat > 0)
         {
             Timers.StartPeriodicTimer("heartbeat", HeartbeatTick.Instance, TimeSpan.FromSeconds(_heartbeat));
@@ -373,6 +394,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
         _vhost = vhost.Name;
         _broker.Connections.Opened(Self, _vhost, _user);
+        _stats.VHost = _vhost;
+        _stats.State = "running";
         _phase = Phase.Open;
         Timers.Cancel("handshake");
         Send(new ConnectionOpenOk());
@@ -417,11 +440,12 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         switch (command.Method)
         {
             case ChannelOpen:
-                var info = new ConnectionInfo(_name, Self, _vhost, _user, _frameMax, _consumerCancelNotify);
+                var info = new ConnectionInfo(_name, Self, _vhost, _user, _frameMax, _consumerCancelNotify, _stats);
                 var actor = Context.ActorOf(
                     Props.Create(() => new ChannelActor(_broker, info, command.Channel, _outbound)),
                     $"channel-{command.Channel}-{++_channelSeq}");
                 _channels[command.Channel] = actor;
+                _stats.Channels = _channels.Count;
                 SendToChannel(actor, command);
                 break;
             case ChannelCloseOk:
@@ -443,6 +467,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
         _log.Warning("closing AMQP connection {0} ({1}, vhost: '{2}', user: '{3}'): {4} {5}",
             _name, _remote, _vhost, _user, error.ReplyCode, error.ReplyText);
+        NoteClose(error.ReplyCode, error.ReplyText, "broker");
         StopChannels();
         if (_phase == Phase.AwaitingHeader)
         {
@@ -473,6 +498,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         {
             _log.Warning("closing AMQP connection {0} ({1}, vhost: '{2}', user: '{3}'): missed heartbeats from client, timeout: {4}s",
                 _name, _remote, _vhost, _user, _heartbeat);
+            NoteClose(0, $"missed heartbeats from client, timeout: {_heartbeat}s", "broker");
             StopChannels();
             Drop();
             return;
@@ -489,10 +515,12 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             {
                 _log.Info("AMQP connection {0} ({1}, vhost: '{2}', user: '{3}'): client closed the socket{4}",
                     _name, _remote, _vhost, _user, _phase == Phase.Closing ? string.Empty : " without connection.close");
+                NoteClose(0, "client unexpectedly closed TCP connection", "client");
             }
             else
             {
-                _log.Warning("AMQP connection {0} ({1}) failed: {2}", _name, _remote, cause.Message);
+                _log.Warning("AMQP connection {0} ({1}, vhost: '{2}', user: '{3}') failed: {4}", _name, _remote, _vhost, _user, cause.Message);
+                NoteClose(0, $"connection failed: {cause.Message}", "client");
             }
         }
 
@@ -567,6 +595,15 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
         Timers.Cancel("heartbeat");
         Timers.StartSingleTimer("close", CloseTimeout.Instance, _broker.Settings.CloseTimeout);
+    }
+
+    private void NoteClose(int code, string text, string initiatedBy) => _closeReason ??= Closed(code, text, initiatedBy);
+
+    private Stats.ClosedConnection Closed(int code, string text, string initiatedBy)
+    {
+        _stats.State = "closed";
+        return new Stats.ClosedConnection(_name, _user, _vhost, _stats.PeerHost, _stats.PeerPort, code, text,
+            DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), initiatedBy);
     }
 
     /// <summary>Flushes what is queued, closes the socket and stops (channels stop with us).</summary>

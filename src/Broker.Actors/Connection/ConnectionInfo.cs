@@ -9,7 +9,8 @@ public sealed record ConnectionInfo(
     string VHost,
     string User,
     int FrameMax,
-    bool ConsumerCancelNotify);
+    bool ConsumerCancelNotify,
+    Stats.ConnectionStats? Stats = null);
 
 /// <summary>A channel hit a connection-level (hard) error: the connection closes with it.</summary>
 public sealed record ConnectionError(Protocol.AmqpException Error) : INoSerializationVerificationNeeded;

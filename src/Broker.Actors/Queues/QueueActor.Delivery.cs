@@ -75,11 +75,25 @@ public sealed partial class QueueActor
             WatchChannel(replyTo);
         }
 
+        _stats.Counters.Increment(m is null ? Stats.MessageStat.GetEmpty : cmd.NoAck ? Stats.MessageStat.GetNoAck : Stats.MessageStat.Get);
+        if (m is { Redelivered: true })
+        {
+            _stats.Counters.Increment(Stats.MessageStat.Redeliver);
+        }
+
         RestartExpiryTimer();
         replyTo.Tell(new GetResult(_name, m, (uint)_state.ReadyCount));
     }
 
-    private void OnSettle(Settle cmd) => _state?.Settle(Sender, cmd.MessageIds, cmd.Outcome, Tick());
+    private void OnSettle(Settle cmd)
+    {
+        if (cmd.Outcome == Settlement.Ack)
+        {
+            _stats.Counters.Values[(int)Stats.MessageStat.Ack] += cmd.MessageIds.Length;
+        }
+
+        _state?.Settle(Sender, cmd.MessageIds, cmd.Outcome, Tick());
+    }
 
     private void OnDeliveryCredit(DeliveryCredit credit) => _state?.DeliveryCredit(credit.ConsumerTag, Sender, credit.Written, Tick());
 

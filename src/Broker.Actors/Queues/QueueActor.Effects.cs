@@ -11,6 +11,7 @@ public sealed partial class QueueActor : IQueueEffects<IActorRef>
     /// <summary>A persistent message of a durable queue is confirmed once journaled; any other at once.</summary>
     void IQueueEffects<IActorRef>.Accepted(QueuedMessage message)
     {
+        _stats.Counters.Increment(Stats.MessageStat.Publish);
         if (Durable && message.Message.Persistent)
         {
             JournalEnqueue(message, _publishConfirm);
@@ -24,6 +25,12 @@ public sealed partial class QueueActor : IQueueEffects<IActorRef>
     void IQueueEffects<IActorRef>.Deliver(Consumer<IActorRef> consumer, QueuedMessage message)
     {
         consumer.Channel.Tell(new Deliver(_name, Self, consumer.Tag, message, consumer.NoAck));
+        _stats.Counters.Increment(consumer.NoAck ? Stats.MessageStat.DeliverNoAck : Stats.MessageStat.Deliver);
+        if (message.Redelivered)
+        {
+            _stats.Counters.Increment(Stats.MessageStat.Redeliver);
+        }
+
         PrepareWatermark(message.Id);
         _consumersStalled = false;
         _deliveredSinceStallCheck++;

@@ -212,8 +212,10 @@ public sealed partial class QueueActor
             _ledger.EnqueueBatchIssued();
             _confirmsInFlight.Enqueue(confirms);
             _enqueueWritesInFlight++;
+            long issued = System.Diagnostics.Stopwatch.GetTimestamp();
             PersistAsync(batch, e =>
             {
+                _broker.Stats.JournalWrites.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(issued));
                 _enqueueWritesInFlight--;
                 OnEnqueuesWritten(e, confirms);
                 OnBatchWritten();

@@ -15,6 +15,7 @@ public sealed partial class QueueActor
     protected override void PreStart()
     {
         base.PreStart();
+        _broker.Stats.Add(_stats);
         Context.System.EventStream.Subscribe(Self, typeof(PoliciesChanged));
     }
 

@@ -43,6 +43,9 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
     /// <summary>Channels this queue holds state for (publish credit, consumers, unacked): watched, so their loss is noticed.</summary>
     private readonly HashSet<IActorRef> _watchedChannels = new();
 
+    /// <summary>The numbers the management API shows, registered with the node while this actor runs.</summary>
+    private readonly Stats.QueueStats _stats;
+
     /// <summary>Stopping (hand-off to another node, or deleted): finish the journal writes, take no more messages.</summary>
     private bool _stopping;
 
@@ -51,6 +54,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         _broker = broker;
         (_vhost, _name) = EntityIds.Parse(entityId);
         PersistenceId = "queue-" + EntityIds.PersistenceSuffix(_vhost, _name);
+        _stats = new Stats.QueueStats(_vhost, _name);
         _sharded = Context.Parent.Path.Name != LocalQueuesActor.ActorName;
 
         RecoverJournal();
@@ -135,6 +139,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
             var replyTo = Sender;
             void Created()
             {
+                _broker.Stats.Lifecycle.Add(ref _broker.Stats.Lifecycle.QueuesCreated);
                 _definition = def;
                 _state = NewState(def);
                 // Ids go on above a deleted predecessor's, so nothing late for it can touch these.
@@ -178,11 +183,27 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
 
         if (!cmd.Passive)
         {
+            _broker.Stats.Lifecycle.Add(ref _broker.Stats.Lifecycle.QueuesDeclared);
             // A redeclare renews an x-expires lease; a passive one only looks.
             RestartExpiryTimer();
         }
 
         Sender.Tell(new QueueDeclareResult(_name, (uint)_state!.ReadyCount, ConsumerCount));
+    }
+
+    /// <summary>After each message: the queue's depth and consumer count, copied where the management's sampler reads them.</summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        bool handled = base.AroundReceive(receive, message);
+        if (_state is { } state)
+        {
+            _stats.Ready = state.ReadyCount;
+            _stats.Unacked = state.UnackedCount;
+            _stats.Consumers = state.ConsumerCount;
+            _stats.ReadyBytes = state.ReadyBytes;
+        }
+
+        return handled;
     }
 
     private QueueState<IActorRef> NewState(QueueDefinition def) => new(EffectiveArguments(def), journaled: !def.NodeLocal, this);
@@ -281,6 +302,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
     private void Remove(IActorRef replyTo, uint count)
     {
         bool durable = Durable;
+        _broker.Stats.Lifecycle.Add(ref _broker.Stats.Lifecycle.QueuesDeleted);
         foreach (var c in _state!.Consumers)
         {
             c.Channel.Tell(new ConsumerCancelled(_name, c.Tag));
@@ -380,6 +402,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
 
     protected override void PostStop()
     {
+        _broker.Stats.Remove(_stats);
         ReleaseOnStop();
         // A durable queue that stops (moving, journal failure, node shutdown) stays registered:
         // publishes meet a dead actor and are nacked until its next incarnation registers, instead

@@ -14,11 +14,14 @@ public sealed class FrameDecoderStage : GraphStage<FlowShape<ByteString, Inbound
 {
     private readonly int _frameMax;
     private readonly long _maxMessageSize;
+    private readonly Stats.ConnectionStats? _stats;
 
-    public FrameDecoderStage(int frameMax, long maxMessageSize)
+    /// <param name="stats">Counts the bytes and reads taken in (recv_oct, recv_cnt), if given.</param>
+    public FrameDecoderStage(int frameMax, long maxMessageSize, Stats.ConnectionStats? stats = null)
     {
         _frameMax = frameMax;
         _maxMessageSize = maxMessageSize;
+        _stats = stats;
         Shape = new FlowShape<ByteString, InboundBatch>(In, Out);
     }
 
@@ -44,6 +47,12 @@ public sealed class FrameDecoderStage : GraphStage<FlowShape<ByteString, Inbound
         public override void OnPush()
         {
             var bytes = Grab(_stage.In);
+            if (_stage._stats is { } stats)
+            {
+                stats.ReceivedBytes += bytes.Count;
+                stats.ReceivedFrames++;
+            }
+
             var events = new List<InboundEvent>();
             _decoder.Feed(bytes.ToReadOnlySpan(), events);
 

@@ -21,6 +21,9 @@ public sealed class OutboundFrames
 
     private long _pendingBytes;
 
+    /// <summary>Counts the bytes and writes sent (send_oct, send_cnt), if given.</summary>
+    public Stats.ConnectionStats? Stats { get; init; }
+
     public long PendingBytes => Interlocked.Read(ref _pendingBytes);
 
     /// <summary>Queues bytes for the socket; the array must not be changed afterwards.</summary>
@@ -47,6 +50,12 @@ public sealed class OutboundFrames
             .Select(batch =>
             {
                 Interlocked.Add(ref _pendingBytes, -batch.Count);
+                if (Stats is { } stats)
+                {
+                    stats.SentBytes += batch.Count;
+                    stats.SentWrites++;
+                }
+
                 return batch.IsCompact ? batch : batch.Compact();
             });
 }
