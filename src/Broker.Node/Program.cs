@@ -35,10 +35,10 @@ using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
     stop.TrySetResult("SIGTERM");
 });
 
-BrokerServer server;
+BrokerNode node;
 try
 {
-    server = await NodeHost.StartAsync(NodeHost.ProcessEnvironment());
+    node = await NodeHost.StartAsync(NodeHost.ProcessEnvironment());
 }
 catch (ConfigurationException e)
 {
@@ -51,7 +51,12 @@ catch (Exception e) when (e is not OutOfMemoryException)
     return 1;
 }
 
+var server = node.Server;
 Console.WriteLine($"broker: AMQP 0-9-1 listening on {server.Endpoint} (data in {server.Context.Settings.DataDirectory})");
+if (node.Management?.Endpoint is { } http)
+{
+    Console.WriteLine($"broker: management UI and HTTP API on http://{http}/");
+}
 
 var stopped = await Task.WhenAny(stop.Task, server.Terminated.Task);
 if (stopped != stop.Task)
@@ -59,12 +64,12 @@ if (stopped != stop.Task)
     // Downed by the cluster (split-brain resolver, or removed while unreachable): this node must
     // not serve on its own. Exit non-zero so a supervisor (docker restart policy) starts it again.
     Console.Error.WriteLine("broker: removed from the cluster, stopping");
-    await server.StopAsync("node removed from the cluster");
+    await node.StopAsync("node removed from the cluster");
     return 3;
 }
 
 string signal = await stop.Task;
 Console.WriteLine($"broker: {signal} received, shutting down");
-await server.StopAsync($"broker shutdown ({signal})");
+await node.StopAsync($"broker shutdown ({signal})");
 Console.WriteLine("broker: stopped");
 return 0;

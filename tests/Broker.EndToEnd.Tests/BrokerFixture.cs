@@ -12,7 +12,7 @@ public class BrokerFixture : IAsyncLifetime, IAsyncDisposable
 {
     private readonly Dictionary<string, string> _env;
     private readonly bool _ownsDataDir;
-    private BrokerServer? _server;
+    private BrokerNode? _node;
 
     public BrokerFixture() : this(new Dictionary<string, string>())
     {
@@ -25,6 +25,9 @@ public class BrokerFixture : IAsyncLifetime, IAsyncDisposable
         _env = new Dictionary<string, string>(env)
         {
             ["BROKER_AMQP_PORT"] = "0",
+            // Any free ports: fixtures run side by side, and next to a RabbitMQ on 15672.
+            ["BROKER_MANAGEMENT_PORT"] = "0",
+            ["BROKER_PROMETHEUS_PORT"] = "off",
             ["BROKER_DATA_DIR"] = DataDir,
             ["BROKER_LOG_LEVEL"] = env.GetValueOrDefault("BROKER_LOG_LEVEL", "WARNING"),
             // Every message goes through its serializer, as if it crossed nodes.
@@ -38,7 +41,10 @@ public class BrokerFixture : IAsyncLifetime, IAsyncDisposable
 
     public string DataDir { get; }
 
-    public BrokerServer Server => _server ?? throw new InvalidOperationException("not started");
+    public BrokerServer Server => (_node ?? throw new InvalidOperationException("not started")).Server;
+
+    /// <summary>The node's management HTTP API (and web UI, and /metrics).</summary>
+    public Uri ManagementUri => new($"http://{_node?.Management?.Endpoint ?? throw new InvalidOperationException("management is off")}/");
 
     public int Port => Server.Endpoint!.Port;
 
@@ -52,15 +58,15 @@ public class BrokerFixture : IAsyncLifetime, IAsyncDisposable
         return f;
     }
 
-    public async Task InitializeAsync() => _server = await NodeHost.StartAsync(_env);
+    public async Task InitializeAsync() => _node = await NodeHost.StartAsync(_env);
 
     async ValueTask IAsyncDisposable.DisposeAsync() => await DisposeAsync();
 
     public async Task DisposeAsync()
     {
-        if (_server is not null)
+        if (_node is not null)
         {
-            await _server.StopAsync();
+            await _node.StopAsync();
         }
 
         if (!_ownsDataDir)

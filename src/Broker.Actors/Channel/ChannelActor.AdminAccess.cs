@@ -21,6 +21,18 @@ public sealed partial class ChannelActor
         string Pattern(string key) => (string?)command[key] ?? throw new FormatException($"'{key}' is missing");
         // As RabbitMQ's internal users: a blank password never logs in, so it is not accepted either.
         string Password() => (string?)command["password"] is { Length: > 0 } p ? p : throw new FormatException("a password must not be empty");
+        // A clear password is hashed here; a stored hash (definitions import, the HTTP API's password_hash) is taken as it is.
+        (string Hash, string Algorithm) Credentials()
+        {
+            if ((string?)command["password_hash"] is not { } hash)
+            {
+                return (PasswordHashing.Hash(Password()), PasswordHashing.Sha256);
+            }
+
+            string algorithm = (string?)command["hashing_algorithm"] is { Length: > 0 } a ? a : PasswordHashing.Sha256;
+            return PasswordHashing.IsKnown(algorithm) ? (hash, algorithm) : throw new FormatException($"unknown hashing algorithm '{algorithm}'");
+        }
+
         switch ((string?)command["command"])
         {
             case "list_users":
@@ -31,11 +43,12 @@ public sealed partial class ChannelActor
                 })));
                 return true;
             case "add_user":
-                ChangeAccess(new AddUser(new User(Required("name"), PasswordHashing.Hash(Password()), PasswordHashing.Sha256,
-                    Tags(command))), answer);
+                var (hash, algorithm) = Credentials();
+                ChangeAccess(new AddUser(new User(Required("name"), hash, algorithm, Tags(command))), answer);
                 return true;
             case "change_password":
-                ChangeAccess(new SetPassword(Required("name"), PasswordHashing.Hash(Password()), PasswordHashing.Sha256), answer);
+                var (newHash, newAlgorithm) = Credentials();
+                ChangeAccess(new SetPassword(Required("name"), newHash, newAlgorithm), answer);
                 return true;
             case "set_user_tags":
                 ChangeAccess(new SetUserTags(Required("name"), Tags(command)), answer);

@@ -156,6 +156,11 @@ public sealed partial class ChannelActor
     private int Deliver(Message message, IReadOnlyList<string> queueNames, bool mandatory, long confirmId)
     {
         _stats.Counters.Increment(Stats.MessageStat.Publish);
+        if (confirmId > 0)
+        {
+            _stats.Counters.Increment(Stats.MessageStat.ReceivedConfirm);
+        }
+
         int sent = 0;
         int unavailable = 0;
         for (int i = 0; i < queueNames.Count; i++)

@@ -19,17 +19,20 @@ public enum MessageStat
     GetEmpty,
     Ack,
     Redeliver,
+
+    /// <summary>Publishes on channels in confirm mode (Prometheus's received_confirm; not in message_stats).</summary>
+    ReceivedConfirm,
 }
 
 public static class MessageStats
 {
-    public const int Count = (int)MessageStat.Redeliver + 1;
+    public const int Count = (int)MessageStat.ReceivedConfirm + 1;
 
     /// <summary>The field names of message_stats, in enum order.</summary>
     public static readonly string[] Names =
     [
         "publish", "publish_in", "publish_out", "confirm", "return_unroutable", "drop_unroutable",
-        "deliver", "deliver_no_ack", "get", "get_no_ack", "get_empty", "ack", "redeliver",
+        "deliver", "deliver_no_ack", "get", "get_no_ack", "get_empty", "ack", "redeliver", "received_confirm",
     ];
 
     /// <summary>RabbitMQ's deliver_get: every message handed to a client, by consume or by get.</summary>
