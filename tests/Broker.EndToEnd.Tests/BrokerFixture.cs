@@ -46,6 +46,9 @@ public class BrokerFixture : IAsyncLifetime, IAsyncDisposable
     /// <summary>The node's management HTTP API (and web UI, and /metrics).</summary>
     public Uri ManagementUri => new($"http://{_node?.Management?.Endpoint ?? throw new InvalidOperationException("management is off")}/");
 
+    /// <summary>The Prometheus-only listener (a fixture that wants it sets BROKER_PROMETHEUS_PORT).</summary>
+    public Uri PrometheusUri => new($"http://{_node?.Management?.PrometheusEndpoint ?? throw new InvalidOperationException("prometheus is off")}/");
+
     public int Port => Server.Endpoint!.Port;
 
     public string Uri => $"amqp://guest:guest@127.0.0.1:{Port}/";
