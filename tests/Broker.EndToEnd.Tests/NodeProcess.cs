@@ -36,6 +36,11 @@ public sealed class NodeProcess : IAsyncDisposable
 
     public int Port { get; }
 
+    /// <summary>The node's management API port (0 if the caller turned it off).</summary>
+    public int ManagementPort { get; private init; }
+
+    public Uri ManagementUri => new($"http://127.0.0.1:{ManagementPort}/");
+
     public int Pid { get; private set; }
 
     public string Uri => $"amqp://guest:guest@127.0.0.1:{Port}/";
@@ -131,12 +136,18 @@ public sealed class NodeProcess : IAsyncDisposable
         psi.Environment["BROKER_BIND_ADDRESS"] = "127.0.0.1";
         psi.Environment["BROKER_LOG_LEVEL"] = "INFO";
         psi.Environment["BROKER_DATA_DIR"] = dataDir;
+        // Its own management port (never RabbitMQ's 15672, which a reference broker may hold); no Prometheus listener.
+        psi.Environment["BROKER_MANAGEMENT_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture);
+        psi.Environment["BROKER_PROMETHEUS_PORT"] = "off";
         foreach (var (k, v) in env)
         {
             psi.Environment[k] = v;
         }
 
-        var node = new NodeProcess(new Process { StartInfo = psi, EnableRaisingEvents = true }, p, dataDir, owned);
+        var node = new NodeProcess(new Process { StartInfo = psi, EnableRaisingEvents = true }, p, dataDir, owned)
+        {
+            ManagementPort = int.TryParse(psi.Environment["BROKER_MANAGEMENT_PORT"], out int mp) ? mp : 0,
+        };
         try
         {
             await node.RunAsync(startTimeout ?? DefaultStartTimeout);
