@@ -194,6 +194,43 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
         yield return Broker.Actors.Access.AccessDone.Instance;
         yield return new Broker.Actors.Access.AccessFailed("no user 'x'");
         yield return new Broker.Actors.Connection.VHostConnectionCounts(System.Collections.Immutable.ImmutableDictionary<string, int>.Empty.Add("/", 3).Add("vh", 0));
+        yield return Broker.Actors.Management.CollectNodeStats.Instance;
+        yield return SampleReport();
+        yield return new Broker.Actors.Management.CloseConnectionByName("127.0.0.1:5000 -> 127.0.0.1:5672", "maintenance");
+        yield return new Broker.Actors.Management.ConnectionCloseResult(true);
+    }
+
+    private static Broker.Actors.Management.NodeStatsReport SampleReport()
+    {
+        var totals = Enumerable.Range(1, Broker.Actors.Stats.MessageStats.Count).Select(i => (long)i).ToArray();
+        var rates = totals.Select(t => t / 2.0).ToArray();
+        var node = new Broker.Actors.Management.NodeSample("node1", 1000, 2000, 3000, 4000, 5, 1024, 20, 2, 42, 1, 0, 2, 1, 3, 3, 0,
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14], 0.125);
+        var props = new System.Text.Json.Nodes.JsonObject { ["connection_name"] = "orders-service", ["capabilities"] = new System.Text.Json.Nodes.JsonObject { ["publisher_confirms"] = true } };
+        var connection = new Broker.Actors.Management.ConnectionSample("a -> b", "node1", "guest", "/", "127.0.0.1", 5000, "127.0.0.1", 5672,
+            false, "running", "PLAIN", props, 123, 131072, 2047, 60, 1, 10, 2, 20, 3, 1.5, 2.5);
+        var consumer = new Broker.Actors.Management.ConsumerSample("ctag", "orders", true, false, 10, new System.Text.Json.Nodes.JsonObject { ["x-priority"] = 5 });
+        var channel = new Broker.Actors.Management.ChannelSample("a -> b (1)", "node1", "a -> b", "127.0.0.1", 5000, 1, "guest", "/", true, false,
+            10, 0, 2, 1, totals, rates, [consumer]);
+        var queue = new Broker.Actors.Management.QueueSample("/", "orders", "node1", 3, 2, 1, 300, totals, rates);
+        var exchange = new Broker.Actors.Management.ExchangeSample("/", "amq.topic", totals, rates);
+        var closed = new Broker.Actors.Stats.ClosedConnection("c -> d", "guest", "/", "127.0.0.1", 5001, 320, "CONNECTION_FORCED - bye", 456, "broker");
+        return new Broker.Actors.Management.NodeStatsReport(node, totals, rates, [connection], [channel], [queue], [exchange], [closed]);
+    }
+
+    [Fact]
+    public void A_nodes_statistics_report_crosses_nodes_whole()
+    {
+        var report = SampleReport();
+        var back = RoundTrip(report);
+        Assert.Equal(report.Totals, back.Totals);
+        Assert.Equal(report.Rates, back.Rates);
+        Assert.Equal(report.Node with { JournalWriteBuckets = back.Node.JournalWriteBuckets }, back.Node);
+        Assert.Equal(report.Node.JournalWriteBuckets, back.Node.JournalWriteBuckets);
+        Assert.Equal("orders-service", (string?)back.Connections.Single().ClientProperties!["connection_name"]);
+        Assert.Equal(5, (int)back.Channels.Single().Consumers.Single().Arguments["x-priority"]!);
+        Assert.Equal(report.Queues.Single() with { Totals = back.Queues.Single().Totals, Rates = back.Queues.Single().Rates }, back.Queues.Single());
+        Assert.Equal(report.Closed.Single(), back.Closed.Single());
     }
 
     private static Broker.Actors.Access.AccessStore SampleAccessStore() =>
@@ -337,6 +374,7 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
         typeof(DeclareQueue).Namespace!, typeof(DeclareExchange).Namespace!, typeof(StopEntity).Namespace!,
         typeof(RouteChanged).Namespace!, typeof(Broker.Actors.Channel.DirectReply).Namespace!, typeof(Broker.Actors.Policies.SetPolicy).Namespace!,
         typeof(Broker.Actors.Access.ChangeAccess).Namespace!, typeof(Broker.Actors.Connection.VHostConnectionCounts).Namespace!,
+        typeof(Broker.Actors.Management.CollectNodeStats).Namespace!,
     };
 
     [Fact]
