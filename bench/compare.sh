@@ -18,7 +18,7 @@ RMQ_PID=$(pgrep -f 'beam.smp.*rabbit' | head -1 || true)
 [ -n "$RMQ_PID" ] || { echo "RabbitMQ is not running on 5672"; exit 1; }
 
 DATA=$(mktemp -d /tmp/broker-compare-XXXX)
-BROKER_AMQP_PORT=$PORT BROKER_DATA_DIR=$DATA BROKER_LOG_LEVEL=WARNING \
+BROKER_MANAGEMENT_PORT=0 BROKER_PROMETHEUS_PORT=off BROKER_AMQP_PORT=$PORT BROKER_DATA_DIR=$DATA BROKER_LOG_LEVEL=WARNING \
   dotnet src/Broker.Node/bin/Release/net10.0/Broker.Node.dll >"$DATA.log" 2>&1 &
 NODE_PID=$!
 trap 'kill -TERM $NODE_PID 2>/dev/null; wait $NODE_PID 2>/dev/null; rm -rf "$DATA" "$DATA.log"' EXIT

@@ -53,7 +53,7 @@ record() { # broker mode run victim probe-json
 # ---- this broker -------------------------------------------------------------------------
 start_node() { # $1 index
   local i=$1
-  BROKER_AMQP_PORT=${AMQP[$i]} BROKER_CLUSTER_PORT=${CLUSTER[$i]} BROKER_CLUSTER_SEEDS=$SEEDS \
+  BROKER_MANAGEMENT_PORT=0 BROKER_PROMETHEUS_PORT=off BROKER_AMQP_PORT=${AMQP[$i]} BROKER_CLUSTER_PORT=${CLUSTER[$i]} BROKER_CLUSTER_SEEDS=$SEEDS \
   BROKER_NODE_NAME=n$((i + 1)) BROKER_JOURNAL_PROVIDER=postgresql BROKER_JOURNAL_CONNECTION="$CONN" \
   BROKER_DATA_DIR="$WORK/n$i" BROKER_LOG_LEVEL=INFO dotnet "$NODE" >>"$WORK/n$i.log" 2>&1 &
   PIDS[$i]=$!

@@ -13,7 +13,7 @@ counts=("$@"); [ ${#counts[@]} -gt 0 ] || counts=(0 100000 1000000)
 
 start_node() { # $1 data dir, $2 log; prints seconds until the listener is up
   local t0; t0=$(date +%s.%N)
-  BROKER_AMQP_PORT=$PORT BROKER_DATA_DIR=$1 dotnet "$NODE" >"$2" 2>&1 &
+  BROKER_MANAGEMENT_PORT=0 BROKER_PROMETHEUS_PORT=off BROKER_AMQP_PORT=$PORT BROKER_DATA_DIR=$1 dotnet "$NODE" >"$2" 2>&1 &
   echo $! > "$1.pid"
   for _ in $(seq 1 1200); do
     grep -q "broker: AMQP 0-9-1 listening" "$2" && { echo "$(date +%s.%N) - $t0" | bc; return 0; }

@@ -42,7 +42,7 @@ for _ in $(seq 60); do ss -ltn | grep -q "127.0.0.1:5671 " && break; sleep 1; do
 RMQ_PID=$(pgrep -f 'beam.smp.*rabbit' | head -1)
 
 DATA=$(mktemp -d /tmp/broker-tls-XXXX)
-BROKER_AMQP_PORT=$PORT BROKER_AMQPS_PORT=$TLS_PORT BROKER_TLS_CERT=$CERTS/server.pem BROKER_TLS_KEY=$CERTS/server-key.pem \
+BROKER_MANAGEMENT_PORT=0 BROKER_PROMETHEUS_PORT=off BROKER_AMQP_PORT=$PORT BROKER_AMQPS_PORT=$TLS_PORT BROKER_TLS_CERT=$CERTS/server.pem BROKER_TLS_KEY=$CERTS/server-key.pem \
   BROKER_DATA_DIR=$DATA BROKER_LOG_LEVEL=WARNING dotnet src/Broker.Node/bin/Release/net10.0/Broker.Node.dll >"$DATA.log" 2>&1 &
 NODE_PID=$!
 cleanup() {

@@ -61,6 +61,9 @@ public sealed class NodeProcessTests : IDisposable
         }
 
         psi.Environment["BROKER_DATA_DIR"] = Path.Combine(_temp, "data-" + _started.Count);
+        // Any free management port: nodes of these tests run side by side, and next to a RabbitMQ on 15672.
+        psi.Environment["BROKER_MANAGEMENT_PORT"] = "0";
+        psi.Environment["BROKER_PROMETHEUS_PORT"] = "off";
         foreach (var (name, value) in env)
         {
             psi.Environment[name] = value;
