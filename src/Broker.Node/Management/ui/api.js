@@ -13,11 +13,11 @@ export class ApiError extends Error {
     this.status = status;
     this.error = error || '';
     this.reason = reason || '';
+    this.loginFailed = false; // set when a 401 means the credentials are wrong
   }
-  get unauthorized() { return this.status === 401; }
 }
 
-/** Called with the error's reason whenever the API answers 401. */
+/** Called with the error's reason when a 401 means the login itself failed. */
 export function onUnauthorized(handler) { unauthorizedHandler = handler; }
 
 function base64Utf8(text) {
@@ -44,12 +44,27 @@ export function apiPath(...segments) {
   return '/api/' + segments.map((s) => encodeURIComponent(String(s))).join('/');
 }
 
+const WHOAMI = '/api/whoami';
+
+async function credentialsWork(authorization) {
+  if (!authorization) return false;
+  try {
+    const r = await fetch(WHOAMI, {
+      headers: { Authorization: authorization, 'X-Requested-With': 'XMLHttpRequest' }, credentials: 'omit', cache: 'no-store',
+    });
+    return r.ok;
+  } catch {
+    return true; // cannot tell; keep the session and show the error instead
+  }
+}
+
 /**
  * request('GET', apiPath('overview')) -> parsed JSON (or null for an empty body).
- * Throws ApiError; a 401 also calls the onUnauthorized handler.
+ * Throws ApiError; a 401 from failing credentials also calls the onUnauthorized handler.
  */
 export async function request(method, path, body, extraHeaders = {}) {
-  const headers = { Accept: 'application/json', ...extraHeaders };
+  // X-Requested-With: the node then leaves out WWW-Authenticate, so no browser prompt.
+  const headers = { 'X-Requested-With': 'XMLHttpRequest', ...extraHeaders };
   const auth = sessionStorage.getItem(AUTH_KEY);
   if (auth) headers.Authorization = `Basic ${auth}`;
   const init = { method, headers, credentials: 'omit', cache: 'no-store' };
@@ -74,7 +89,12 @@ export async function request(method, path, body, extraHeaders = {}) {
     const error = data && typeof data === 'object' ? data.error : '';
     const reason = data && typeof data === 'object' ? data.reason : (typeof data === 'string' ? data : '');
     const err = new ApiError(response.status, error || response.statusText, reason || response.statusText);
-    if (err.unauthorized) unauthorizedHandler(err.reason || err.error || 'Not authorised');
+    // A 401 also answers a user who lacks a tag (e.g. "Not administrator user"):
+    // only go back to the login form when the credentials themselves fail.
+    if (response.status === 401 && (path === WHOAMI || !(await credentialsWork(headers.Authorization)))) {
+      err.loginFailed = true;
+      unauthorizedHandler(err.reason || err.error || 'Not authorised');
+    }
     throw err;
   }
   return data;

@@ -40,7 +40,7 @@ let flashTimer = null;
 // ---------------------------------------------------------------- errors
 
 function showError(err, source = 'action') {
-  if (err instanceof api.ApiError && err.unauthorized) return; // the login form shows it
+  if (err instanceof api.ApiError && err.loginFailed) return; // the login form shows it
   let text = err instanceof api.ApiError
     ? [err.error, err.reason].filter((x, i, a) => x && a.indexOf(x) === i).join(': ')
     : String(err && err.message ? err.message : err);
@@ -91,7 +91,10 @@ async function tick(force = false) {
       setStatus('Refresh paused while editing');
     }
   } catch (err) {
-    if (page === current) showError(err, 'refresh');
+    if (page === current) {
+      showError(err, 'refresh');
+      setStatus(`Update failed ${new Date().toLocaleTimeString()}`);
+    }
   } finally {
     running = false;
   }
@@ -121,6 +124,7 @@ async function action(fn, button) {
 function parseHash() {
   const raw = location.hash.replace(/^#\/?/, '');
   const parts = raw === '' ? [] : raw.split('/');
+  if (parts.length === 2 && parts[1] === '') parts.pop(); // '#/queues/' is '#/queues'
   try {
     return parts.map((p) => decodeURIComponent(p));
   } catch {
@@ -140,13 +144,18 @@ function findRoute(parts) {
 
 function unmount() {
   clearTimeout(timer);
+  renderedHash = null;
   if (current && current.destroy) current.destroy();
   current = null;
 }
 
+let renderedHash = null;
+
 function render() {
   if (!me) return;
+  if (current && location.hash === renderedHash) return; // already showing it
   unmount();
+  renderedHash = location.hash;
   clearError();
   main.replaceChildren();
   const found = findRoute(parseHash());
@@ -168,7 +177,8 @@ function render() {
   const ctx = {
     me, isAdmin: isAdmin(), action, flash, showError,
     refresh: () => tick(true),
-    navigate: (hash) => { location.hash = hash; },
+    // Render at once, so nothing refreshes a page whose object was just deleted.
+    navigate: (hash) => { location.hash = hash; render(); },
     setTitle: (title) => { document.title = `${title} · Broker`; },
   };
   current = found.page(main, found.params, ctx);
@@ -200,7 +210,7 @@ async function start() {
   try {
     me = await api.get(api.apiPath('whoami'));
   } catch (err) {
-    if (!err.unauthorized) showLogin(err.reason || err.message);
+    if (!err.loginFailed) showLogin(err.reason || err.message);
     return; // a 401 already brought the login form back with its reason
   }
   $('login').hidden = true;

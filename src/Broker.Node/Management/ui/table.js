@@ -5,14 +5,15 @@ import { h } from './util.js';
 /**
  * createTable({
  *   id: 'queues-table',                       // id and data-testid of <table>
- *   columns: [{ field, label, value(row), format(value, row) -> string|Node, num: true }],
+ *   columns: [{ field, label, value(row), format(value, row) -> string|Node, num, nowrap }],
  *   key: (row) => 'vhost/name',               // unique per row
  *   rowData: (row) => ({ queue: 'vhost/name' }), // data-* attributes of the <tr>
  *   empty: 'No queues',
  * }) -> { element, update(rows) }
  *
  * Every <td> carries data-field (the column's field) and, for plain values,
- * data-value (the raw value).
+ * data-value (the raw value). A cell is redrawn only when value(row) changes,
+ * so value() must return everything format() shows.
  */
 export function createTable({ id, columns, key, rowData = () => ({}), empty = 'Nothing to show' }) {
   const tbody = h('tbody');
@@ -41,7 +42,10 @@ export function createTable({ id, columns, key, rowData = () => ({}), empty = 'N
       let entry = rowsByKey.get(k);
       if (!entry) {
         const tr = h('tr', { dataset: rowData(row) });
-        const cells = columns.map((c) => h('td', { class: c.num ? 'num' : null, dataset: { field: c.field } }));
+        const cells = columns.map((c) => h('td', {
+          class: [c.num ? 'num' : '', c.nowrap ? 'nowrap' : ''].join(' ').trim() || null,
+          dataset: { field: c.field },
+        }));
         tr.append(...cells);
         entry = { tr, cells, sigs: columns.map(() => undefined) };
       }

@@ -27,7 +27,7 @@ export default function connectionsPage(root, _params, ctx) {
       { field: 'user', label: 'User' },
       { field: 'vhost', label: 'Virtual host' },
       { field: 'peer', label: 'Peer', value: peer },
-      { field: 'protocol', label: 'Protocol' },
+      { field: 'protocol', label: 'Protocol', nowrap: true },
       { field: 'ssl', label: 'TLS', format: fmtBool },
       { field: 'state', label: 'State', format: (v) => h('span', { class: `badge ${v === 'running' ? 'ok' : 'warn'}` }, v ?? '') },
       { field: 'channels', label: 'Channels', num: true },
@@ -51,7 +51,7 @@ export default function connectionsPage(root, _params, ctx) {
     rowData: (c) => ({ connection: c.name }),
     empty: 'No recently closed connections',
     columns: [
-      { field: 'closed_at', label: 'Closed at', format: fmtTime },
+      { field: 'closed_at', label: 'Closed at', nowrap: true, format: fmtTime },
       { field: 'name', label: 'Name' },
       { field: 'user', label: 'User' },
       { field: 'vhost', label: 'Virtual host' },
@@ -77,7 +77,8 @@ export default function connectionsPage(root, _params, ctx) {
       closed.update(rows);
       closedSection.hidden = false;
     } catch (err) {
-      if (err instanceof ApiError && (err.status === 404 || err.status === 405)) {
+      if (err instanceof ApiError && [404, 405, 406, 501].includes(err.status)) {
+        // Not offered by this server (RabbitMQ answers 404 or 406): hide the section.
         closedSupported = false;
         closedSection.hidden = true;
         return;
@@ -87,8 +88,9 @@ export default function connectionsPage(root, _params, ctx) {
   }
 
   async function refresh() {
-    const [list] = await Promise.all([get(apiPath('connections')), refreshClosed()]);
-    open.update(Array.isArray(list) ? list : []);
+    const [list, recent] = await Promise.allSettled([get(apiPath('connections')), refreshClosed()]);
+    if (list.status === 'fulfilled') open.update(Array.isArray(list.value) ? list.value : []);
+    for (const r of [list, recent]) if (r.status === 'rejected') throw r.reason;
   }
 
   return { refresh };

@@ -39,7 +39,7 @@ export default function exchangePage(root, [vhost, rawName], ctx) {
 
   root.append(
     h('div', { class: 'page-head' },
-      h('div', {}, h('p', { class: 'crumbs' }, h('a', { href: '#/exchanges' }, 'Exchanges'), ` / ${vhost}`),
+      h('div', {}, h('p', { class: 'crumbs' }, h('a', { href: '#/exchanges' }, 'Exchanges'), ' · virtual host ', h('strong', { testid: 'page-vhost' }, vhost)),
         h('h1', {}, 'Exchange ', h('span', { class: 'name' }, label))),
       h('div', { class: 'head-actions' }, remove)),
     h('div', { class: 'columns' },

@@ -7,7 +7,7 @@ import { field, checkbox, keyValueEditor, fillSelect, panel } from '../forms.js'
 const TYPES = ['direct', 'fanout', 'topic', 'headers'];
 
 /** Link target for an exchange; the default one is addressed as amq.default. */
-export const exchangeRoute = (vhost, name) => route('exchanges', vhost, name === '' ? 'amq.default' : name);
+const exchangeRoute = (vhost, name) => route('exchanges', vhost, name === '' ? 'amq.default' : name);
 
 export default function exchangesPage(root, _params, ctx) {
   ctx.setTitle('Exchanges');

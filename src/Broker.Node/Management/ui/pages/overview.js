@@ -1,5 +1,5 @@
 // Overview: totals, queued messages, message rates, two charts and the nodes.
-import { get, apiPath } from '../api.js';
+import { get, apiPath, ApiError } from '../api.js';
 import { h, pick, fmtCount, fmtRate, fmtBytes, fmtDuration, fmtBool } from '../util.js';
 import { createTable } from '../table.js';
 import { createChart, SampleBuffer } from '../chart.js';
@@ -25,13 +25,15 @@ const RATES = [
 
 // Kept across visits to the page, so the charts keep their history.
 const samples = new SampleBuffer();
+// The user who may not list nodes (RabbitMQ wants the monitoring tag), once seen.
+let nodesDeniedFor = null;
 
 function stat(testid, label) {
   const value = h('span', { class: 'stat-value', id: testid, testid }, '');
   return { value, element: h('div', { class: 'stat' }, value, h('span', { class: 'stat-label' }, label)) };
 }
 
-export function nodesTable() {
+function nodesTable() {
   return createTable({
     id: 'nodes-table',
     key: (n) => n.name,
@@ -63,6 +65,8 @@ export default function overviewPage(root, _params, ctx) {
     series: DEPTH.map(([key, label, , color]) => ({ key, label, color })),
   });
   const nodes = nodesTable();
+  const user = ctx.me && ctx.me.name;
+  const nodesPanel = h('section', { class: 'panel', hidden: nodesDeniedFor === user }, h('h2', {}, 'Nodes'), nodes.element);
 
   root.append(
     h('h1', {}, 'Overview'), clusterLine,
@@ -75,10 +79,25 @@ export default function overviewPage(root, _params, ctx) {
       h('section', { class: 'panel' }, h('h2', {}, 'Message rates'),
         h('div', { class: 'stats compact' }, Object.values(rates).map((s) => s.element)),
         ratesChart.element)),
-    h('section', { class: 'panel' }, h('h2', {}, 'Nodes'), nodes.element));
+    nodesPanel);
+
+  async function refreshNodes() {
+    if (nodesDeniedFor === user) return;
+    try {
+      const list = await get(apiPath('nodes'));
+      nodes.update(Array.isArray(list) ? list : []);
+    } catch (err) {
+      if (err instanceof ApiError && !err.loginFailed && (err.status === 401 || err.status === 403)) {
+        nodesDeniedFor = user;
+        nodesPanel.hidden = true;
+        return;
+      }
+      throw err;
+    }
+  }
 
   async function refresh() {
-    const [ov, nodeList] = await Promise.all([get(apiPath('overview')), get(apiPath('nodes'))]);
+    const [ov] = await Promise.all([get(apiPath('overview')), refreshNodes()]);
 
     clusterLine.replaceChildren(
       'Cluster ', h('strong', { testid: 'overview-cluster-name' }, ov.cluster_name || ''),
@@ -102,7 +121,6 @@ export default function overviewPage(root, _params, ctx) {
     samples.push(values);
     ratesChart.update(samples.samples);
     depthChart.update(samples.samples);
-    nodes.update(Array.isArray(nodeList) ? nodeList : []);
   }
 
   return { refresh };

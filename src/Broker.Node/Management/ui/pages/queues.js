@@ -5,7 +5,7 @@ import { createTable } from '../table.js';
 import { field, checkbox, keyValueEditor, fillSelect, panel } from '../forms.js';
 
 /** Small badges for durable / auto-delete / exclusive and each argument. */
-export function queueFeatures(q) {
+function queueFeatures(q) {
   const out = [];
   if (q.durable) out.push(['D', 'durable']);
   if (q.auto_delete) out.push(['AD', 'auto delete']);
