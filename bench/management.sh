@@ -23,7 +23,8 @@ for _ in $(seq 100); do grep -q "management UI" "$DATA.log" && break; sleep 0.1;
 # Polls like an open browser tab plus a Prometheus scrape, once a second, for at most $1 seconds,
 # from one light process with a kept-alive connection (so the poller's own CPU stays small).
 poll() {
-  /usr/bin/python3 - "$MGMT_PORT" "$1" <<'PY'
+  # exec: the background job's PID is the poller's own, so killing it stops the polling.
+  exec /usr/bin/python3 - "$MGMT_PORT" "$1" <<'PY'
 import base64, http.client, sys, time
 port, seconds = int(sys.argv[1]), float(sys.argv[2])
 auth = {"Authorization": "Basic " + base64.b64encode(b"guest:guest").decode()}
@@ -39,8 +40,8 @@ PY
 }
 
 ONE="--producers 1 --consumers 1 --queues 1 --size 1024 --prefetch 1000 --duration 10 --json"
-printf '%-8s %-8s %12s %9s %9s\n' run mode "consume/s" "p50 ms" "p99 ms"
-declare -a QUIET=() POLLED=()
+printf '%-8s %-8s %12s %9s %9s %13s\n' run mode "consume/s" "p50 ms" "p99 ms" "broker us/msg"
+declare -a QUIET=() POLLED=() QUIET_CPU=() POLLED_CPU=()
 for r in $(seq "$RUNS"); do
   for mode in quiet polled; do
     if [ $mode = polled ]; then poll 20 & POLL_PID=$!; fi
@@ -49,14 +50,15 @@ for r in $(seq "$RUNS"); do
     rate=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(round(d["consumeRate"]))' "$line")
     p50=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["latencyP50Ms"])' "$line")
     p99=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["latencyP99Ms"])' "$line")
-    printf '%-8s %-8s %12s %9s %9s\n' "$r" "$mode" "$rate" "$p50" "$p99"
-    if [ $mode = quiet ]; then QUIET+=("$rate"); else POLLED+=("$rate"); fi
+    cpu=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["brokerCpuUsPerMsg"])' "$line")
+    printf '%-8s %-8s %12s %9s %9s %13s\n' "$r" "$mode" "$rate" "$p50" "$p99" "$cpu"
+    if [ $mode = quiet ]; then QUIET+=("$rate"); QUIET_CPU+=("$cpu"); else POLLED+=("$rate"); POLLED_CPU+=("$cpu"); fi
   done
 done
-python3 - "${QUIET[*]}" "${POLLED[*]}" <<'PY'
+python3 - "${QUIET[*]}" "${POLLED[*]}" "${QUIET_CPU[*]}" "${POLLED_CPU[*]}" <<'PY'
 import statistics as st, sys
-q = [float(x) for x in sys.argv[1].split()]
-p = [float(x) for x in sys.argv[2].split()]
-mq, mp = st.median(q), st.median(p)
+q, p, qc, pc = ([float(x) for x in a.split()] for a in sys.argv[1:5])
+mq, mp, mqc, mpc = st.median(q), st.median(p), st.median(qc), st.median(pc)
 print(f"median consume msg/s: quiet {mq:.0f}, polled every second {mp:.0f} -> polled/quiet {mp/mq:.3f} ({(1-mp/mq)*100:+.1f}% slower)")
+print(f"median broker CPU per message: quiet {mqc:.2f} us, polled {mpc:.2f} us ({(mpc/mqc-1)*100:+.1f}%)")
 PY

@@ -6,6 +6,8 @@
 #   4. declares a durable queue through node 1, publishes N persistent messages with confirms
 #      through node 2, SIGKILLs the node that owns the queue, consumes through a survivor and
 #      checks that every confirmed message arrives (duplicates are allowed and reported)
+#   3b. checks every node's management API lists the 3 nodes, and (SMOKE_MONITORING, default on)
+#      that the optional Prometheus (--profile monitoring) scrapes all three
 #   5. declares a dozen more durable queues, adds broker4 (docker-compose --profile scale up -d
 #      broker4), waits until it is healthy and until some queues moved onto it
 # Ends with "SMOKE OK", or "SMOKE FAILED: <why>" and a non-zero exit. Always tears the stack down
@@ -19,6 +21,7 @@
 #   SMOKE_BUILD_TIMEOUT   seconds for `up --build` (1800)
 #   SMOKE_PYTHON          a python3 that has pika
 #   SMOKE_KEEP=1          leave the stack running at the end
+#   SMOKE_MONITORING=0    skip the Prometheus step (docker-compose --profile monitoring)
 #   SMOKE_LOG_DIR         where the containers' logs are saved before teardown (/tmp/broker-smoke-logs)
 #   COMPOSE_PROJECT_NAME  (brokersmoke)
 set -euo pipefail
@@ -126,8 +129,8 @@ cleanup() {
     if [ "${SMOKE_KEEP:-0}" = 1 ]; then
       say "SMOKE_KEEP=1: leaving the stack up (compose project $COMPOSE_PROJECT_NAME)"
     else
-      say "tearing down: docker-compose --profile scale down -v"
-      compose --profile scale down -v --remove-orphans >"$WORK/down.log" 2>&1 \
+      say "tearing down: docker-compose --profile scale --profile monitoring down -v"
+      compose --profile scale --profile monitoring down -v --remove-orphans >"$WORK/down.log" 2>&1 \
         || { say "down failed:"; tail -n 5 "$WORK/down.log"; }
     fi
   fi
@@ -188,7 +191,7 @@ for s in "${NODES[@]}" broker4; do
   port_open "${PORT[$s]}" && fail "port ${PORT[$s]} on 127.0.0.1 is already in use (another broker or stack running?)"
 done
 STARTED_STACK=1
-compose --profile scale down -v --remove-orphans >/dev/null 2>&1 || true
+compose --profile scale --profile monitoring down -v --remove-orphans >/dev/null 2>&1 || true
 start=$SECONDS
 timeout "$BUILD_TIMEOUT" "${COMPOSE[@]}" up -d --build >"$WORK/up.log" 2>&1 || { tail -n 30 "$WORK/up.log"; fail "docker-compose up -d --build failed"; }
 say "stack started in $((SECONDS - start)) s"
@@ -207,6 +210,33 @@ if ! wait_until "$WAIT" "all 3 nodes logged '$READY_LINE'" three_members; then
   fail "only $(cluster_member_count "${NODES[@]}") of 3 nodes became cluster members within $WAIT s"
 fi
 for s in "${NODES[@]}"; do say "$s: $(logs_of "$s" | grep -F "$READY_LINE" | tail -1)"; done
+
+# ---------------------------------------------------------------------------------------------
+step "management API on every node: each lists the 3 running nodes"
+declare -A MGMT=([broker1]=15672 [broker2]=15673 [broker3]=15674)
+three_running() {
+  curl -sf -u broker:broker "http://127.0.0.1:${MGMT[$1]}/api/nodes" \
+    | "$PY" -c 'import json,sys; sys.exit(0 if sum(1 for n in json.load(sys.stdin) if n.get("running")) == 3 else 1)'
+}
+for s in "${NODES[@]}"; do
+  wait_until 60 "$s's API (127.0.0.1:${MGMT[$s]}) lists 3 running nodes" three_running "$s" || fail "$s's management API does not list 3 running nodes"
+done
+
+if [ "${SMOKE_MONITORING:-1}" = 1 ]; then
+  step "Prometheus (docker-compose --profile monitoring up -d prometheus) scrapes the 3 nodes"
+  timeout "$BUILD_TIMEOUT" "${COMPOSE[@]}" --profile monitoring up -d --build prometheus >"$WORK/prometheus.log" 2>&1 \
+    || { tail -n 30 "$WORK/prometheus.log"; fail "starting Prometheus failed"; }
+  targets_up() {
+    curl -sf "http://127.0.0.1:9090/api/v1/targets" | "$PY" -c '
+import json, sys
+t = [x for x in json.load(sys.stdin)["data"]["activeTargets"] if x["labels"].get("job") == "broker" and x["health"] == "up"]
+sys.exit(0 if len(t) >= 3 else 1)'
+  }
+  wait_until 120 "Prometheus has 3 broker targets up" targets_up || fail "Prometheus does not scrape the 3 nodes"
+  curl -sf "http://127.0.0.1:9090/api/v1/query?query=count(rabbitmq_identity_info)" | grep -q '"3"' \
+    || fail "Prometheus has no rabbitmq_identity_info of 3 nodes"
+  say "Prometheus scrapes broker1..3 (rabbitmq_identity_info of 3 nodes)"
+fi
 
 # ---------------------------------------------------------------------------------------------
 QUEUE="smoke-$(date +%s)-$$"

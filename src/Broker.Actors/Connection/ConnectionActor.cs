@@ -34,6 +34,9 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     /// <summary>Why the connection ends, for the management's list of recent closes (the first reason noted wins).</summary>
     private Stats.ClosedConnection? _closeReason;
+
+    /// <summary>The client sent a protocol header: its close is worth listing (a bare TCP probe's is not).</summary>
+    private bool _spokeAmqp;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly AmqpWriter _writer = new(512);
     private readonly Dictionary<ushort, IActorRef> _channels = new();
@@ -138,7 +141,11 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         _broker.Connections.Remove(Self);
         _broker.Stats.Remove(_stats);
-        _broker.Stats.Closed.Add(_closeReason ?? Closed(0, "connection closed", "broker"));
+        if (_spokeAmqp)
+        {
+            _broker.Stats.Closed.Add(_closeReason ?? Closed(0, "connection closed", "broker"));
+        }
+
         _outbound.Complete();
         base.PostStop();
     }
@@ -222,6 +229,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     private void OnProtocolHeader(ProtocolHeaderReceived header)
     {
+        _spokeAmqp = true;
         if (!header.IsAccepted)
         {
             _log.Warning("closing AMQP connection {0} ({1}): client sent an unsupported protocol header", _name, _remote);
