@@ -8,7 +8,7 @@
 #      checks that every confirmed message arrives (duplicates are allowed and reported)
 #   3b. checks every node's management API lists the 3 nodes, and (SMOKE_MONITORING, default on)
 #      that the optional Prometheus (--profile monitoring) scrapes all three
-#   5. declares a dozen more durable queues, adds broker4 (docker-compose --profile scale up -d
+#   5. declares a dozen more durable queues through a survivor, adds broker4 (docker-compose --profile scale up -d
 #      broker4), waits until it is healthy and until some queues moved onto it
 # Ends with "SMOKE OK", or "SMOKE FAILED: <why>" and a non-zero exit. Always tears the stack down
 # (docker-compose down -v) unless SMOKE_KEEP=1.
@@ -179,11 +179,11 @@ if [ -n "$TOOL" ] && [ "$TOOL" != none ]; then
   say "building local stand-in images with $TOOL"
   bash "$TOOL" >"$WORK/local-images.log" 2>&1 || { tail -n 20 "$WORK/local-images.log"; fail "docker-local-images failed"; }
   export SDK_IMAGE=broker-local/dotnet-sdk:10.0 RUNTIME_IMAGE=broker-local/dotnet-aspnet:10.0 \
-         POSTGRES_IMAGE=broker-local/postgres:15
+         POSTGRES_IMAGE=broker-local/postgres:15 PROMETHEUS_BASE_IMAGE=broker-local/debian:bookworm
 else
   say "using the official base images"
 fi
-say "SDK_IMAGE=${SDK_IMAGE:-<default>} RUNTIME_IMAGE=${RUNTIME_IMAGE:-<default>} POSTGRES_IMAGE=${POSTGRES_IMAGE:-<default>}"
+say "SDK_IMAGE=${SDK_IMAGE:-<default>} RUNTIME_IMAGE=${RUNTIME_IMAGE:-<default>} POSTGRES_IMAGE=${POSTGRES_IMAGE:-<default>} PROMETHEUS_BASE_IMAGE=${PROMETHEUS_BASE_IMAGE:-<default>}"
 
 # ---------------------------------------------------------------------------------------------
 step "starting the stack (compose project $COMPOSE_PROJECT_NAME): docker-compose up -d --build"
@@ -289,9 +289,10 @@ say "received $unique of $confirmed confirmed messages; missing: $missing; dupli
 [ "$dups" = 0 ] || say "note: $dups duplicate deliveries (allowed: at-least-once after a crash)"
 
 # ---------------------------------------------------------------------------------------------
-step "declaring $SPREAD more durable queues through broker2, for the new node to take a share of"
+# Through a node that is still up: the killed owner may have been any of the three.
+step "declaring $SPREAD more durable queues through a surviving node (port ${survivors[0]}), for the new node to take a share of"
 for i in $(seq 1 "$SPREAD"); do
-  "${CLIENT[@]}" declare --port 5673 --queue "smoke-spread-$i" >/dev/null || fail "could not declare smoke-spread-$i"
+  "${CLIENT[@]}" declare --port "${survivors[0]}" --queue "smoke-spread-$i" >/dev/null || fail "could not declare smoke-spread-$i"
 done
 
 step "adding a fourth node: docker-compose --profile scale up -d broker4"

@@ -59,16 +59,7 @@ public static class DefinitionsApi
             ["auto_delete"] = q.Definition.AutoDelete,
             ["arguments"] = FieldTableJson.ToJson(q.Definition.Arguments),
         }));
-        json["exchanges"] = Array(vhosts.SelectMany(v => ExchangesApi.All(ctx, v)).Where(IsUserExchange).Select(d => new JsonObject
-        {
-            ["name"] = d.Name,
-            ["vhost"] = d.VHost,
-            ["type"] = d.Type,
-            ["durable"] = d.Durable,
-            ["auto_delete"] = d.AutoDelete,
-            ["internal"] = d.Internal,
-            ["arguments"] = FieldTableJson.ToJson(d.Arguments),
-        }));
+        json["exchanges"] = Array(vhosts.SelectMany(v => ExchangesApi.All(ctx, v)).Where(IsUserExchange).Select(ExchangesApi.DefinitionJson));
         json["bindings"] = Array(vhosts.SelectMany(v => BindingsApi.All(ctx, v).Where(b => b.Source.Length > 0).Select(b =>
         {
             var binding = BindingsApi.BindingJson(v, b);

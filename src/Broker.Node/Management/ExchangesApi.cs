@@ -60,20 +60,23 @@ public static class ExchangesApi
         await request.Json(ExchangeJson(request.Node.Broker.Context, await request.Node.ViewAsync(), def));
     }
 
+    /// <summary>An exchange as definitions files write it.</summary>
+    public static JsonObject DefinitionJson(ExchangeDefinition d) => new()
+    {
+        ["name"] = d.Name,
+        ["vhost"] = d.VHost,
+        ["type"] = d.Type,
+        ["durable"] = d.Durable,
+        ["auto_delete"] = d.AutoDelete,
+        ["internal"] = d.Internal,
+        ["arguments"] = FieldTableJson.ToJson(d.Arguments),
+    };
+
     private static JsonObject ExchangeJson(BrokerContext ctx, ClusterView view, ExchangeDefinition d)
     {
-        var json = new JsonObject
-        {
-            ["name"] = d.Name,
-            ["vhost"] = d.VHost,
-            ["type"] = d.Type,
-            ["durable"] = d.Durable,
-            ["auto_delete"] = d.AutoDelete,
-            ["internal"] = d.Internal,
-            ["arguments"] = FieldTableJson.ToJson(d.Arguments),
-            ["user_who_performed_action"] = string.Empty,
-            ["policy"] = ctx.Policies.For(d.VHost, d.Name, isQueue: false)?.Name,
-        };
+        var json = DefinitionJson(d);
+        json["user_who_performed_action"] = string.Empty;
+        json["policy"] = ctx.Policies.For(d.VHost, d.Name, isQueue: false)?.Name;
         if (view.Exchanges.TryGetValue((d.VHost, d.Name), out var stats))
         {
             json["message_stats"] = StatsJson.MessageStats(stats.Totals, stats.Rates, StatsJson.ExchangeStats);
