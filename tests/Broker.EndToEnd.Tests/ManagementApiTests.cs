@@ -381,6 +381,63 @@ public sealed class ManagementApiTests : IClassFixture<ManagementFixture>
     }
 
     [Fact]
+    public async Task Tags_decide_who_sees_nodes_and_policies_and_who_closes_whose_connection()
+    {
+        using var admin = _broker.Api();
+        string watcher = UniqueName("watcher");
+        string member = UniqueName("member");
+        await admin.SendAsync(HttpMethod.Put, $"api/users/{watcher}", new JsonObject { ["password"] = "pw", ["tags"] = "monitoring" });
+        await admin.SendAsync(HttpMethod.Put, $"api/users/{member}", new JsonObject { ["password"] = "pw", ["tags"] = "management" });
+        await admin.SendAsync(HttpMethod.Put, $"api/permissions/%2F/{member}", new JsonObject { ["configure"] = ".*", ["write"] = ".*", ["read"] = ".*" });
+
+        using var management = _broker.Api(member, "pw");
+        Assert.Equal(HttpStatusCode.Unauthorized, await management.StatusOf(HttpMethod.Get, "api/nodes"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await management.StatusOf(HttpMethod.Get, "api/policies"));
+        using var monitoring = _broker.Api(watcher, "pw");
+        Assert.Equal(HttpStatusCode.OK, await monitoring.StatusOf(HttpMethod.Get, "api/nodes"));
+        Assert.Equal(HttpStatusCode.OK, await monitoring.StatusOf(HttpMethod.Get, "api/queues/%2F"));
+
+        // A monitoring user sees guest's connection but may not close it; guest may.
+        string name = UniqueName("guests");
+        var factory = _broker.Factory();
+        factory.ClientProvidedName = name;
+        await using var conn = await factory.CreateConnectionAsync();
+        JsonNode? listed = null;
+        await Wait.Until(async () => (listed = (await monitoring.GetAsync("api/connections")).AsArray()
+            .FirstOrDefault(c => (string?)c!["user_provided_name"] == name)) is not null, "guest's connection visible to the monitoring user");
+        string path = $"api/connections/{Seg((string)listed!["name"]!)}";
+        Assert.Equal(HttpStatusCode.Unauthorized, await monitoring.StatusOf(HttpMethod.Delete, path));
+        Assert.Equal(HttpStatusCode.NotFound, await management.StatusOf(HttpMethod.Delete, path));
+        Assert.True(conn.IsOpen);
+        Assert.Equal(HttpStatusCode.NoContent, await admin.StatusOf(HttpMethod.Delete, path));
+    }
+
+    [Fact]
+    public async Task A_write_from_another_sites_page_is_refused_and_a_bad_filter_is_a_400()
+    {
+        using var api = _broker.Api();
+        var (status, body, _) = await api.SendAsync(HttpMethod.Put, $"api/queues/%2F/{UniqueName("csrf")}", new JsonObject(),
+            new Dictionary<string, string> { ["Origin"] = "http://evil.example" });
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.Equal("cross-site request refused", (string?)body!["reason"]);
+        (status, body, _) = await api.SendAsync(HttpMethod.Get, "api/queues?page=1&use_regex=true&name=(unclosed");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+    }
+
+    [Fact]
+    public async Task A_client_name_that_is_not_a_string_does_not_break_the_connection_list()
+    {
+        var factory = _broker.Factory();
+        factory.ClientProperties["connection_name"] = 42;
+        factory.ClientProperties["weird"] = new Dictionary<string, object?> { ["nan"] = double.NaN };
+        await using var conn = await factory.CreateConnectionAsync();
+        using var api = _broker.Api();
+        await Wait.Until(async () => (await api.GetAsync("api/connections")).AsArray()
+            .Any(c => (string?)c!["client_properties"]?["weird"]?["nan"] == "NaN"), "the connection listed");
+        Assert.Equal(HttpStatusCode.OK, await api.StatusOf(HttpMethod.Get, "api/overview"));
+    }
+
+    [Fact]
     public async Task Health_checks_and_aliveness_answer_ok()
     {
         using var api = _broker.Api();

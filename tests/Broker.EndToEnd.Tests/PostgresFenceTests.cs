@@ -43,8 +43,20 @@ public sealed class PostgresFenceTests : IAsyncLifetime
     {
         var fence = new PostgresFence(PostgresFence.ForIncarnation(_connectionString, incarnation), incarnation, lease ?? Lease);
         _fences.Add(fence);
-        await fence.RegisterAsync($"akka.tcp://broker@127.0.0.1:{40000 + _fences.Count}", _fences.Count, incarnation, CancellationToken.None);
-        return fence;
+        // The fence connects with a timeout of one lease (1 s here); on a loaded CI machine opening a
+        // PostgreSQL session can take longer. Registration is not what these tests examine: try it
+        // up to three times.
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await fence.RegisterAsync($"akka.tcp://broker@127.0.0.1:{40000 + _fences.Count}", _fences.Count, incarnation, CancellationToken.None);
+                return fence;
+            }
+            catch (Npgsql.NpgsqlException e) when (attempt < 3 && e.InnerException is TimeoutException)
+            {
+            }
+        }
     }
 
     private async Task ExecuteAsync(string incarnation, string sql)

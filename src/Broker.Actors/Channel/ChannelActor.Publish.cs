@@ -46,9 +46,9 @@ public sealed partial class ChannelActor
     private long _lastAcked;
     private bool _confirmsDirty;
 
-    /// <summary>The exchange last published to, and its counters (publishes come in runs to one exchange).</summary>
+    /// <summary>The exchange last published to, and this channel's [in, out] counts for it (publishes come in runs to one exchange).</summary>
     private string? _countedExchange;
-    private Stats.MessageCounters? _exchangeCounters;
+    private long[]? _exchangeCounts;
 
     private void OnPublish(BasicPublish publish, Command command)
     {
@@ -137,7 +137,7 @@ public sealed partial class ChannelActor
         if (publish.RoutingKey == AdminRoutingKey)
         {
             OnAdminCommand(message);
-            Deliver(message, Array.Empty<string>(), false, _confirmMode ? ++_publishSeq : 0);
+            Deliver(message, Array.Empty<string>(), false, _confirmMode ? ++_publishSeq : 0, handedOver: true);
             return true;
         }
 
@@ -145,15 +145,18 @@ public sealed partial class ChannelActor
         {
             // A reply to a direct reply-to address: straight to the channel it names.
             bool delivered = SendDirectReply(message);
-            Deliver(message, Array.Empty<string>(), publish.Mandatory && !delivered, _confirmMode ? ++_publishSeq : 0);
+            Deliver(message, Array.Empty<string>(), publish.Mandatory && !delivered, _confirmMode ? ++_publishSeq : 0, handedOver: delivered);
             return true;
         }
 
         return false;
     }
 
-    /// <summary>Sends a routed message to its queues; confirmId 0 asks for no answer.</summary>
-    private int Deliver(Message message, IReadOnlyList<string> queueNames, bool mandatory, long confirmId)
+    /// <summary>
+    /// Sends a routed message to its queues; confirmId 0 asks for no answer. handedOver: it went
+    /// elsewhere than a queue (the admin endpoint, a direct reply), so it counts as routed.
+    /// </summary>
+    private int Deliver(Message message, IReadOnlyList<string> queueNames, bool mandatory, long confirmId, bool handedOver = false)
     {
         _stats.Counters.Increment(Stats.MessageStat.Publish);
         if (confirmId > 0)
@@ -203,7 +206,7 @@ public sealed partial class ChannelActor
             sent++;
         }
 
-        CountPublish(message.Exchange, sent > 0, mandatory);
+        CountPublish(message.Exchange, sent > 0 || handedOver, mandatory);
         if (sent == 0 && mandatory)
         {
             EmitContent(new BasicReturn
@@ -444,13 +447,13 @@ public sealed partial class ChannelActor
         if (!ReferenceEquals(exchange, _countedExchange) && exchange != _countedExchange)
         {
             _countedExchange = exchange;
-            _exchangeCounters = _broker.Stats.Exchange(VHost, exchange);
+            _exchangeCounts = _stats.ExchangePublishes.GetOrAdd(exchange, _ => new long[2]);
         }
 
-        _exchangeCounters!.Add(Stats.MessageStat.PublishIn);
+        _exchangeCounts![0]++;
         if (routed)
         {
-            _exchangeCounters.Add(Stats.MessageStat.PublishOut);
+            _exchangeCounts[1]++;
         }
     }
 

@@ -37,6 +37,12 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     /// <summary>The client sent a protocol header: its close is worth listing (a bare TCP probe's is not).</summary>
     private bool _spokeAmqp;
+
+    /// <summary>The management API's own connection (it says so in its client properties): its closes are not listed.</summary>
+    private bool _managementSession;
+
+    /// <summary>The client property by which the management API marks its own AMQP connections.</summary>
+    public const string InternalClientProperty = "x-broker-management-api";
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly AmqpWriter _writer = new(512);
     private readonly Dictionary<ushort, IActorRef> _channels = new();
@@ -141,7 +147,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         _broker.Connections.Remove(Self);
         _broker.Stats.Remove(_stats);
-        if (_spokeAmqp)
+        if (_spokeAmqp && !_managementSession)
         {
             _broker.Stats.Closed.Add(_closeReason ?? Closed(0, "connection closed", "broker"));
         }
@@ -295,6 +301,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
 
         _stats.AuthMechanism = startOk.Mechanism;
+        _managementSession = startOk.ClientProperties.TryGetValue(InternalClientProperty, out var internalFlag) && internalFlag is true;
         _stats.ClientProperties = Management.FieldTableJson.ToJson(startOk.ClientProperties);
         var user = _authenticator.Authenticate(startOk.Mechanism, startOk.Response, _remote, _certificateUser, out var failure);
         string? named = Authenticator.UserNameOf(startOk.Mechanism, startOk.Response, _certificateUser);

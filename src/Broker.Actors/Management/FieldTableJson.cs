@@ -28,6 +28,10 @@ public static class FieldTableJson
         return result;
     }
 
+    /// <summary>
+    /// Any value a client can send becomes JSON without throwing (a client's odd argument must not
+    /// break the statistics of its whole node): numbers JSON cannot hold are written as strings.
+    /// </summary>
     public static JsonNode? ValueToJson(object? value) => value switch
     {
         null => null,
@@ -35,9 +39,9 @@ public static class FieldTableJson
         string s => JsonValue.Create(s),
         byte[] bytes => JsonValue.Create(System.Text.Encoding.UTF8.GetString(bytes)),
         ByteArrayValue x => JsonValue.Create(Convert.ToBase64String(x.Bytes)),
-        float f => JsonValue.Create(f),
-        double d => JsonValue.Create(d),
-        AmqpDecimal d => JsonValue.Create(d.Value / (decimal)Math.Pow(10, d.Scale)),
+        float f => Finite(f),
+        double d => Finite(d),
+        AmqpDecimal d => d.Scale <= 28 ? JsonValue.Create(new decimal(Math.Abs(d.Value), 0, 0, d.Value < 0, d.Scale)) : JsonValue.Create($"{d.Value}e-{d.Scale}"),
         AmqpTimestamp t => JsonValue.Create(t.UnixSeconds),
         FieldTable t => ToJson(t),
         IReadOnlyDictionary<string, object?> t => ToJson(t),
@@ -46,6 +50,9 @@ public static class FieldTableJson
         ulong u => JsonValue.Create(u),
         _ => JsonValue.Create(value.ToString()),
     };
+
+    private static JsonNode Finite(double d) =>
+        double.IsFinite(d) ? JsonValue.Create(d) : JsonValue.Create(d.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>A JSON object of arguments or headers as a field table; null or absent is empty.</summary>
     /// <exception cref="FormatException">The value is not an object.</exception>

@@ -38,10 +38,10 @@ public sealed class ManagementActor : ReceiveActor, IWithTimers
     private void Sample()
     {
         _broker.Stats.Sample(Environment.TickCount64);
-        // Counters of exchanges deleted since (from this node's channels) go with them.
+        // Counters of exchanges deleted since (with their vhost, for the default exchange) go with them.
         foreach (var ((vhost, name), _) in _broker.Stats.Exchanges)
         {
-            if (_broker.Routes.Find(vhost, name) is null && name.Length > 0)
+            if (_broker.Routes.Find(vhost, name) is null && (name.Length > 0 || _broker.Access.Current.FindVHost(vhost) is null))
             {
                 _broker.Stats.ForgetExchange(vhost, name);
             }

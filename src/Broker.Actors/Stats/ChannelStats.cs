@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Collections.Immutable;
 
 namespace Broker.Actors.Stats;
@@ -20,6 +21,12 @@ public sealed class ChannelStats(ConnectionStats connection, int number, string 
     public int GlobalPrefetch;
     public int Unacked;
     public int Unconfirmed;
+
+    /// <summary>
+    /// Publishes per exchange, [in, out]: the channel adds an exchange once and then only
+    /// increments the array it holds; the sampler sums them over the node's channels.
+    /// </summary>
+    public readonly ConcurrentDictionary<string, long[]> ExchangePublishes = new(StringComparer.Ordinal);
 
     /// <summary>Replaced whole on consume and cancel (rare), so a reader never sees it change under it.</summary>
     public volatile ImmutableList<ConsumerInfo> Consumers = ImmutableList<ConsumerInfo>.Empty;

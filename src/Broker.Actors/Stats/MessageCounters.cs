@@ -2,9 +2,9 @@ namespace Broker.Actors.Stats;
 
 /// <summary>
 /// One object's message counters and their recent rates. The owning actor is the only writer of
-/// <see cref="Values"/> (a plain increment on the hot path; <see cref="Add"/> where several
-/// writers share one, as channels share an exchange's); the node's sampler reads them once a
-/// second and is the only writer of the rates. A reader may see a count one increment behind.
+/// <see cref="Values"/> (a plain increment on the hot path; for node totals and exchanges, the
+/// sampler); the node's sampler reads them once a second and is the only writer of the rates.
+/// A reader may see a count one increment behind.
 /// </summary>
 public sealed class MessageCounters
 {
@@ -19,9 +19,6 @@ public sealed class MessageCounters
     public double[] Rates => _rates.Select(r => r.Rate).ToArray();
 
     public void Increment(MessageStat stat) => Values[(int)stat]++;
-
-    /// <summary>A thread-safe increment, for counters that several actors write.</summary>
-    public void Add(MessageStat stat, long n = 1) => Interlocked.Add(ref Values[(int)stat], n);
 
     public long this[MessageStat stat] => Volatile.Read(ref Values[(int)stat]);
 

@@ -4,9 +4,9 @@ namespace Broker.Actors.Stats;
 
 /// <summary>
 /// This node's live statistics: every connection, channel and queue actor registers its stats
-/// object here for its lifetime; exchanges' counters live here by name (channels on any thread
-/// add to them). The node's ManagementActor samples the rates once a second and reports them to
-/// whichever node's management API asks. The hot path only increments fields of those objects.
+/// object here for its lifetime. The node's ManagementActor samples the rates once a second
+/// (node totals and exchanges' counters are sums over the channels, live and closed) and reports
+/// them to whichever node's management API asks. The hot path only increments fields.
 /// </summary>
 public sealed class StatsRegistry
 {
@@ -17,6 +17,12 @@ public sealed class StatsRegistry
 
     /// <summary>The counters of this node's channels that are gone (global totals never go back).</summary>
     private readonly MessageCounters _retired = new();
+
+    /// <summary>Publishes [in, out] per exchange of the channels that are gone.</summary>
+    private readonly Dictionary<(string VHost, string Name), long[]> _retiredExchanges = new();
+
+    /// <summary>A closing channel moves its counts to the retired ones and the sampler sums both under this lock: no count is seen twice or missed.</summary>
+    private readonly object _retireGate = new();
 
     /// <summary>Node-wide message totals (RabbitMQ's rabbitmq_global_* and the overview's message_stats); written by the sampler.</summary>
     public MessageCounters Global { get; } = new();
@@ -57,38 +63,88 @@ public sealed class StatsRegistry
 
     public void Remove(ChannelStats c)
     {
-        if (!_channels.TryRemove(c, out _))
+        lock (_retireGate)
         {
-            return;
+            if (!_channels.TryRemove(c, out _))
+            {
+                return;
+            }
+
+            for (int i = 0; i < MessageStats.Count; i++)
+            {
+                _retired.Values[i] += Volatile.Read(ref c.Counters.Values[i]);
+            }
+
+            foreach (var (exchange, counts) in c.ExchangePublishes)
+            {
+                var key = (c.VHost, exchange);
+                var retired = _retiredExchanges.TryGetValue(key, out var r) ? r : _retiredExchanges[key] = new long[2];
+                retired[0] += Volatile.Read(ref counts[0]);
+                retired[1] += Volatile.Read(ref counts[1]);
+            }
         }
 
         Lifecycle.Add(ref Lifecycle.ChannelsClosed);
-        for (int i = 0; i < MessageStats.Count; i++)
-        {
-            Interlocked.Add(ref _retired.Values[i], Volatile.Read(ref c.Counters.Values[i]));
-        }
     }
 
     public void Add(QueueStats q) => _queues[q] = 0;
 
     public void Remove(QueueStats q) => _queues.TryRemove(q, out _);
 
-    /// <summary>The counters of an exchange on this node (created on first use; kept while the exchange exists).</summary>
+    /// <summary>The counters of an exchange on this node (its channels' publishes to it), as of the last sample.</summary>
     public MessageCounters Exchange(string vhost, string name) => _exchanges.GetOrAdd((vhost, name), _ => new MessageCounters());
 
-    public void ForgetExchange(string vhost, string name) => _exchanges.TryRemove((vhost, name), out _);
+    /// <summary>Forgets a deleted exchange's counts (a namesake declared later starts from zero, for the channels that never published to the old one).</summary>
+    public void ForgetExchange(string vhost, string name)
+    {
+        lock (_retireGate)
+        {
+            _exchanges.TryRemove((vhost, name), out _);
+            _retiredExchanges.Remove((vhost, name));
+        }
+    }
 
-    /// <summary>Once a second: totals the channels' counters into <see cref="Global"/> and recomputes every rate.</summary>
+    /// <summary>Once a second: totals the channels' counters into <see cref="Global"/> and the exchanges', and recomputes every rate.</summary>
     public void Sample(long nowMs)
     {
-        var totals = _retired.Snapshot();
+        long[] totals;
+        var exchanges = new Dictionary<(string VHost, string Name), long[]>();
+        lock (_retireGate)
+        {
+            totals = _retired.Snapshot();
+            foreach (var (key, counts) in _retiredExchanges)
+            {
+                exchanges[key] = [counts[0], counts[1]];
+            }
+
+            foreach (var channel in _channels.Keys)
+            {
+                for (int i = 0; i < totals.Length; i++)
+                {
+                    totals[i] += Volatile.Read(ref channel.Counters.Values[i]);
+                }
+
+                foreach (var (exchange, counts) in channel.ExchangePublishes)
+                {
+                    var key = (channel.VHost, exchange);
+                    var sum = exchanges.TryGetValue(key, out var e) ? e : exchanges[key] = new long[2];
+                    sum[0] += Volatile.Read(ref counts[0]);
+                    sum[1] += Volatile.Read(ref counts[1]);
+                }
+            }
+        }
+
         foreach (var channel in _channels.Keys)
         {
             channel.Counters.Sample(nowMs);
-            for (int i = 0; i < totals.Length; i++)
-            {
-                totals[i] += Volatile.Read(ref channel.Counters.Values[i]);
-            }
+        }
+
+        foreach (var (key, counts) in exchanges)
+        {
+            var counters = Exchange(key.VHost, key.Name);
+            // Never below what was shown: a forgotten exchange's channel counts may still come back.
+            counters.Values[(int)MessageStat.PublishIn] = Math.Max(counters.Values[(int)MessageStat.PublishIn], counts[0]);
+            counters.Values[(int)MessageStat.PublishOut] = Math.Max(counters.Values[(int)MessageStat.PublishOut], counts[1]);
         }
 
         Array.Copy(totals, Global.Values, totals.Length);

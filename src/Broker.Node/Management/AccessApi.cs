@@ -12,7 +12,7 @@ public static class AccessApi
             .Where(u => !request.Access.Store.Permissions.Any(p => p.User == u.Name)).Select(UserJson))))
         .Map("GET", "users/{name}", request => Admin(request, () => request.Json(UserJson(User(request)))))
         .Map("PUT", "users/{name}", PutUser)
-        .Map("DELETE", "users/{name}", request => Change(request, new JsonObject { ["command"] = "delete_user", ["name"] = User(request).Name }))
+        .Map("DELETE", "users/{name}", request => Change(request, () => new JsonObject { ["command"] = "delete_user", ["name"] = User(request).Name }))
         .Map("GET", "users/{name}/permissions", request => Admin(request, () => request.List(request.Access.Store.Permissions
             .Where(p => p.User == User(request).Name).Select(PermissionJson))))
         .Map("GET", "users/{name}/topic-permissions", request => Admin(request, () => request.List(request.Access.Store.TopicPermissions
@@ -20,7 +20,7 @@ public static class AccessApi
         .Map("GET", "vhosts", VHosts)
         .Map("GET", "vhosts/{name}", VHost)
         .Map("PUT", "vhosts/{name}", PutVHost)
-        .Map("DELETE", "vhosts/{name}", request => Change(request, new JsonObject { ["command"] = "delete_vhost", ["name"] = VHostOf(request).Name }))
+        .Map("DELETE", "vhosts/{name}", request => Change(request, () => new JsonObject { ["command"] = "delete_vhost", ["name"] = VHostOf(request).Name }))
         .Map("GET", "vhosts/{name}/permissions", request => Admin(request, () => request.List(request.Access.Store.Permissions
             .Where(p => p.VHost == VHostOf(request).Name).Select(PermissionJson))))
         .Map("GET", "vhosts/{name}/topic-permissions", request => Admin(request, () => request.List(request.Access.Store.TopicPermissions
@@ -29,7 +29,7 @@ public static class AccessApi
         .Map("GET", "permissions/{vhost}/{user}", request => Admin(request, () => request.Json(PermissionJson(
             request.Access.Store.Permissions.Find(p => p.VHost == request["vhost"] && p.User == request["user"]) ?? throw ApiException.NotFound()))))
         .Map("PUT", "permissions/{vhost}/{user}", PutPermissions)
-        .Map("DELETE", "permissions/{vhost}/{user}", request => Change(request, new JsonObject
+        .Map("DELETE", "permissions/{vhost}/{user}", request => Change(request, () => new JsonObject
         {
             ["command"] = "clear_permissions",
             ["vhost"] = request["vhost"],
@@ -40,7 +40,7 @@ public static class AccessApi
         .Map("GET", "topic-permissions/{vhost}/{user}", request => Admin(request, () => request.List(request.Access.Store.TopicPermissions
             .Where(p => p.VHost == request["vhost"] && p.User == request["user"]).Select(TopicPermissionJson))))
         .Map("PUT", "topic-permissions/{vhost}/{user}", PutTopicPermissions)
-        .Map("DELETE", "topic-permissions/{vhost}/{user}", request => Change(request, new JsonObject
+        .Map("DELETE", "topic-permissions/{vhost}/{user}", request => Change(request, () => new JsonObject
         {
             ["command"] = "clear_topic_permissions",
             ["vhost"] = request["vhost"],
@@ -77,7 +77,9 @@ public static class AccessApi
     /// <summary>RabbitMQ's tags come as an array or a comma-separated string.</summary>
     public static JsonArray Tags(JsonNode? tags) => tags switch
     {
-        JsonArray array => new JsonArray(array.Select(t => (JsonNode?)JsonValue.Create((string?)t ?? string.Empty)).ToArray()),
+        JsonArray array => new JsonArray(array.Select(t => t is JsonValue v && v.TryGetValue(out string? tag)
+            ? (JsonNode?)JsonValue.Create(tag)
+            : throw ApiException.BadRequest($"tags must be strings, not {t?.ToJsonString() ?? "null"}")).ToArray()),
         JsonValue value when value.GetValueKind() == System.Text.Json.JsonValueKind.String => new JsonArray(value.GetValue<string>()
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(t => (JsonNode?)JsonValue.Create(t)).ToArray()),
         _ => new JsonArray(),
@@ -93,11 +95,12 @@ public static class AccessApi
 
     private static VirtualHost VHostOf(ApiRequest request) => request.Access.FindVHost(request["name"]) ?? throw ApiException.NotFound();
 
-    private static async Task Change(ApiRequest request, JsonObject command, int status = 204)
+    /// <summary>An administrator's change: the rights are checked before the command (and its lookups) is built.</summary>
+    private static async Task Change(ApiRequest request, Func<JsonObject> command)
     {
         request.User.RequireAdministrator();
-        await AdminCommands.SendAsync(request, command);
-        request.Http.Response.StatusCode = status;
+        await AdminCommands.SendAsync(request, command());
+        request.Http.Response.StatusCode = 204;
     }
 
     private static async Task PutUser(ApiRequest request)

@@ -48,6 +48,8 @@ public static class AmqpSession
             TopologyRecoveryEnabled = false,
             ClientProvidedName = $"management API ({request.User.Name})",
         };
+        // Marks the connection as the API's own: its close is not listed among the recent closes.
+        factory.ClientProperties[Broker.Actors.Connection.ConnectionActor.InternalClientProperty] = true;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(request.Http.RequestAborted);
         timeout.CancelAfter(Timeout);
         try
@@ -71,6 +73,12 @@ public static class AmqpSession
         catch (AlreadyClosedException e) when (e.ShutdownReason is { } reason)
         {
             throw AmqpOperationException.From(reason.ReplyCode, reason.ReplyText);
+        }
+        catch (BrokerUnreachableException e) when (e.InnerException is AuthenticationFailureException auth)
+        {
+            // The HTTP login passed, the node's own AMQP login did not (a loopback-only user, and the
+            // node's listener is not on loopback).
+            throw new AmqpOperationException(401, "not_authorised", $"the node refused the API's AMQP login for this user: {auth.Message}");
         }
     }
 

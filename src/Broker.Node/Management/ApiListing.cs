@@ -27,10 +27,17 @@ public static class ApiListing
         int total = items.Count;
         if (request.Query("name") is { Length: > 0 } name)
         {
-            bool regex = request.Query("use_regex") == "true";
-            items = items.Where(i => (string?)i["name"] is { } n &&
-                                     (regex ? System.Text.RegularExpressions.Regex.IsMatch(n, name) : n.Contains(name, StringComparison.Ordinal)))
-                .ToList();
+            var regex = request.Query("use_regex") == "true" ? NameRegex(name) : null;
+            try
+            {
+                items = items.Where(i => i["name"]?.GetValueKind() == System.Text.Json.JsonValueKind.String &&
+                                         (regex?.IsMatch(i["name"]!.GetValue<string>()) ?? i["name"]!.GetValue<string>().Contains(name, StringComparison.Ordinal)))
+                    .ToList();
+            }
+            catch (System.Text.RegularExpressions.RegexMatchTimeoutException)
+            {
+                throw ApiException.BadRequest($"name filter '{name}' takes too long to match");
+            }
         }
 
         int page = Math.Max(1, int.TryParse(pageText, NumberStyles.Integer, CultureInfo.InvariantCulture, out int p) ? p : 1);
@@ -47,6 +54,18 @@ public static class ApiListing
             ["page_size"] = size,
             ["total_count"] = total,
         };
+    }
+
+    private static System.Text.RegularExpressions.Regex NameRegex(string pattern)
+    {
+        try
+        {
+            return new System.Text.RegularExpressions.Regex(pattern, System.Text.RegularExpressions.RegexOptions.None, TimeSpan.FromMilliseconds(100));
+        }
+        catch (ArgumentException e)
+        {
+            throw ApiException.BadRequest($"name filter is not a regular expression: {e.Message}");
+        }
     }
 
     /// <summary>Only the named fields; a dotted name keeps its whole top-level field, as RabbitMQ does.</summary>

@@ -46,7 +46,10 @@ public sealed class ApiUser(User user, string password, AccessSnapshot access)
         }
     }
 
-    /// <summary>The vhost must exist (404) and the user must have permissions there (401), as in RabbitMQ.</summary>
+    /// <summary>
+    /// The vhost must exist (404) and the user must see it (401): permissions there, or the
+    /// monitoring tag. Changes run as the user over AMQP, so they still need its permissions.
+    /// </summary>
     public void RequireVHost(AccessSnapshot snapshot, string vhost)
     {
         if (snapshot.FindVHost(vhost) is null)
@@ -54,7 +57,7 @@ public sealed class ApiUser(User user, string password, AccessSnapshot access)
             throw ApiException.NotFound();
         }
 
-        if (!access.MayAccessVHost(user.Name, vhost) && !IsAdministrator)
+        if (!MaySee(vhost))
         {
             throw ApiException.NotAuthorised("User not authorised to access virtual host");
         }

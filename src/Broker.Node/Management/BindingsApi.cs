@@ -14,11 +14,20 @@ public static class BindingsApi
         .Map("GET", "bindings", request => List(request, null, _ => true))
         .Map("GET", "bindings/{vhost}", request => List(request, request["vhost"], _ => true))
         .Map("GET", "exchanges/{vhost}/{name}/bindings/source", request =>
-            List(request, request["vhost"], b => b.Source == Exchange(request)))
+        {
+            string exchange = Exchange(request);
+            return List(request, request["vhost"], b => b.Source == exchange);
+        })
         .Map("GET", "exchanges/{vhost}/{name}/bindings/destination", request =>
-            List(request, request["vhost"], b => b.ToExchange && b.Destination == Exchange(request)))
+        {
+            string exchange = Exchange(request);
+            return List(request, request["vhost"], b => b.ToExchange && b.Destination == exchange);
+        })
         .Map("GET", "queues/{vhost}/{name}/bindings", request =>
-            List(request, request["vhost"], b => !b.ToExchange && b.Destination == QueuesApi.Find(request, request["vhost"], request["name"]).Name))
+        {
+            string queue = QueuesApi.Find(request, request["vhost"], request["name"]).Name;
+            return List(request, request["vhost"], b => !b.ToExchange && b.Destination == queue);
+        })
         .Map("GET", "bindings/{vhost}/e/{source}/q/{destination}", request => Between(request, toExchange: false))
         .Map("GET", "bindings/{vhost}/e/{source}/e/{destination}", request => Between(request, toExchange: true))
         .Map("POST", "bindings/{vhost}/e/{source}/q/{destination}", request => Create(request, toExchange: false))

@@ -35,13 +35,21 @@ public static class ConnectionsApi
         await request.Json(ConnectionJson(connection));
     }
 
-    /// <summary>Closes the connection wherever it is with 320 CONNECTION_FORCED and the X-Reason header's text.</summary>
+    /// <summary>
+    /// Closes the connection wherever it is with 320 CONNECTION_FORCED and the X-Reason header's
+    /// text; administrators may close any, others only their own (as in RabbitMQ).
+    /// </summary>
     private static async Task Close(ApiRequest request)
     {
         request.Node.Invalidate();
         var view = await request.Node.ViewAsync();
         var connection = view.Connections.FirstOrDefault(c => c.Name == request["name"] && request.User.MaySeeConnectionOf(c.User))
                          ?? throw ApiException.NotFound();
+        if (!request.User.IsAdministrator && connection.User != request.User.Name)
+        {
+            throw ApiException.NotAuthorised("Not administrator user");
+        }
+
         string reason = request.Http.Request.Headers["X-Reason"].ToString() is { Length: > 0 } given ? given : "Closed via management plugin";
         if (!await ClusterView.CloseConnectionAsync(request.Node.Broker.Actors, connection.Name, reason))
         {
@@ -124,7 +132,7 @@ public static class ConnectionsApi
         ["timeout"] = c.Heartbeat,
         ["connected_at"] = c.ConnectedAt,
         ["client_properties"] = c.ClientProperties?.DeepClone() ?? new JsonObject(),
-        ["user_provided_name"] = (string?)c.ClientProperties?["connection_name"],
+        ["user_provided_name"] = c.ClientProperties?["connection_name"] is JsonValue name && name.TryGetValue(out string? text) ? text : null,
         ["recv_oct"] = c.RecvOct,
         ["recv_oct_details"] = StatsJson.Rate(c.RecvRate),
         ["recv_cnt"] = c.RecvCnt,

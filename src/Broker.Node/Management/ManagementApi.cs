@@ -38,6 +38,7 @@ public static class ManagementApi
                 throw ApiException.NotFound();
             }
 
+            RefuseCrossSiteWrite(http);
             var user = await ApiAuthentication.AuthenticateAsync(http, node);
             await handler(new ApiRequest(http, values, user, node));
         }
@@ -57,6 +58,26 @@ public static class ManagementApi
         {
             node.Broker.Actors.Log.Error(e, "HTTP API {0} {1} failed", http.Request.Method, raw);
             await WriteErrorAsync(http, 500, "internal_error", e.Message);
+        }
+    }
+
+    /// <summary>
+    /// A browser sends Origin (and Sec-Fetch-Site) with a write from a page; one from another site
+    /// must not act with credentials the browser remembered for this one. Tools send neither.
+    /// </summary>
+    private static void RefuseCrossSiteWrite(HttpContext http)
+    {
+        if (HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method))
+        {
+            return;
+        }
+
+        string origin = http.Request.Headers.Origin.ToString();
+        bool foreignOrigin = origin.Length > 0 && (!Uri.TryCreate(origin, UriKind.Absolute, out var o) ||
+                                                   !string.Equals(o.Authority, http.Request.Host.Value, StringComparison.OrdinalIgnoreCase));
+        if (foreignOrigin || http.Request.Headers["Sec-Fetch-Site"] == "cross-site")
+        {
+            throw new ApiException(403, "forbidden", "cross-site request refused");
         }
     }
 

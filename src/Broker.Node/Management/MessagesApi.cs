@@ -19,7 +19,7 @@ public static class MessagesApi
         long count = ApiBody.Number(body, "count", 1);
         string ackMode = ApiBody.Text(body, "ackmode") ?? "ack_requeue_true";
         string encoding = ApiBody.Text(body, "encoding") ?? "auto";
-        long truncate = ApiBody.Number(body, "truncate", long.MaxValue);
+        long truncate = Math.Max(0, ApiBody.Number(body, "truncate", long.MaxValue));
         if (ackMode is not ("ack_requeue_true" or "ack_requeue_false" or "reject_requeue_true" or "reject_requeue_false"))
         {
             throw ApiException.BadRequest($"unknown ackmode '{ackMode}'");

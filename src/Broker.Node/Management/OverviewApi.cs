@@ -34,12 +34,16 @@ public static class OverviewApi
         var samples = queues.Select(q => view.Queues.GetValueOrDefault((q.Definition.VHost, q.Name))).Where(s => s is not null).ToList();
         var totals = new long[MessageStats.Count];
         var rates = new double[MessageStats.Count];
-        foreach (var report in view.Reports)
+        // Monitoring users see the nodes' totals; others the traffic of the channels they may see.
+        var sources = request.User.IsMonitoring
+            ? view.Reports.Select(r => (r.Totals, r.Rates))
+            : view.Channels.Where(c => request.User.MaySeeConnectionOf(c.User)).Select(c => (c.Totals, c.Rates));
+        foreach (var (t, r) in sources)
         {
             for (int i = 0; i < totals.Length; i++)
             {
-                totals[i] += report.Totals[i];
-                rates[i] += report.Rates[i];
+                totals[i] += t[i];
+                rates[i] += r[i];
             }
         }
 
@@ -75,7 +79,7 @@ public static class OverviewApi
             },
             ["statistics_db_event_queue"] = 0,
             ["listeners"] = Listeners(request, view),
-            ["contexts"] = new JsonArray(view.Reports.Select(n => (JsonNode?)new JsonObject
+            ["contexts"] = new JsonArray(view.Reports.Where(_ => request.User.IsMonitoring).Select(n => (JsonNode?)new JsonObject
             {
                 ["node"] = n.Node.Name,
                 ["description"] = "Broker management",
@@ -125,6 +129,7 @@ public static class OverviewApi
 
     private static async Task Nodes(ApiRequest request, string? name)
     {
+        request.User.RequireMonitoring();
         var view = await request.Node.ViewAsync();
         var nodes = view.Reports.Select(r => NodeJson(r.Node, running: true))
             .Concat(view.Unreachable.Select(a => new JsonObject { ["name"] = a, ["running"] = false, ["type"] = "disc" }))

@@ -31,13 +31,23 @@ public static class PoliciesApi
 
     private static Policy Find(ApiRequest request)
     {
+        RequirePolicymaker(request);
         request.User.RequireVHost(request.Access, request["vhost"]);
         return request.Node.Broker.Context.Policies.All(request["vhost"]).FirstOrDefault(p => p.Name == request["name"])
                ?? throw ApiException.NotFound();
     }
 
+    private static void RequirePolicymaker(ApiRequest request)
+    {
+        if (!request.User.MayManagePolicies)
+        {
+            throw ApiException.NotAuthorised("Not policymaker user");
+        }
+    }
+
     private static Task List(ApiRequest request, string? vhost)
     {
+        RequirePolicymaker(request);
         if (vhost is not null)
         {
             request.User.RequireVHost(request.Access, vhost);
@@ -51,6 +61,7 @@ public static class PoliciesApi
     {
         string vhost = request["vhost"];
         string name = request["name"];
+        RequirePolicymaker(request);
         request.User.RequireVHost(request.Access, vhost);
         var body = await request.BodyAsync();
         bool existed = request.Node.Broker.Context.Policies.All(vhost).Any(p => p.Name == name);

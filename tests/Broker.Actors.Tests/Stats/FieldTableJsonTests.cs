@@ -26,6 +26,19 @@ public sealed class FieldTableJsonTests
     }
 
     [Fact]
+    public void Values_JSON_cannot_hold_become_strings_instead_of_failing()
+    {
+        var json = FieldTableJson.ToJson(new FieldTable
+        {
+            ["nan"] = double.NaN,
+            ["inf"] = float.PositiveInfinity,
+            ["tiny"] = new AmqpDecimal(40, 7),
+            ["money"] = new AmqpDecimal(2, -1050),
+        });
+        Assert.Equal("""{"nan":"NaN","inf":"Infinity","tiny":"7e-40","money":-10.50}""", json.ToJsonString());
+    }
+
+    [Fact]
     public void Json_arguments_become_the_types_RabbitMQs_management_gives_them()
     {
         var table = FieldTableJson.FromJson(JsonNode.Parse("""{"x-max-length":10,"x-overflow":"reject-publish","ratio":1.5,"on":false,"t":{"k":"v"},"a":[1,"s"]}"""));

@@ -60,20 +60,32 @@ public sealed class StatsTests
     }
 
     [Fact]
-    public void Exchange_counters_are_shared_by_name_and_safe_for_many_writers()
+    public void Exchange_counts_are_summed_over_the_channels_live_and_closed_and_forgotten_with_the_exchange()
     {
         var registry = new StatsRegistry();
-        Parallel.For(0, 8, _ =>
-        {
-            var counters = registry.Exchange("/", "orders");
-            for (int i = 0; i < 10_000; i++)
-            {
-                counters.Add(MessageStat.PublishIn);
-            }
-        });
-        Assert.Equal(80_000, registry.Exchange("/", "orders")[MessageStat.PublishIn]);
+        var connection = new ConnectionStats("c", "127.0.0.1", 1, "127.0.0.1", 5672, false);
+        var a = new ChannelStats(connection, 1, "/", "guest");
+        var b = new ChannelStats(connection, 2, "/", "guest");
+        registry.Add(a);
+        registry.Add(b);
+        var fromA = a.ExchangePublishes.GetOrAdd("orders", _ => new long[2]);
+        fromA[0] += 3;
+        fromA[1] += 2;
+        var fromB = b.ExchangePublishes.GetOrAdd("orders", _ => new long[2]);
+        fromB[0] += 4;
+        fromB[1] += 4;
+        registry.Sample(1000);
+        Assert.Equal(7, registry.Exchange("/", "orders")[MessageStat.PublishIn]);
+        Assert.Equal(6, registry.Exchange("/", "orders")[MessageStat.PublishOut]);
+
+        registry.Remove(a);
+        registry.Sample(2000);
+        Assert.Equal(7, registry.Exchange("/", "orders")[MessageStat.PublishIn]);
+
+        // Deleted: the closed channel's share goes; a live channel's counts for the name remain its own.
         registry.ForgetExchange("/", "orders");
-        Assert.Equal(0, registry.Exchange("/", "orders")[MessageStat.PublishIn]);
+        registry.Sample(3000);
+        Assert.Equal(4, registry.Exchange("/", "orders")[MessageStat.PublishIn]);
     }
 
     [Fact]
