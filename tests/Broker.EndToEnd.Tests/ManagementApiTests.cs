@@ -252,6 +252,10 @@ public sealed class ManagementApiTests : IClassFixture<ManagementFixture>
         Assert.Equal("running", (string?)connection["state"]);
         Assert.Equal("127.0.0.1", (string?)connection["peer_host"]);
         Assert.Equal(1, (int)connection["channels"]!);
+        Assert.Equal(0, (long)connection["message_stats"]!["publish"]!);
+        await ch.BasicPublishAsync("", "amq.no-such-queue-" + name, Body("x"));
+        await Wait.Until(async () => (long?)(await api.GetAsync($"api/connections/{Seg((string)connection["name"]!)}"))["message_stats"]?["drop_unroutable"] == 1,
+            "the connection's unroutable publish counted");
         Assert.Equal("PLAIN", (string?)connection["auth_mechanism"]);
         string connectionName = (string)connection["name"]!;
         Assert.Equal(connectionName, (string?)(await api.GetAsync($"api/connections/{Seg(connectionName)}"))["name"]);
