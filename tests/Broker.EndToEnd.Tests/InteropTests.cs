@@ -28,10 +28,7 @@ public sealed class InteropTests
         var interopDir = Path.Combine(root, "tests", "interop");
         var script = Path.Combine(interopDir, "amqplib-roundtrip.js");
         Assert.True(File.Exists(script), $"interop script not found at {script}");
-        if (!File.Exists(Path.Combine(interopDir, "node_modules", "amqplib", "package.json")))
-        {
-            Assert.Fail($"amqplib is not installed in {interopDir}/node_modules: run `npm ci --prefix tests/interop` from the repository root ({root}) first.");
-        }
+        await TestPrerequisites.EnsureInteropNpmPackagesAsync(root);
 
         var (exitCode, output) = await RunAsync("node", [script, _broker.Uri], root, ScriptTimeout);
 
@@ -119,21 +116,14 @@ public sealed class InteropTests
                 return;
             }
 
-            if (Environment.UserName == "root")
+            var (ok, output) = await TestPrerequisites.InstallDebianPackagesAsync("python3-pika", "python3-celery");
+            if (ok && (await RunAsync(DebianPython, ["-c", $"import {module}"], root, ScriptTimeout)).ExitCode == 0)
             {
-                var env = "DEBIAN_FRONTEND=noninteractive";
-                await RunAsync("/usr/bin/env", [env, "apt-get", "update", "-qq"], root, TimeSpan.FromMinutes(5));
-                var (code, output) = await RunAsync("/usr/bin/env",
-                    [env, "apt-get", "install", "-y", "-qq", "--no-install-recommends", "python3-pika", "python3-celery"], root, TimeSpan.FromMinutes(10));
-                if (code == 0 && (await RunAsync(DebianPython, ["-c", $"import {module}"], root, ScriptTimeout)).ExitCode == 0)
-                {
-                    return;
-                }
-
-                Assert.Fail($"installing python3-pika and python3-celery failed (exit {code}):\n{output}");
+                return;
             }
 
-            Assert.Fail($"{DebianPython} cannot import {module}: install python3-pika and python3-celery (`bash .ci/run` in {root} does).");
+            Assert.Fail($"{DebianPython} cannot import {module}, and installing python3-pika and python3-celery did not help " +
+                        $"(`bash .ci/run` in {root} installs them):\n{output}");
         }
         finally
         {

@@ -65,9 +65,16 @@ public sealed class PostgresServer : IAsyncDisposable
     public static async Task<PostgresServer> StartAsync()
     {
         var clock = Stopwatch.StartNew();
-        string bin = FindBinDirectory() ?? throw new InvalidOperationException(
-            "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: install Debian's postgresql package " +
-            "(.ci/run installs it: apt-get install postgresql)");
+        string? bin = FindBinDirectory();
+        if (bin is null)
+        {
+            // A fresh machine: install Debian's server (as root), so the test command needs nothing run before it.
+            var (_, output) = await TestPrerequisites.InstallDebianPackagesAsync("postgresql");
+            bin = FindBinDirectory() ?? throw new InvalidOperationException(
+                "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin and installing Debian's postgresql package " +
+                $"did not help (.ci/run installs it: apt-get install postgresql):\n{output}");
+        }
+
         bool asRoot = (await Run("id", new[] { "-u" }, null, TimeSpan.FromSeconds(10))).Trim() == "0";
 
         for (int attempt = 1; ; attempt++)

@@ -57,8 +57,8 @@ public sealed class WebUiTests : IClassFixture<WebUiFixture>, IAsyncLifetime
             return;
         }
 
-        var (code, output) = await DebianTools.RunWithOutputAsync("apt-get", "install -y -qq --no-install-recommends chromium", null, TimeSpan.FromMinutes(10));
-        Assert.True(code == 0 && File.Exists(Chromium), $"the browser tests need Debian's chromium (apt-get install chromium): {output}");
+        var (ok, output) = await TestPrerequisites.InstallDebianPackagesAsync("chromium");
+        Assert.True(ok && File.Exists(Chromium), $"the browser tests need Debian's chromium (apt-get install chromium): {output}");
     }
 
     /// <summary>A logged-in page; console errors and uncaught exceptions of the page are collected.</summary>
