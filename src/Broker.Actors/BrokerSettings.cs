@@ -23,6 +23,12 @@ public sealed record BrokerSettings
     /// <summary>How long the broker waits for close-ok after sending connection.close.</summary>
     public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// RabbitMQ's consumer_timeout: a delivery left unacknowledged longer closes its channel with
+    /// 406 (and the message is requeued); null for none.
+    /// </summary>
+    public TimeSpan? ConsumerTimeout { get; init; } = TimeSpan.FromMinutes(30);
+
     /// <summary>How long a handshake may take from TCP accept to connection.open.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

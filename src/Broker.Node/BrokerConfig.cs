@@ -22,6 +22,7 @@ public static class BrokerConfig
         ("BROKER_CHANNEL_MAX", "broker.amqp.channel-max"),
         ("BROKER_HEARTBEAT", "broker.amqp.heartbeat"),
         ("BROKER_MAX_MESSAGE_SIZE", "broker.amqp.max-message-size"),
+        ("BROKER_CONSUMER_TIMEOUT", "broker.amqp.consumer-timeout"),
         ("BROKER_DATA_DIR", "broker.data-dir"),
         ("BROKER_JOURNAL_PROVIDER", "broker.journal.provider"),
         ("BROKER_JOURNAL_CONNECTION", "broker.journal.connection-string"),
@@ -200,6 +201,9 @@ public static class BrokerConfig
             ChannelMax = (ushort)Number("broker.amqp.channel-max", 1, 65535),
             Heartbeat = (ushort)Number("broker.amqp.heartbeat", 0, 65535),
             MaxMessageSize = Number("broker.amqp.max-message-size", 1, 512L * 1024 * 1024),
+            ConsumerTimeout = c.GetString("broker.amqp.consumer-timeout") is "off" or "false"
+                ? null
+                : TimeSpan.FromMilliseconds(Number("broker.amqp.consumer-timeout", 1, long.MaxValue / 10_000)),
             DataDirectory = dataDir,
             DefaultUser = user,
             DefaultPassword = c.GetString("broker.default-pass") ?? string.Empty,

@@ -189,7 +189,7 @@ public sealed partial class ChannelActor
             ulong tag = ++_deliveryTag;
             if (!get.NoAck)
             {
-                _unacked[tag] = new UnackedDelivery(queue.Ref, m.Id);
+                _unacked[tag] = new UnackedDelivery(queue.Ref, m.Id, Environment.TickCount64);
                 _touchedQueues.Add(queue.Ref);
             }
 
@@ -235,7 +235,7 @@ public sealed partial class ChannelActor
         ulong tag = ++_deliveryTag;
         if (!d.NoAck)
         {
-            _unacked[tag] = new UnackedDelivery(d.QueueRef, d.Message.Id);
+            _unacked[tag] = new UnackedDelivery(d.QueueRef, d.Message.Id, Environment.TickCount64);
         }
 
         consumer.Written++;
@@ -457,6 +457,35 @@ public sealed partial class ChannelActor
         _pendingSettlements.Clear();
     }
 
+    /// <summary>
+    /// RabbitMQ's consumer_timeout: the oldest delivery still awaiting its ack (the lowest such
+    /// tag) went out longer ago than the timeout: the channel closes with 406, which requeues it.
+    /// </summary>
+    private void OnConsumerTimeoutCheck()
+    {
+        if (_broker.Settings.ConsumerTimeout is not { } timeout || _unacked.Count == 0 || _closed)
+        {
+            return;
+        }
+
+        for (ulong t = _lowestUnacked; t <= _deliveryTag; t++)
+        {
+            if (!_unacked.TryGetValue(t, out var oldest) || IsSettledInTx(t))
+            {
+                continue;
+            }
+
+            if (Environment.TickCount64 - oldest.SentAt > (long)timeout.TotalMilliseconds)
+            {
+                Fail(AmqpException.PreconditionFailed(
+                    $"delivery acknowledgement on channel {_number} timed out. Timeout value used: {(long)timeout.TotalMilliseconds} ms. " +
+                    "This timeout value can be configured, see consumers doc guide to learn more"));
+            }
+
+            return;
+        }
+    }
+
     private void ForgetConsumerStats(string tag) => _stats.Consumers = _stats.Consumers.RemoveAll(c => c.Tag == tag);
 
     /// <summary>A consumer of this channel: its queue, the deliveries written to the socket and how many of those the queue was told of.</summary>
@@ -468,5 +497,6 @@ public sealed partial class ChannelActor
         public long Reported { get; set; }
     }
 
-    private readonly record struct UnackedDelivery(IActorRef Queue, long MessageId);
+    /// <summary>A delivery awaiting its ack: where it came from, and when it went out (Environment.TickCount64), for the consumer timeout.</summary>
+    private readonly record struct UnackedDelivery(IActorRef Queue, long MessageId, long SentAt);
 }

@@ -102,6 +102,7 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
         Receive<Flush>(_ => FlushNow());
         Receive<ConfirmCheck>(_ => OnConfirmCheck());
         Receive<CreditProbeTick>(_ => OnCreditProbeTick());
+        Receive<ConsumerTimeoutCheck>(_ => OnConsumerTimeoutCheck());
         Receive<DeliveryCreditTick>(_ => OnDeliveryCreditTick());
         Receive<ChannelProtocolError>(e => Fail(e.Error));
     }
@@ -379,7 +380,16 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
         _held.Clear();
     }
 
-    protected override void PreStart() => _broker.Stats.Add(_stats);
+    protected override void PreStart()
+    {
+        _broker.Stats.Add(_stats);
+        if (_broker.Settings.ConsumerTimeout is { } timeout)
+        {
+            // Checked a few times per timeout, at most once a second and at least once a minute.
+            var interval = TimeSpan.FromTicks(Math.Clamp(timeout.Ticks / 4, TimeSpan.TicksPerSecond / 4, TimeSpan.TicksPerMinute));
+            Timers.StartPeriodicTimer("consumer-timeout", ConsumerTimeoutCheck.Instance, interval);
+        }
+    }
 
     protected override void PostStop()
     {

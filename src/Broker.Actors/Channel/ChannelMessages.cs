@@ -50,3 +50,9 @@ internal sealed class TxCommitted : INoSerializationVerificationNeeded
 {
     public static readonly TxCommitted Instance = new();
 }
+
+/// <summary>Self-message: is the oldest unacknowledged delivery older than the consumer timeout?</summary>
+internal sealed class ConsumerTimeoutCheck : INoSerializationVerificationNeeded
+{
+    public static readonly ConsumerTimeoutCheck Instance = new();
+}
