@@ -273,6 +273,17 @@ public sealed class RawProtocolTests
     }
 
     [Fact]
+    public async Task RecoverWithoutRequeueIsNotImplemented540AsInRabbitMQ()
+    {
+        await using var c = await RawAmqpClient.OpenAsync(_broker.Port);
+        await c.SendAsync(1, new ChannelOpen());
+        await c.ExpectAsync<ChannelOpenOk>();
+        await c.SendAsync(1, new BasicRecover { Requeue = false });
+        var close = await ExpectConnectionClose(c, ReplyCode.NotImplemented);
+        Assert.Equal("NOT_IMPLEMENTED - requeue=false", close.ReplyText);
+    }
+
+    [Fact]
     public async Task AccessRequestIsAnsweredForOldClients()
     {
         await using var c = await RawAmqpClient.OpenAsync(_broker.Port);

@@ -307,9 +307,13 @@ public sealed partial class ChannelActor
 
     private void OnRecover(bool requeue, bool reply)
     {
-        // requeue=false asks for redelivery to the same consumer; this broker requeues in both cases
-        // (the messages come again, marked redelivered, possibly to another consumer of the queue).
-        _ = requeue;
+        // requeue=false asks for redelivery to the same consumer, which RabbitMQ does not implement:
+        // it closes the connection with 540 NOT_IMPLEMENTED - requeue=false (checked against 3.10.8).
+        if (!requeue)
+        {
+            throw AmqpException.NotImplemented("requeue=false");
+        }
+
         var tags = _unacked.Keys.ToList();
         Settle(tags, Settlement.Requeue);
         if (reply)
