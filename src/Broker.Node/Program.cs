@@ -52,11 +52,13 @@ catch (Exception e) when (e is not OutOfMemoryException)
 }
 
 var server = node.Server;
-Console.WriteLine($"broker: AMQP 0-9-1 listening on {server.Endpoint} (data in {server.Context.Settings.DataDirectory})");
+// The management line first: whoever waits for the "listening" line can then read both.
 if (node.Management?.Endpoint is { } http)
 {
     Console.WriteLine($"broker: management UI and HTTP API on http://{http}/");
 }
+
+Console.WriteLine($"broker: AMQP 0-9-1 listening on {server.Endpoint} (data in {server.Context.Settings.DataDirectory})");
 
 var stopped = await Task.WhenAny(stop.Task, server.Terminated.Task);
 if (stopped != stop.Task)

@@ -36,8 +36,16 @@ public sealed class NodeProcess : IAsyncDisposable
 
     public int Port { get; }
 
-    /// <summary>The node's management API port (0 if the caller turned it off).</summary>
-    public int ManagementPort { get; private init; }
+    /// <summary>The node's management API port, from the line it prints before its ready line.</summary>
+    public int ManagementPort
+    {
+        get
+        {
+            var match = System.Text.RegularExpressions.Regex.Match(Output, @"management UI and HTTP API on http://[^ ]+:(\d+)/");
+            return match.Success ? int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture)
+                : throw new InvalidOperationException($"{this} printed no management address (BROKER_MANAGEMENT_PORT off?)");
+        }
+    }
 
     public Uri ManagementUri => new($"http://127.0.0.1:{ManagementPort}/");
 
@@ -136,18 +144,16 @@ public sealed class NodeProcess : IAsyncDisposable
         psi.Environment["BROKER_BIND_ADDRESS"] = "127.0.0.1";
         psi.Environment["BROKER_LOG_LEVEL"] = "INFO";
         psi.Environment["BROKER_DATA_DIR"] = dataDir;
-        // Its own management port (never RabbitMQ's 15672, which a reference broker may hold); no Prometheus listener.
-        psi.Environment["BROKER_MANAGEMENT_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture);
+        // Any free management port, bound by the node itself (a port picked here could be taken before
+        // the node binds it); read from its start-up line. No Prometheus listener.
+        psi.Environment["BROKER_MANAGEMENT_PORT"] = "0";
         psi.Environment["BROKER_PROMETHEUS_PORT"] = "off";
         foreach (var (k, v) in env)
         {
             psi.Environment[k] = v;
         }
 
-        var node = new NodeProcess(new Process { StartInfo = psi, EnableRaisingEvents = true }, p, dataDir, owned)
-        {
-            ManagementPort = int.TryParse(psi.Environment["BROKER_MANAGEMENT_PORT"], out int mp) ? mp : 0,
-        };
+        var node = new NodeProcess(new Process { StartInfo = psi, EnableRaisingEvents = true }, p, dataDir, owned);
         try
         {
             await node.RunAsync(startTimeout ?? DefaultStartTimeout);
