@@ -104,6 +104,12 @@ internal static class AdminClient
         var factory = new ConnectionFactory { Uri = new Uri(uri), AutomaticRecoveryEnabled = false, ClientProvidedName = "broker-cli" };
         await using var connection = await factory.CreateConnectionAsync(timeout.Token);
         await using var channel = await connection.CreateChannelAsync(cancellationToken: timeout.Token);
+        return await AskAsync(channel, command, timeout.Token);
+    }
+
+    /// <summary>Publishes the command to the admin endpoint on the channel and waits for its answer (a direct reply).</summary>
+    public static async Task<JsonObject> AskAsync(IChannel channel, JsonObject command, CancellationToken ct)
+    {
         var answer = new TaskCompletionSource<JsonObject>(TaskCreationOptions.RunContinuationsAsynchronously);
         var consumer = new AsyncEventingBasicConsumer(channel);
         consumer.ReceivedAsync += (_, ea) =>
@@ -111,9 +117,9 @@ internal static class AdminClient
             answer.TrySetResult(JsonNode.Parse(Encoding.UTF8.GetString(ea.Body.Span))!.AsObject());
             return Task.CompletedTask;
         };
-        await channel.BasicConsumeAsync("amq.rabbitmq.reply-to", autoAck: true, consumer, timeout.Token);
+        await channel.BasicConsumeAsync("amq.rabbitmq.reply-to", autoAck: true, consumer, ct);
         var props = new BasicProperties { ReplyTo = "amq.rabbitmq.reply-to", ContentType = "application/json" };
-        await channel.BasicPublishAsync("", "amq.broker.admin", false, props, Encoding.UTF8.GetBytes(command.ToJsonString()), timeout.Token);
-        return await answer.Task.WaitAsync(timeout.Token);
+        await channel.BasicPublishAsync("", "amq.broker.admin", false, props, Encoding.UTF8.GetBytes(command.ToJsonString()), ct);
+        return await answer.Task.WaitAsync(ct);
     }
 }

@@ -82,7 +82,7 @@ public sealed partial class ChannelActor
                 var list = new JsonArray();
                 foreach (var p in _broker.Policies.All(vhost))
                 {
-                    list.Add(PolicyJson(p));
+                    list.Add(p.ToJson());
                 }
 
                 Answer(new JsonObject { ["ok"] = true, ["policies"] = list });
@@ -149,25 +149,6 @@ public sealed partial class ChannelActor
     }
 
     private static JsonObject Failure(string reason) => new() { ["ok"] = false, ["error"] = reason };
-
-    private static JsonObject PolicyJson(Policy p)
-    {
-        var definition = new JsonObject();
-        foreach (var (key, value) in p.Definition)
-        {
-            definition[key] = FieldValues.AsLong(value) is { } n ? JsonValue.Create(n) : JsonValue.Create(FieldValues.AsString(value));
-        }
-
-        return new JsonObject
-        {
-            ["vhost"] = p.VHost,
-            ["name"] = p.Name,
-            ["pattern"] = p.Pattern,
-            ["apply-to"] = p.ApplyTo,
-            ["priority"] = p.Priority,
-            ["definition"] = definition,
-        };
-    }
 
     private static FieldTable ToTable(JsonObject json)
     {

@@ -37,38 +37,51 @@ public sealed class Authenticator
     /// <summary>The authenticated user, or null with the reason (for the log) in <paramref name="failure"/>.</summary>
     public User? Authenticate(string mechanism, byte[] response, EndPoint? remote, string? certificateUser, out string failure)
     {
-        var snapshot = _access.Current;
-        User? user;
-        string? name;
         switch (mechanism)
         {
             case "PLAIN":
             case "AMQPLAIN":
-                (name, string? password) = mechanism == "PLAIN" ? ParsePlain(response) : ParseAmqPlain(response);
-                user = name is null || password is null ? null : snapshot.Authenticate(name, password);
-                if (user is null)
+                var (name, password) = mechanism == "PLAIN" ? ParsePlain(response) : ParseAmqPlain(response);
+                if (name is null || password is null)
                 {
-                    failure = name is not null && snapshot.FindUser(name) is null
-                        ? $"user '{name}' - invalid credentials (no such user)"
-                        : $"user '{name}' - invalid credentials";
+                    failure = $"user '{name}' - invalid credentials";
                     return null;
                 }
 
-                break;
+                return Authenticate(name, password, remote, out failure);
             case "EXTERNAL" when certificateUser is not null:
-                name = certificateUser;
-                user = snapshot.FindUser(certificateUser);
+                var user = _access.Current.FindUser(certificateUser);
                 if (user is null)
                 {
                     failure = $"user '{certificateUser}' (the client certificate's CN) does not exist";
                     return null;
                 }
 
-                break;
+                return FromAllowedAddress(user, remote, out failure);
             default:
                 throw AmqpException.CommandInvalid($"unknown authentication mechanism '{mechanism}'");
         }
+    }
 
+    /// <summary>A user name and password (AMQP PLAIN/AMQPLAIN, the HTTP API's Basic auth) from this address, or null with the reason.</summary>
+    public User? Authenticate(string name, string password, EndPoint? remote, out string failure)
+    {
+        var snapshot = _access.Current;
+        var user = snapshot.Authenticate(name, password);
+        if (user is null)
+        {
+            failure = snapshot.FindUser(name) is null
+                ? $"user '{name}' - invalid credentials (no such user)"
+                : $"user '{name}' - invalid credentials";
+            return null;
+        }
+
+        return FromAllowedAddress(user, remote, out failure);
+    }
+
+    /// <summary>A loopback-only user (guest) from anywhere else is refused.</summary>
+    private User? FromAllowedAddress(User user, EndPoint? remote, out string failure)
+    {
         if (_loopbackUsers.Contains(user.Name) && !IsLoopback(remote))
         {
             failure = $"user '{user.Name}' can only connect via localhost";

@@ -11,6 +11,18 @@ namespace Broker.Actors.Policies;
 public sealed record Policy(string VHost, string Name, string Pattern, string ApplyTo, int Priority, FieldTable Definition)
 {
     public const string Queues = "queues";
+
+    /// <summary>The policy as RabbitMQ writes one (HTTP API, definitions files, the admin endpoint's listing).</summary>
+    public System.Text.Json.Nodes.JsonObject ToJson() => new()
+    {
+        ["vhost"] = VHost,
+        ["name"] = Name,
+        ["pattern"] = Pattern,
+        ["apply-to"] = ApplyTo,
+        ["definition"] = Management.FieldTableJson.ToJson(Definition),
+        ["priority"] = Priority,
+    };
+
     public const string Exchanges = "exchanges";
     public const string All = "all";
 

@@ -1,33 +1,17 @@
-using System.Text;
 using System.Text.Json.Nodes;
-using RabbitMQ.Client;
-using RabbitMQ.Client.Events;
 
 namespace Broker.Node.Management;
 
 /// <summary>
 /// Changes to users, vhosts, permissions and policies go to the node's admin endpoint as the
 /// request's user, like the command line's: the same authorisation (administrator, policymaker)
-/// and the same cluster-wide application as rabbitmqctl-style commands.
+/// and the same cluster-wide application as rabbitmqctl-style commands (AdminClient.AskAsync).
 /// </summary>
 public static class AdminCommands
 {
     public static async Task<JsonObject> SendAsync(ApiRequest request, JsonObject command)
     {
-        var answer = await AmqpSession.RunAsync(request, ConnectVHost(request), async (channel, ct) =>
-        {
-            var reply = new TaskCompletionSource<JsonObject>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var consumer = new AsyncEventingBasicConsumer(channel);
-            consumer.ReceivedAsync += (_, ea) =>
-            {
-                reply.TrySetResult(JsonNode.Parse(Encoding.UTF8.GetString(ea.Body.Span))!.AsObject());
-                return Task.CompletedTask;
-            };
-            await channel.BasicConsumeAsync("amq.rabbitmq.reply-to", autoAck: true, consumer, ct);
-            var props = new BasicProperties { ReplyTo = "amq.rabbitmq.reply-to", ContentType = "application/json" };
-            await channel.BasicPublishAsync("", "amq.broker.admin", false, props, Encoding.UTF8.GetBytes(command.ToJsonString()), ct);
-            return await reply.Task.WaitAsync(ct);
-        });
+        var answer = await AmqpSession.RunAsync(request, ConnectVHost(request), (channel, ct) => AdminClient.AskAsync(channel, command, ct));
         if ((bool?)answer["ok"] == true)
         {
             return answer;

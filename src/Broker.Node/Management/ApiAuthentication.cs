@@ -41,12 +41,7 @@ public static class ApiAuthentication
 
         var remote = http.Connection.RemoteIpAddress is { } address ? new IPEndPoint(address, http.Connection.RemotePort) : null;
         var access = broker.Access.Current;
-        var user = access.Authenticate(name, password);
-        if (user is not null && broker.Settings.LoopbackUsers.Contains(user.Name) && !IsLoopback(remote?.Address))
-        {
-            user = null;
-        }
-
+        var user = node.Authenticator.Authenticate(name, password, remote, out string failure);
         if (user is null)
         {
             broker.LoginFailures.Failed(remote, name);
@@ -60,7 +55,7 @@ public static class ApiAuthentication
 
         if (user is null)
         {
-            node.Broker.Actors.Log.Warning("HTTP API login of user '{0}' from {1} refused", name, remote);
+            node.Broker.Actors.Log.Warning("HTTP API login from {0} refused: {1}", remote, failure);
             Challenge(http);
             throw new ApiException(401, "not_authorized", "Login failed");
         }
@@ -82,7 +77,4 @@ public static class ApiAuthentication
             http.Response.Headers.WWWAuthenticate = Realm;
         }
     }
-
-    private static bool IsLoopback(IPAddress? address) =>
-        address is not null && (IPAddress.IsLoopback(address) || (address.IsIPv4MappedToIPv6 && IPAddress.IsLoopback(address.MapToIPv4())));
 }

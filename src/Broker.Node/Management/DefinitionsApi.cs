@@ -50,7 +50,7 @@ public static class DefinitionsApi
             json["global_parameters"] = new JsonArray();
         }
 
-        json["policies"] = Array(vhosts.SelectMany(v => ctx.Policies.All(v)).Select(PoliciesApi.PolicyJson));
+        json["policies"] = Array(vhosts.SelectMany(v => ctx.Policies.All(v)).Select(p => p.ToJson()));
         json["queues"] = Array(vhosts.SelectMany(v => QueuesApi.All(ctx, v)).Where(q => !q.Definition.Exclusive).Select(q => new JsonObject
         {
             ["name"] = q.Name,

@@ -16,6 +16,10 @@ public sealed class ManagementNode(BrokerServer broker)
 
     public BrokerServer Broker { get; } = broker;
 
+    /// <summary>The AMQP connections' own password and loopback checks, used for the API's Basic auth.</summary>
+    public Broker.Actors.Connection.Authenticator Authenticator { get; } =
+        new(broker.Context.Access, broker.Context.Settings.LoopbackUsers);
+
     /// <summary>The cluster's statistics: every node's report, collected at most once per ViewLifetime.</summary>
     public Task<ClusterView> ViewAsync()
     {

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Broker.Actors.Management;
 using Broker.Actors.Policies;
 
 namespace Broker.Node.Management;
@@ -10,7 +9,7 @@ public static class PoliciesApi
     public static void Map(ApiRouter r) => r
         .Map("GET", "policies", request => List(request, null))
         .Map("GET", "policies/{vhost}", request => List(request, request["vhost"]))
-        .Map("GET", "policies/{vhost}/{name}", request => request.Json(PolicyJson(Find(request))))
+        .Map("GET", "policies/{vhost}/{name}", request => request.Json(Find(request).ToJson()))
         .Map("PUT", "policies/{vhost}/{name}", Put)
         .Map("DELETE", "policies/{vhost}/{name}", async request =>
         {
@@ -18,16 +17,6 @@ public static class PoliciesApi
             await AdminCommands.SendAsync(request, new JsonObject { ["command"] = "clear_policy", ["vhost"] = policy.VHost, ["name"] = policy.Name });
             await request.NoContent();
         });
-
-    public static JsonObject PolicyJson(Policy p) => new()
-    {
-        ["vhost"] = p.VHost,
-        ["name"] = p.Name,
-        ["pattern"] = p.Pattern,
-        ["apply-to"] = p.ApplyTo,
-        ["definition"] = FieldTableJson.ToJson(p.Definition),
-        ["priority"] = p.Priority,
-    };
 
     private static Policy Find(ApiRequest request)
     {
@@ -54,7 +43,7 @@ public static class PoliciesApi
         }
 
         var vhosts = vhost is not null ? [vhost] : request.Access.Store.VHosts.Select(v => v.Name).Where(request.User.MaySee);
-        return request.List(vhosts.SelectMany(v => request.Node.Broker.Context.Policies.All(v)).Select(PolicyJson));
+        return request.List(vhosts.SelectMany(v => request.Node.Broker.Context.Policies.All(v)).Select(p => p.ToJson()));
     }
 
     private static async Task Put(ApiRequest request)
