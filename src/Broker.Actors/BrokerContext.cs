@@ -19,6 +19,7 @@ public sealed class BrokerContext
     {
         Settings = settings;
         Routes.Policies = Policies;
+        Connections = new Connection.ConnectionRegistry(Stats.Lifecycle);
         Topology = new TopologyReplicator(Routes, Queues, Policies, Access);
     }
 
@@ -28,7 +29,8 @@ public sealed class BrokerContext
     public Policies.PolicyTable Policies { get; } = new();
     public Access.AccessTable Access { get; } = new();
     public TopologyReplicator Topology { get; }
-    public Connection.ConnectionRegistry Connections { get; } = new();
+    /// <summary>This node's connections, with what each reports of itself (also what the management API lists).</summary>
+    public Connection.ConnectionRegistry Connections { get; }
     public Connection.LoginThrottle LoginFailures { get; } = new();
 
     /// <summary>This node's connections', channels', queues' and exchanges' statistics, for the management API.</summary>

@@ -472,7 +472,7 @@ public sealed class BrokerServer : IAsyncDisposable
         var actor = Actors.ActorOf(
             Props.Create(() => new ConnectionActor(ctx, outbound, remote, stats, certificateUser)),
             $"connection-{Interlocked.Increment(ref _connectionSeq)}");
-        Context.Connections.Add(actor);
+        Context.Connections.Add(actor, stats);
 
         var inbound = Flow.Create<ByteString>()
             .Via(new FrameDecoderStage(s.FrameMax, s.MaxMessageSize, stats))

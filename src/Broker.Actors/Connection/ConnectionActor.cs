@@ -138,15 +138,12 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _log.Info("accepting AMQP connection {0} ({1})", _name, _remote);
-        _stats.Actor = Self;
-        _broker.Stats.Add(_stats);
         Timers.StartSingleTimer("handshake", HandshakeTimeout.Instance, _broker.Settings.HandshakeTimeout);
     }
 
     protected override void PostStop()
     {
         _broker.Connections.Remove(Self);
-        _broker.Stats.Remove(_stats);
         if (_spokeAmqp && !_managementSession)
         {
             _broker.Stats.Closed.Add(_closeReason ?? Closed(0, "connection closed", "broker"));
@@ -408,7 +405,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
 
         _vhost = vhost.Name;
-        _broker.Connections.Opened(Self, _vhost, _user);
+        // From here the registry counts it in its vhost (connection limits, a deleted vhost closes it).
         _stats.VHost = _vhost;
         _stats.State = "running";
         _phase = Phase.Open;

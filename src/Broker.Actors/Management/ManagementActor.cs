@@ -37,7 +37,13 @@ public sealed class ManagementActor : ReceiveActor, IWithTimers
 
     private void Sample()
     {
-        _broker.Stats.Sample(Environment.TickCount64);
+        long now = Environment.TickCount64;
+        _broker.Stats.Sample(now);
+        foreach (var connection in _broker.Connections.Stats)
+        {
+            connection.Sample(now);
+        }
+
         // Counters of exchanges deleted since (with their vhost, for the default exchange) go with them.
         foreach (var ((vhost, name), _) in _broker.Stats.Exchanges)
         {
@@ -50,15 +56,14 @@ public sealed class ManagementActor : ReceiveActor, IWithTimers
 
     private void OnClose(CloseConnectionByName close)
     {
-        var connection = _broker.Stats.Connections.FirstOrDefault(c => c.Name == close.Name);
-        if (connection?.Actor is { } actor)
+        var actor = _broker.Connections.Find(close.Name);
+        if (actor is not null)
         {
-            _log.Info("closing connection {0} (vhost: '{1}', user: '{2}') on request of the management API: {3}",
-                connection.Name, connection.VHost, connection.User, close.Reason);
+            _log.Info("closing connection {0} on request of the management API: {1}", close.Name, close.Reason);
             actor.Tell(new ForceClose(close.Reason));
         }
 
-        Sender.Tell(new ConnectionCloseResult(connection?.Actor is not null));
+        Sender.Tell(new ConnectionCloseResult(actor is not null));
     }
 
     private sealed class SampleTick

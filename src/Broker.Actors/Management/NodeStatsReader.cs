@@ -11,7 +11,7 @@ public static class NodeStatsReader
     {
         var stats = broker.Stats;
         string node = broker.Settings.NodeName;
-        var connections = stats.Connections.Select(c => new ConnectionSample(
+        var connections = broker.Connections.Stats.Select(c => new ConnectionSample(
             c.Name, node, c.User, c.VHost, c.PeerHost, c.PeerPort, c.Host, c.Port, c.Ssl, c.State, c.AuthMechanism,
             c.ClientProperties?.DeepClone().AsObject(), c.ConnectedAt, c.FrameMax, c.ChannelMax, c.Heartbeat, c.Channels,
             Volatile.Read(ref c.ReceivedBytes), Volatile.Read(ref c.ReceivedFrames), Volatile.Read(ref c.SentBytes),

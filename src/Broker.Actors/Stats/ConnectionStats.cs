@@ -16,9 +16,6 @@ public sealed class ConnectionStats(string name, string peerHost, int peerPort, 
     public bool Ssl { get; } = ssl;
     public long ConnectedAt { get; } = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
-    /// <summary>The ConnectionActor, which the management API's DELETE closes.</summary>
-    public Akka.Actor.IActorRef? Actor { get; set; }
-
     /// <summary>"starting", "tuning", "opening", "running", "blocked" (publishes held by a queue) or "closing".</summary>
     public volatile string State = "starting";
     public volatile string User = string.Empty;

@@ -3,14 +3,13 @@ using System.Collections.Concurrent;
 namespace Broker.Actors.Stats;
 
 /// <summary>
-/// This node's live statistics: every connection, channel and queue actor registers its stats
-/// object here for its lifetime. The node's ManagementActor samples the rates once a second
+/// This node's live statistics: every channel and queue actor registers its stats object here for
+/// its lifetime (connections' are in the node's ConnectionRegistry). The node's ManagementActor samples the rates once a second
 /// (node totals and exchanges' counters are sums over the channels, live and closed) and reports
 /// them to whichever node's management API asks. The hot path only increments fields.
 /// </summary>
 public sealed class StatsRegistry
 {
-    private readonly ConcurrentDictionary<ConnectionStats, byte> _connections = new();
     private readonly ConcurrentDictionary<ChannelStats, byte> _channels = new();
     private readonly ConcurrentDictionary<QueueStats, byte> _queues = new();
     private readonly ConcurrentDictionary<(string VHost, string Name), MessageCounters> _exchanges = new();
@@ -33,27 +32,11 @@ public sealed class StatsRegistry
 
     public JournalWriteHistogram JournalWrites { get; } = new();
 
-    public IEnumerable<ConnectionStats> Connections => _connections.Keys;
-
     public IEnumerable<ChannelStats> Channels => _channels.Keys;
 
     public IEnumerable<QueueStats> Queues => _queues.Keys;
 
     public IEnumerable<KeyValuePair<(string VHost, string Name), MessageCounters>> Exchanges => _exchanges;
-
-    public void Add(ConnectionStats c)
-    {
-        _connections[c] = 0;
-        Lifecycle.Add(ref Lifecycle.ConnectionsOpened);
-    }
-
-    public void Remove(ConnectionStats c)
-    {
-        if (_connections.TryRemove(c, out _))
-        {
-            Lifecycle.Add(ref Lifecycle.ConnectionsClosed);
-        }
-    }
 
     public void Add(ChannelStats c)
     {
@@ -149,11 +132,6 @@ public sealed class StatsRegistry
 
         Array.Copy(totals, Global.Values, totals.Length);
         Global.Sample(nowMs);
-        foreach (var connection in _connections.Keys)
-        {
-            connection.Sample(nowMs);
-        }
-
         foreach (var queue in _queues.Keys)
         {
             queue.Counters.Sample(nowMs);
