@@ -28,6 +28,9 @@ internal sealed class Producer(int id, string queue, BenchOptions options, RunCo
     public long Nacked => Volatile.Read(ref _nacked);
     public long Failed => Volatile.Read(ref _failed);
 
+    /// <summary>Publish-to-confirm times in the measured window, and the longest one with the moment it ended.</summary>
+    public ConfirmLatency ConfirmLatency { get; } = new();
+
     public async Task RunAsync(IChannel channel)
     {
         try
@@ -106,6 +109,7 @@ internal sealed class Producer(int id, string queue, BenchOptions options, RunCo
                 body = new byte[options.Size];
             }
             Fill(body, id, seq);
+            long sent = Stopwatch.GetTimestamp();
             ValueTask pending;
             try
             {
@@ -122,13 +126,13 @@ internal sealed class Producer(int id, string queue, BenchOptions options, RunCo
             if (pending.IsCompletedSuccessfully)
             {
                 pending.GetAwaiter().GetResult();
-                OnConfirmed(seq - 1);
+                OnConfirmed(seq - 1, sent);
                 pool.Enqueue(body);
                 window.Release();
             }
             else
             {
-                _ = TrackConfirmAsync(pending, seq - 1, body, window, pool);
+                _ = TrackConfirmAsync(pending, seq - 1, sent, body, window, pool);
             }
         }
 
@@ -139,12 +143,12 @@ internal sealed class Producer(int id, string queue, BenchOptions options, RunCo
         }
     }
 
-    private async Task TrackConfirmAsync(ValueTask pending, long seq, byte[] body, SemaphoreSlim window, ConcurrentQueue<byte[]> pool)
+    private async Task TrackConfirmAsync(ValueTask pending, long seq, long sent, byte[] body, SemaphoreSlim window, ConcurrentQueue<byte[]> pool)
     {
         try
         {
             await pending.ConfigureAwait(false);
-            OnConfirmed(seq);
+            OnConfirmed(seq, sent);
         }
         catch (PublishException)
         {
@@ -168,8 +172,13 @@ internal sealed class Producer(int id, string queue, BenchOptions options, RunCo
         }
     }
 
-    private void OnConfirmed(long seq)
+    private void OnConfirmed(long seq, long sent)
     {
+        if (ctl.Measuring)
+        {
+            ConfirmLatency.Record(sent, Stopwatch.GetTimestamp());
+        }
+
         Expected.Set(seq);
         Interlocked.Increment(ref _confirmed);
     }

@@ -400,6 +400,15 @@ internal sealed class Results
             hist.Add(c.Latency);
         }
         Latency = hist;
+        var confirmHist = new LatencyHistogram();
+        long longest = 0;
+        DateTime longestAt = default;
+        foreach (Producer p in producers)
+        {
+            p.ConfirmLatency.AddTo(confirmHist, ref longest, ref longestAt);
+        }
+        ConfirmLatency = confirmHist;
+        LongestConfirmAt = longestAt;
         Published = producers.Sum(p => p.Published);
         Confirmed = producers.Sum(p => p.Confirmed);
         Nacked = producers.Sum(p => p.Nacked);
@@ -427,6 +436,12 @@ internal sealed class Results
     public double ConfirmRate { get; }
     public double ConsumeRate { get; }
     public LatencyHistogram Latency { get; }
+
+    /// <summary>Publish-to-confirm times (with --confirms) in the measured window.</summary>
+    public LatencyHistogram ConfirmLatency { get; }
+
+    /// <summary>When (UTC) the longest confirm of the window arrived: the stall to look up in the broker's log.</summary>
+    public DateTime LongestConfirmAt { get; }
     public long Published { get; }
     public long Confirmed { get; }
     public long Nacked { get; }
@@ -465,6 +480,16 @@ internal sealed class Results
         sb.AppendLine(string.Create(Inv, $"  consume:   {ConsumeRate,12:N0} msgs/s"));
         sb.AppendLine(string.Create(Inv,
             $"  latency:   p50 {Ms(Latency.Percentile(50)):0.000} ms  p99 {Ms(Latency.Percentile(99)):0.000} ms  p99.9 {Ms(Latency.Percentile(99.9)):0.000} ms  max {Ms(Latency.Max):0.000} ms  mean {Latency.Mean / 1000:0.000} ms  ({Latency.Count:N0} samples)"));
+        if (_o.Confirms > 0)
+        {
+            var c = ConfirmLatency;
+            sb.AppendLine(string.Create(Inv,
+                $"  confirms:  p50 {Ms(c.Percentile(50)):0.000} ms  p99 {Ms(c.Percentile(99)):0.000} ms  p99.9 {Ms(c.Percentile(99.9)):0.000} ms  max {Ms(c.Max):0.000} ms  mean {c.Mean / 1000:0.000} ms  ({c.Count:N0} samples)"));
+            if (c.Count > 0)
+            {
+                sb.AppendLine(string.Create(Inv, $"  stall:     longest confirm {Ms(c.Max):0.000} ms, arrived at {LongestConfirmAt:HH:mm:ss.fff} UTC"));
+            }
+        }
         sb.Append(string.Create(Inv, $"  totals:    published {Published:N0}"));
         if (_o.Confirms > 0)
         {
@@ -528,6 +553,14 @@ internal sealed class Results
             w.WriteNumber("latencyMaxMs", Ms(Latency.Max));
             w.WriteNumber("latencyMeanMs", Math.Round(Latency.Mean / 1000, 3));
             w.WriteNumber("latencySamples", Latency.Count);
+            if (_o.Confirms > 0)
+            {
+                w.WriteNumber("confirmP50Ms", Ms(ConfirmLatency.Percentile(50)));
+                w.WriteNumber("confirmP99Ms", Ms(ConfirmLatency.Percentile(99)));
+                w.WriteNumber("confirmP999Ms", Ms(ConfirmLatency.Percentile(99.9)));
+                w.WriteNumber("confirmMaxMs", Ms(ConfirmLatency.Max));
+                w.WriteString("longestConfirmAt", LongestConfirmAt.ToString("O", Inv));
+            }
             w.WriteNumber("published", Published);
             w.WriteNumber("confirmed", Confirmed);
             w.WriteNumber("nacked", Nacked);

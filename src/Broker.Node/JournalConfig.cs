@@ -100,6 +100,8 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
               journal.plugin = "akka.persistence.journal.sql"
               snapshot-store.plugin = "akka.persistence.snapshot-store.sql"
               journal.sql {
+                # Akka.Persistence.Sql's journal with the broker's group-commit write path (Journal/).
+                class = "Broker.Node.Journal.GroupCommitJournal, Broker.Node"
                 connection-string = {{cs}}
                 provider-name = {{pn}}
                 auto-initialize = on

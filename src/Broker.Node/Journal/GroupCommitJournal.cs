@@ -1,0 +1,106 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Event;
+using Akka.Persistence;
+using Akka.Persistence.Journal;
+using Akka.Persistence.Sql.Journal;
+using Akka.Serialization;
+using Akka.Util;
+
+namespace Broker.Node.Journal;
+
+/// <summary>
+/// Akka.Persistence.Sql's journal with the broker's own write path. Reads (replay, highest
+/// sequence number) and the table layout stay the plugin's, so its queries and tools read
+/// everything; writes and deletes go to a <see cref="JournalWriter"/> instead of the plugin's
+/// stream and linq2db: one connection, a prepared INSERT, group commit across every persistent
+/// actor of the node. A confirm for one message in flight then waits for one small transaction and
+/// not for the plugin's queueing, query building and per-write connection (docs/architecture.md,
+/// "The journal's write path").
+/// </summary>
+public sealed class GroupCommitJournal : SqlWriteJournal
+{
+    private readonly JournalWriter _writer;
+    private readonly Akka.Serialization.Serialization _serialization;
+
+    public GroupCommitJournal(Config journalConfig) : base(journalConfig)
+    {
+        _serialization = Context.System.Serialization;
+        var dialect = JournalDialect.For(
+            journalConfig.GetString("provider-name"),
+            journalConfig.GetString("connection-string"),
+            Guid.NewGuid().ToString("N"));
+        _writer = new JournalWriter(dialect, Context.GetLogger());
+    }
+
+    protected override Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
+    {
+        long now = DateTime.UtcNow.Ticks;
+        var rows = new List<JournalRecord>();
+        ImmutableList<Exception>.Builder? rejections = null;
+        int index = 0;
+        foreach (var write in messages)
+        {
+            try
+            {
+                var payload = (IImmutableList<IPersistentRepresentation>)write.Payload;
+                var serialized = new JournalRecord[payload.Count];
+                for (int i = 0; i < payload.Count; i++)
+                {
+                    serialized[i] = Serialize(payload[i], now);
+                }
+
+                rows.AddRange(serialized);
+                rejections?.Add(null!);
+            }
+            catch (Exception e)
+            {
+                // The plugin's contract: a write that cannot be serialized is rejected (the actor
+                // is told, and goes on), and the others of the request are written.
+                rejections ??= Enumerable.Repeat<Exception>(null!, index).ToImmutableList().ToBuilder();
+                rejections.Add(e);
+            }
+
+            index++;
+        }
+
+        return _writer.Write(new PendingWrite(rows, rejections?.ToImmutable()))!;
+    }
+
+    private JournalRecord Serialize(IPersistentRepresentation p, long now)
+    {
+        if (p.Payload is Tagged)
+        {
+            throw new NotSupportedException("the broker's journal does not write tagged events");
+        }
+
+        var payload = p.Payload;
+        var serializer = _serialization.FindSerializerForType(payload.GetType());
+        string manifest = serializer switch
+        {
+            SerializerWithStringManifest withManifest => withManifest.Manifest(payload),
+            { IncludeManifest: true } => payload.GetType().TypeQualifiedName(),
+            _ => string.Empty,
+        };
+        // As the plugin does: actor references inside a payload serialize with this system's address.
+        byte[] bytes = Akka.Serialization.Serialization.WithTransport(_serialization.System, (serializer, payload),
+            state => state.serializer.ToBinary(state.payload));
+        return new JournalRecord(p.PersistenceId, p.SequenceNr, p.Timestamp == 0 ? now : p.Timestamp, bytes, manifest, serializer.Identifier);
+    }
+
+    protected override Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken) => _writer.Delete(persistenceId, toSequenceNr);
+
+    /// <summary>A recovering actor learns its highest sequence number only after its earlier incarnation's writes are in.</summary>
+    public override async Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
+    {
+        await _writer.Barrier();
+        return await base.ReadHighestSequenceNrAsync(persistenceId, fromSequenceNr, cancellationToken);
+    }
+
+    protected override void PostStop()
+    {
+        _writer.Dispose();
+        base.PostStop();
+    }
+}

@@ -1,0 +1,205 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Akka.Event;
+
+namespace Broker.Node.Journal;
+
+/// <summary>
+/// The node's journal writes, on one thread of their own (group commit):
+/// - every write request queued while a commit is going on goes into the next commit, whichever
+///   queue (or other persistent actor) it comes from, so one fsync carries everything that
+///   arrived meanwhile; with nothing else waiting, a request is committed as soon as it arrives;
+/// - requests are committed in the order they came, so one actor's rows are never reordered;
+/// - if a commit fails, its requests are tried again one transaction each, so one refused row
+///   (the fence refusing a queue this node no longer owns) fails only its own request;
+/// - deletes (compaction) run only when no write is waiting, in their own transactions, so they
+///   never hold up a write that is waiting for its commit;
+/// - a commit slower than <see cref="SlowWrite"/> is logged with what it carried.
+/// </summary>
+internal sealed class JournalWriter : IDisposable
+{
+    /// <summary>A commit taking longer than this is logged (issue 12: the stall detector's node side).</summary>
+    public static readonly TimeSpan SlowWrite = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Most rows and bytes one commit carries; what is left waits for the next one.</summary>
+    private const int MaxRowsPerCommit = 2000;
+    private const int MaxBytesPerCommit = 8 * 1024 * 1024;
+
+    private readonly JournalDialect _dialect;
+    private readonly ILoggingAdapter _log;
+    private readonly ConcurrentQueue<PendingWrite> _writes = new();
+    private readonly ConcurrentQueue<PendingDelete> _deletes = new();
+    private readonly ManualResetEventSlim _signal = new(false);
+    private readonly Thread _thread;
+    private readonly List<PendingWrite> _batch = new();
+    private volatile bool _stopping;
+
+    public JournalWriter(JournalDialect dialect, ILoggingAdapter log)
+    {
+        _dialect = dialect;
+        _log = log;
+        _thread = new Thread(Run) { IsBackground = true, Name = "journal-writer" };
+        _thread.Start();
+    }
+
+    public Task<System.Collections.Immutable.IImmutableList<Exception>?> Write(PendingWrite write)
+    {
+        if (_stopping)
+        {
+            write.Failed(new ObjectDisposedException(nameof(JournalWriter), "the journal is stopping"));
+            return write.Task;
+        }
+
+        _writes.Enqueue(write);
+        _signal.Set();
+        return write.Task;
+    }
+
+    public Task Delete(string persistenceId, long toSequenceNr)
+    {
+        var delete = new PendingDelete(persistenceId, toSequenceNr);
+        _deletes.Enqueue(delete);
+        _signal.Set();
+        return delete.Done.Task;
+    }
+
+    /// <summary>Completes once every write queued before it is committed (or failed).</summary>
+    public Task Barrier() => Write(new PendingWrite([], null, inlineCompletion: false));
+
+    private void Run()
+    {
+        while (true)
+        {
+            _signal.Wait();
+            _signal.Reset();
+            while (!_writes.IsEmpty || !_deletes.IsEmpty)
+            {
+                if (!_writes.IsEmpty)
+                {
+                    CommitNext();
+                }
+                else if (_deletes.TryDequeue(out var delete))
+                {
+                    RunDelete(delete);
+                }
+            }
+
+            if (_stopping && _writes.IsEmpty && _deletes.IsEmpty)
+            {
+                _dialect.Dispose();
+                return;
+            }
+        }
+    }
+
+    private void CommitNext()
+    {
+        int rows = 0, bytes = 0;
+        while (rows < MaxRowsPerCommit && bytes < MaxBytesPerCommit && _writes.TryDequeue(out var write))
+        {
+            _batch.Add(write);
+            rows += write.Rows.Count;
+            bytes += write.Bytes;
+        }
+
+        long started = Stopwatch.GetTimestamp();
+        try
+        {
+            if (rows > 0)
+            {
+                _dialect.Insert(_batch);
+            }
+
+            foreach (var write in _batch)
+            {
+                write.Written();
+            }
+        }
+        catch (Exception e)
+        {
+            _dialect.Close();
+            if (_batch.Count == 1)
+            {
+                _batch[0].Failed(e);
+            }
+            else
+            {
+                _log.Warning("journal: a commit of {0} write(s) failed ({1}); writing them one by one", _batch.Count, e.GetBaseException().Message);
+                CommitOneByOne();
+            }
+        }
+
+        ReportIfSlow(started, rows, bytes);
+        _batch.Clear();
+    }
+
+    private void CommitOneByOne()
+    {
+        foreach (var write in _batch)
+        {
+            try
+            {
+                if (write.Rows.Count > 0)
+                {
+                    _dialect.Insert([write]);
+                }
+
+                write.Written();
+            }
+            catch (Exception e)
+            {
+                _dialect.Close();
+                write.Failed(e);
+            }
+        }
+    }
+
+    private void ReportIfSlow(long started, int rows, int bytes)
+    {
+        var took = Stopwatch.GetElapsedTime(started);
+        if (took < SlowWrite || rows == 0)
+        {
+            return;
+        }
+
+        var waited = Stopwatch.GetElapsedTime(_batch[0].QueuedAt, started);
+        var writers = _batch.Where(w => w.Rows.Count > 0).Select(w => w.Rows[0].PersistenceId).Distinct().ToList();
+        _log.Warning("journal: slow write: commit took {0:0.0} ms for {1} row(s), {2} bytes, from {3} writer(s) ({4}); the oldest request had waited {5:0.0} ms before it",
+            took.TotalMilliseconds, rows, bytes, writers.Count, string.Join(", ", writers.Take(3)) + (writers.Count > 3 ? ", ..." : string.Empty),
+            waited.TotalMilliseconds);
+    }
+
+    private void RunDelete(PendingDelete delete)
+    {
+        long started = Stopwatch.GetTimestamp();
+        try
+        {
+            _dialect.Delete(delete.PersistenceId, delete.ToSequenceNr);
+            delete.Done.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            _dialect.Close();
+            delete.Done.TrySetException(e);
+        }
+
+        var took = Stopwatch.GetElapsedTime(started);
+        if (took >= SlowWrite)
+        {
+            _log.Warning("journal: slow delete: {0:0.0} ms to delete '{1}' up to {2}", took.TotalMilliseconds, delete.PersistenceId, delete.ToSequenceNr);
+        }
+    }
+
+    /// <summary>Writes what is queued, then stops the thread (and closes the connection).</summary>
+    public void Dispose()
+    {
+        _stopping = true;
+        _signal.Set();
+        _thread.Join(TimeSpan.FromSeconds(10));
+    }
+
+    private sealed record PendingDelete(string PersistenceId, long ToSequenceNr)
+    {
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
