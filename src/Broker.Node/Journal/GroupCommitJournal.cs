@@ -31,7 +31,7 @@ public sealed class GroupCommitJournal : SqlWriteJournal
             journalConfig.GetString("provider-name"),
             journalConfig.GetString("connection-string"),
             Guid.NewGuid().ToString("N"));
-        _writer = new JournalWriter(dialect, Context.GetLogger());
+        _writer = new JournalWriter(dialect, Context.GetLogger(), Broker.Actors.Stats.JournalCommitCounters.For(Context.System));
     }
 
     protected override Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)

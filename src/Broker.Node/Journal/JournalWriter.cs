@@ -12,8 +12,9 @@ namespace Broker.Node.Journal;
 /// - requests are committed in the order they came, so one actor's rows are never reordered;
 /// - if a commit fails, its requests are tried again one transaction each, so one refused row
 ///   (the fence refusing a queue this node no longer owns) fails only its own request;
-/// - deletes (compaction) run only when no write is waiting, in their own transactions, so they
-///   never hold up a write that is waiting for its commit;
+/// - deletes (compaction) run when no write is waiting, in their own transactions, so they do not
+///   hold up a write waiting for its commit (under writes that never pause, one that waited
+///   <see cref="MaxDeleteDelay"/> goes between two commits);
 /// - a commit slower than <see cref="SlowWrite"/> is logged with what it carried.
 /// </summary>
 internal sealed class JournalWriter : IDisposable
@@ -25,6 +26,9 @@ internal sealed class JournalWriter : IDisposable
     private const int MaxRowsPerCommit = 2000;
     private const int MaxBytesPerCommit = 8 * 1024 * 1024;
 
+    /// <summary>Longest a delete waits for a pause in the writes before it goes between two commits.</summary>
+    private static readonly TimeSpan MaxDeleteDelay = TimeSpan.FromMilliseconds(200);
+
     private readonly JournalDialect _dialect;
     private readonly ILoggingAdapter _log;
     private readonly ConcurrentQueue<PendingWrite> _writes = new();
@@ -34,10 +38,14 @@ internal sealed class JournalWriter : IDisposable
     private readonly List<PendingWrite> _batch = new();
     private volatile bool _stopping;
 
-    public JournalWriter(JournalDialect dialect, ILoggingAdapter log)
+    private readonly Broker.Actors.Stats.JournalCommitCounters _counters;
+
+    /// <param name="counters">Where commits are counted (the node's, exported on /metrics); a private set if none.</param>
+    public JournalWriter(JournalDialect dialect, ILoggingAdapter log, Broker.Actors.Stats.JournalCommitCounters? counters = null)
     {
         _dialect = dialect;
         _log = log;
+        _counters = counters ?? new Broker.Actors.Stats.JournalCommitCounters();
         _thread = new Thread(Run) { IsBackground = true, Name = "journal-writer" };
         _thread.Start();
     }
@@ -58,6 +66,12 @@ internal sealed class JournalWriter : IDisposable
     public Task Delete(string persistenceId, long toSequenceNr)
     {
         var delete = new PendingDelete(persistenceId, toSequenceNr);
+        if (_stopping)
+        {
+            delete.Done.TrySetException(new ObjectDisposedException(nameof(JournalWriter), "the journal is stopping"));
+            return delete.Done.Task;
+        }
+
         _deletes.Enqueue(delete);
         _signal.Set();
         return delete.Done.Task;
@@ -74,7 +88,7 @@ internal sealed class JournalWriter : IDisposable
             _signal.Reset();
             while (!_writes.IsEmpty || !_deletes.IsEmpty)
             {
-                if (!_writes.IsEmpty)
+                if (!_writes.IsEmpty && !DeleteOverdue())
                 {
                     CommitNext();
                 }
@@ -92,6 +106,9 @@ internal sealed class JournalWriter : IDisposable
         }
     }
 
+    /// <summary>Under writes that never pause, a delete still gets its turn after a while.</summary>
+    private bool DeleteOverdue() => _deletes.TryPeek(out var oldest) && Stopwatch.GetElapsedTime(oldest.QueuedAt) > MaxDeleteDelay;
+
     private void CommitNext()
     {
         int rows = 0, bytes = 0;
@@ -108,6 +125,7 @@ internal sealed class JournalWriter : IDisposable
             if (rows > 0)
             {
                 _dialect.Insert(_batch);
+                _counters.Committed(rows, bytes);
             }
 
             foreach (var write in _batch)
@@ -142,6 +160,7 @@ internal sealed class JournalWriter : IDisposable
                 if (write.Rows.Count > 0)
                 {
                     _dialect.Insert([write]);
+                    _counters.Committed(write.Rows.Count, write.Bytes);
                 }
 
                 write.Written();
@@ -195,11 +214,17 @@ internal sealed class JournalWriter : IDisposable
     {
         _stopping = true;
         _signal.Set();
-        _thread.Join(TimeSpan.FromSeconds(10));
+        // Code that awaited a write may run on the writer thread itself (completions are inline).
+        if (Thread.CurrentThread != _thread)
+        {
+            _thread.Join(TimeSpan.FromSeconds(10));
+        }
     }
 
     private sealed record PendingDelete(string PersistenceId, long ToSequenceNr)
     {
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public long QueuedAt { get; } = Stopwatch.GetTimestamp();
     }
 }

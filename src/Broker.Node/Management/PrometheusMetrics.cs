@@ -18,8 +18,17 @@ public static class PrometheusMetrics
         var report = NodeStatsReader.Read(node.Broker.Context);
         var text = new StringBuilder(4096);
         Write(text, report, node.Broker.Context.Settings.ClusterName);
+        WriteJournalCommits(text, JournalCommitCounters.For(node.Broker.Actors));
         http.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
         await http.Response.WriteAsync(text.ToString(), http.RequestAborted);
+    }
+
+    /// <summary>Group commit: commits and what they carried (rows per commit = rows / commits).</summary>
+    public static void WriteJournalCommits(StringBuilder text, JournalCommitCounters c)
+    {
+        Counter(text, "broker_journal_commits_total", "Journal transactions committed (each one fsync)", Volatile.Read(ref c.Commits));
+        Counter(text, "broker_journal_committed_rows_total", "Journal rows those transactions carried", Volatile.Read(ref c.Rows));
+        Counter(text, "broker_journal_committed_bytes_total", "Event bytes those transactions carried", Volatile.Read(ref c.Bytes));
     }
 
     public static void Write(StringBuilder text, NodeStatsReport report, string cluster)
