@@ -27,11 +27,11 @@ public sealed class GroupCommitJournal : SqlWriteJournal
     public GroupCommitJournal(Config journalConfig) : base(journalConfig)
     {
         _serialization = Context.System.Serialization;
-        var dialect = JournalDialect.For(
-            journalConfig.GetString("provider-name"),
-            journalConfig.GetString("connection-string"),
-            Guid.NewGuid().ToString("N"));
-        _writer = new JournalWriter(dialect, Context.GetLogger(), Broker.Actors.Stats.JournalCommitCounters.For(Context.System));
+        string provider = journalConfig.GetString("provider-name"), connection = journalConfig.GetString("connection-string");
+        string writerUuid = Guid.NewGuid().ToString("N");
+        var dialect = JournalDialect.For(provider, connection, writerUuid);
+        _writer = new JournalWriter(dialect, Context.GetLogger(), Broker.Actors.Stats.JournalCommitCounters.For(Context.System),
+            dialect.DeletesAlongsideWrites ? JournalDialect.For(provider, connection, writerUuid) : null);
     }
 
     protected override Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)

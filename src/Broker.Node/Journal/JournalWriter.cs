@@ -12,9 +12,11 @@ namespace Broker.Node.Journal;
 /// - requests are committed in the order they came, so one actor's rows are never reordered;
 /// - if a commit fails, its requests are tried again one transaction each, so one refused row
 ///   (the fence refusing a queue this node no longer owns) fails only its own request;
-/// - deletes (compaction) run when no write is waiting, in their own transactions, so they do not
-///   hold up a write waiting for its commit (under writes that never pause, one that waited
-///   <see cref="MaxDeleteDelay"/> goes between two commits);
+/// - deletes (compaction) run in their own transactions: on a database that takes them alongside
+///   writes (PostgreSQL) on a second connection and thread of their own, so they never hold up a
+///   commit; on SQLite, which has one writer at a time, on the writer thread when no write is
+///   waiting (under writes that never pause, one that waited <see cref="MaxDeleteDelay"/> goes
+///   between two commits);
 /// - a commit slower than <see cref="SlowWrite"/> is logged with what it carried.
 /// </summary>
 internal sealed class JournalWriter : IDisposable
@@ -40,14 +42,31 @@ internal sealed class JournalWriter : IDisposable
 
     private readonly Broker.Actors.Stats.JournalCommitCounters _counters;
 
+    /// <summary>The deletes' own lane (connection, thread, wake-up), when the database takes deletes alongside writes.</summary>
+    private readonly JournalDialect? _deleteDialect;
+    private readonly Thread? _deleteThread;
+    private readonly ManualResetEventSlim _deleteSignal = new(false);
+
+    /// <param name="deleteDialect">
+    /// A second connection for deletes, for a database that runs them alongside writes without
+    /// blocking them (see <see cref="JournalDialect.DeletesAlongsideWrites"/>); null: deletes take
+    /// turns with writes on the writer thread.
+    /// </param>
     /// <param name="counters">Where commits are counted (the node's, exported on /metrics); a private set if none.</param>
-    public JournalWriter(JournalDialect dialect, ILoggingAdapter log, Broker.Actors.Stats.JournalCommitCounters? counters = null)
+    public JournalWriter(JournalDialect dialect, ILoggingAdapter log, Broker.Actors.Stats.JournalCommitCounters? counters = null,
+        JournalDialect? deleteDialect = null)
     {
         _dialect = dialect;
         _log = log;
         _counters = counters ?? new Broker.Actors.Stats.JournalCommitCounters();
         _thread = new Thread(Run) { IsBackground = true, Name = "journal-writer" };
         _thread.Start();
+        if (deleteDialect is not null)
+        {
+            _deleteDialect = deleteDialect;
+            _deleteThread = new Thread(RunDeletes) { IsBackground = true, Name = "journal-deleter" };
+            _deleteThread.Start();
+        }
     }
 
     public Task<System.Collections.Immutable.IImmutableList<Exception>?> Write(PendingWrite write)
@@ -73,7 +92,7 @@ internal sealed class JournalWriter : IDisposable
         }
 
         _deletes.Enqueue(delete);
-        _signal.Set();
+        (_deleteThread is null ? _signal : _deleteSignal).Set();
         return delete.Done.Task;
     }
 
@@ -86,21 +105,41 @@ internal sealed class JournalWriter : IDisposable
         {
             _signal.Wait();
             _signal.Reset();
-            while (!_writes.IsEmpty || !_deletes.IsEmpty)
+            bool deletesHere = _deleteThread is null;
+            while (!_writes.IsEmpty || (deletesHere && !_deletes.IsEmpty))
             {
-                if (!_writes.IsEmpty && !DeleteOverdue())
+                if (!_writes.IsEmpty && !(deletesHere && DeleteOverdue()))
                 {
                     CommitNext();
                 }
                 else if (_deletes.TryDequeue(out var delete))
                 {
-                    RunDelete(delete);
+                    RunDelete(delete, _dialect);
                 }
             }
 
-            if (_stopping && _writes.IsEmpty && _deletes.IsEmpty)
+            if (_stopping && _writes.IsEmpty && (!deletesHere || _deletes.IsEmpty))
             {
                 _dialect.Dispose();
+                return;
+            }
+        }
+    }
+
+    private void RunDeletes()
+    {
+        while (true)
+        {
+            _deleteSignal.Wait();
+            _deleteSignal.Reset();
+            while (_deletes.TryDequeue(out var delete))
+            {
+                RunDelete(delete, _deleteDialect!);
+            }
+
+            if (_stopping)
+            {
+                _deleteDialect!.Dispose();
                 return;
             }
         }
@@ -188,17 +227,17 @@ internal sealed class JournalWriter : IDisposable
             waited.TotalMilliseconds);
     }
 
-    private void RunDelete(PendingDelete delete)
+    private void RunDelete(PendingDelete delete, JournalDialect dialect)
     {
         long started = Stopwatch.GetTimestamp();
         try
         {
-            _dialect.Delete(delete.PersistenceId, delete.ToSequenceNr);
+            dialect.Delete(delete.PersistenceId, delete.ToSequenceNr);
             delete.Done.TrySetResult();
         }
         catch (Exception e)
         {
-            _dialect.Close();
+            dialect.Close();
             delete.Done.TrySetException(e);
         }
 
@@ -214,10 +253,16 @@ internal sealed class JournalWriter : IDisposable
     {
         _stopping = true;
         _signal.Set();
+        _deleteSignal.Set();
         // Code that awaited a write may run on the writer thread itself (completions are inline).
         if (Thread.CurrentThread != _thread)
         {
             _thread.Join(TimeSpan.FromSeconds(10));
+        }
+
+        if (_deleteThread is not null && Thread.CurrentThread != _deleteThread)
+        {
+            _deleteThread.Join(TimeSpan.FromSeconds(10));
         }
     }
 

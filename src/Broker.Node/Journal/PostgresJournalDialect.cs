@@ -16,13 +16,16 @@ internal sealed class PostgresJournalDialect(string connectionString, string wri
         "VALUES ($1, false, $2, $3, $4, $5, $6, $7)";
 
     private const string DeleteSql = """
-        UPDATE journal SET deleted = true WHERE persistence_id = $1 AND sequence_number <= $2;
-        DELETE FROM journal WHERE persistence_id = $1 AND sequence_number <= $2 AND sequence_number <
-          COALESCE((SELECT sequence_number FROM journal WHERE persistence_id = $1 AND deleted = true ORDER BY sequence_number DESC LIMIT 1), 0);
+        UPDATE journal SET deleted = true WHERE persistence_id = $1 AND sequence_number =
+          (SELECT MAX(sequence_number) FROM journal WHERE persistence_id = $1 AND sequence_number <= $2);
+        DELETE FROM journal WHERE persistence_id = $1 AND sequence_number <
+          (SELECT MAX(sequence_number) FROM journal WHERE persistence_id = $1 AND sequence_number <= $2);
         DELETE FROM tags WHERE persistence_id = $1 AND sequence_nr <= $2;
         """;
 
     private NpgsqlConnection? _connection;
+
+    public override bool DeletesAlongsideWrites => true;
 
     public override void Insert(IReadOnlyList<PendingWrite> writes)
     {

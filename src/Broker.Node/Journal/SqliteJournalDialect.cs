@@ -23,9 +23,10 @@ internal sealed class SqliteJournalDialect(string connectionString, string write
         "VALUES ($created, 0, $pid, $seq, $message, $manifest, $identifier, $writer)";
 
     private const string DeleteSql = """
-        UPDATE journal SET deleted = 1 WHERE persistence_id = $pid AND sequence_number <= $to;
-        DELETE FROM journal WHERE persistence_id = $pid AND sequence_number <= $to AND sequence_number <
-          COALESCE((SELECT sequence_number FROM journal WHERE persistence_id = $pid AND deleted = 1 ORDER BY sequence_number DESC LIMIT 1), 0);
+        UPDATE journal SET deleted = 1 WHERE persistence_id = $pid AND sequence_number =
+          (SELECT MAX(sequence_number) FROM journal WHERE persistence_id = $pid AND sequence_number <= $to);
+        DELETE FROM journal WHERE persistence_id = $pid AND sequence_number <
+          (SELECT MAX(sequence_number) FROM journal WHERE persistence_id = $pid AND sequence_number <= $to);
         DELETE FROM tags WHERE persistence_id = $pid AND sequence_nr <= $to;
         """;
 
