@@ -26,12 +26,13 @@ dotnet build -c Release src/Broker.Node -v q >/dev/null
 dotnet build -c Release bench/Broker.Bench -v q >/dev/null
 
 WORK=$(mktemp -d /tmp/broker-confirms-XXXX)
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+PG_BIN=""
 PG_PORT=55498
 declare -A PORT=([rabbitmq]=5672 [sqlite]=5680 [postgresql]=5690)
-declare -A PID=()
+declare -A PID=()   # every broker's PID, for --broker-pid
+STARTED=()          # the nodes this script started: the only processes it stops
 cleanup() {
-  for p in "${PID[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+  for p in "${STARTED[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
   [ -d "$WORK/pg" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg" -m fast stop >/dev/null 2>&1 || true
   [ "${KEEP:-0}" = 1 ] && echo "logs kept in $WORK" || rm -rf "$WORK"
 }
@@ -42,6 +43,7 @@ start_node() { # $1 name, then environment
   env BROKER_MANAGEMENT_PORT=0 BROKER_PROMETHEUS_PORT=off BROKER_AMQP_PORT=${PORT[$name]} BROKER_DATA_DIR="$WORK/$name" \
     BROKER_LOG_LEVEL=WARNING "$@" dotnet "$NODE" >"$WORK/$name.log" 2>&1 &
   PID[$name]=$!
+  STARTED+=("$!")
   for _ in $(seq 1 600); do grep -q 'broker: AMQP 0-9-1 listening' "$WORK/$name.log" && return 0; sleep 0.1; done
   tail -20 "$WORK/$name.log" >&2; return 1
 }
@@ -50,6 +52,7 @@ for b in $BROKERS; do
     rabbitmq) PID[rabbitmq]=$(pgrep -f 'beam.smp.*rabbit' | head -1) || { echo "RabbitMQ is not running on 5672"; exit 1; } ;;
     sqlite) start_node sqlite ;;
     postgresql)
+      PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
       chown postgres "$WORK"
       runuser -u postgres -- "$PG_BIN/initdb" -D "$WORK/pg" -A trust -U postgres --no-sync >/dev/null
       runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg" -w -l "$WORK/pg.log" \
@@ -77,7 +80,7 @@ for s in $SCENARIOS; do
 import json, sys
 x = json.load(sys.stdin)
 print(sys.argv[1], "confirm %.0f/s p50 %.2f p99 %.2f max %.1f ms at %s; e2e p99 %.2f ms; lost %s" % (x["confirmRate"],
-      x.get("confirmP50Ms", 0), x.get("confirmP99Ms", 0), x.get("confirmMaxMs", 0), x.get("longestConfirmAt", "-")[11:23],
+      x.get("confirmP50Ms", 0), x.get("confirmP99Ms", 0), x.get("confirmMaxMs", 0), (x.get("longestConfirmAt") or "-")[11:23],
       x["latencyP99Ms"], x["lost"]))' "$s $b run $r:" 2>/dev/null || echo "$s $b run $r: failed"
     done
   done

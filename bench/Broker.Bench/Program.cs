@@ -559,7 +559,14 @@ internal sealed class Results
                 w.WriteNumber("confirmP99Ms", Ms(ConfirmLatency.Percentile(99)));
                 w.WriteNumber("confirmP999Ms", Ms(ConfirmLatency.Percentile(99.9)));
                 w.WriteNumber("confirmMaxMs", Ms(ConfirmLatency.Max));
-                w.WriteString("longestConfirmAt", LongestConfirmAt.ToString("O", Inv));
+                if (ConfirmLatency.Count > 0)
+                {
+                    w.WriteString("longestConfirmAt", LongestConfirmAt.ToString("O", Inv));
+                }
+                else
+                {
+                    w.WriteNull("longestConfirmAt");
+                }
             }
             w.WriteNumber("published", Published);
             w.WriteNumber("confirmed", Confirmed);

@@ -64,6 +64,8 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
 
                 // Read committed, pinned rather than left to the server's default: the fence's write
                 // check must see the queue's owner as of each row, not as of a transaction's start.
+                // (Journal rows are written by Journal/PostgresJournalDialect, which pins it on its
+                // own sessions; this covers the plugin's snapshot writes.)
                 var pinned = ConfigurationFactory.ParseString(
                     "akka.persistence.journal.sql.write-isolation-level = read-committed\n" +
                     "akka.persistence.snapshot-store.sql.write-isolation-level = read-committed");
@@ -105,8 +107,6 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
                 connection-string = {{cs}}
                 provider-name = {{pn}}
                 auto-initialize = on
-                # Rows are inserted with parameters: the multi-row path renders blobs as SQL text.
-                max-row-by-row-size = 100000
                 # After a failed write the journal fails fast for this long, then tries again.
                 circuit-breaker.reset-timeout = 5s
               }

@@ -522,6 +522,45 @@ public sealed class PostgresJournalWriterTests : IAsyncLifetime
             "ORDER BY persistence_id, sequence_number) FROM journal"));
     }
 
+    /// <summary>
+    /// A commit whose session dies (outcome unknown to the writer) fails its group once: no reconnect
+    /// and retry per write, none of its rows is in the table, and the next write opens a new session.
+    /// </summary>
+    [Fact]
+    public async Task A_group_whose_session_is_ended_fails_once_and_the_writer_reconnects()
+    {
+        using var writer = new JournalWriter(new PostgresJournalDialect(_connectionString, "pg-writer-under-test"), _warnings.Log);
+        Assert.Null(await JournalTasks.OffWriter(writer.Write(Write("warm", 1))));
+
+        PendingWrite a = Write("a", 1), b = Write("b", 1), c = Write("c", 1);
+        await using (var holder = await OpenAsync())
+        await using (var tx = await holder.BeginTransactionAsync())
+        {
+            await ExecuteAsync(holder, "LOCK TABLE journal IN EXCLUSIVE MODE");
+            _ = writer.Write(a);
+            _ = writer.Write(b);
+            _ = writer.Write(c);
+            // The writer's INSERT waits for the lock; end its session as a claim would.
+            await Wait.Until(async () => await ScalarAsync<long>(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO journal%'") > 0,
+                "the writer waiting for the table lock");
+            await ExecuteAsync(holder, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity " +
+                                       "WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO journal%'");
+            await tx.RollbackAsync();
+        }
+
+        foreach (var write in new[] { a, b, c })
+        {
+            var failed = await Assert.ThrowsAnyAsync<NpgsqlException>(() => JournalTasks.OffWriter(write.Task));
+            Assert.False(failed is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation }, failed.Message);
+        }
+
+        await _warnings.WaitForAsync(w => w.Contains("a commit of") && w.Contains("failed:"), "about the failed group", Timeout);
+        Assert.Equal(0, await CountAsync("SELECT count(*) FROM journal WHERE persistence_id IN ('a', 'b', 'c')"));
+        Assert.Null(await JournalTasks.OffWriter(writer.Write(Write("a", 1))));
+        Assert.Equal(1, await CountAsync("SELECT count(*) FROM journal WHERE persistence_id = 'a'"));
+    }
+
     [Fact]
     public async Task Writes_queued_during_a_commit_share_one_transaction_in_arrival_order()
     {

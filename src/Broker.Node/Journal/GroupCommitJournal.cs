@@ -27,6 +27,16 @@ public sealed class GroupCommitJournal : SqlWriteJournal
     public GroupCommitJournal(Config journalConfig) : base(journalConfig)
     {
         _serialization = Context.System.Serialization;
+        // The writer writes the plugin's "default" table mapping (tables journal and tags, the
+        // column names of the plugin's JournalTableColumnNames) and no tags: JournalConfig sets
+        // nothing else, and a change there must come here too.
+        string mapping = journalConfig.GetString("table-mapping", "default");
+        if (mapping != "default" || journalConfig.GetBoolean("delete-compatibility-mode", false))
+        {
+            throw new ConfigurationException("akka.persistence.journal.sql.table-mapping", null,
+                $"is '{mapping}': the broker's journal writes only table-mapping = default, without delete-compatibility-mode");
+        }
+
         string provider = journalConfig.GetString("provider-name"), connection = journalConfig.GetString("connection-string");
         string writerUuid = Guid.NewGuid().ToString("N");
         var dialect = JournalDialect.For(provider, connection, writerUuid);

@@ -15,11 +15,9 @@ internal abstract class JournalDialect : IDisposable
     /// <paramref name="toSequenceNr"/> are gone except the highest of them, which stays marked
     /// deleted (never replayed, but it keeps the persistence id's highest sequence number readable),
     /// and their tags go. The plugin marks every row up to N and then deletes all but the highest
-    /// marked; marking only the one row that stays does the same with one index seek instead of an
-    /// update per row (on PostgreSQL each of those updates wrote a new row version and ran the
-    /// fence's trigger: a compaction of ~100 rows took 55-70 ms). The one difference: after a
-    /// delete with a smaller N than an earlier one (Akka's actors never ask for it), that row stays
-    /// marked until the next delete instead of going at once.
+    /// marked; marking only the one row that stays gives the same rows with one index seek instead
+    /// of an update per row (on PostgreSQL each of those updates wrote a new row version and ran the
+    /// fence's trigger: compactions of ~1,000 rows took 54-173 ms).
     /// </summary>
     public abstract void Delete(string persistenceId, long toSequenceNr);
 
@@ -29,6 +27,14 @@ internal abstract class JournalDialect : IDisposable
     /// rows, writes add new ones); false for SQLite, where a second writer waits for the first.
     /// </summary>
     public virtual bool DeletesAlongsideWrites => false;
+
+    /// <summary>
+    /// Whether <paramref name="failure"/> is the database refusing a row (a constraint, the fence's
+    /// trigger) on a connection that is still good, so the transaction was rolled back for sure and
+    /// the group's other writes can go on their own; anything else (a broken connection, a timeout)
+    /// leaves the outcome unknown.
+    /// </summary>
+    public abstract bool IsRowError(Exception failure);
 
     /// <summary>Drops the connection (after a failure, or at shutdown).</summary>
     public abstract void Close();

@@ -10,8 +10,9 @@ namespace Broker.Node.Journal;
 ///   queue (or other persistent actor) it comes from, so one fsync carries everything that
 ///   arrived meanwhile; with nothing else waiting, a request is committed as soon as it arrives;
 /// - requests are committed in the order they came, so one actor's rows are never reordered;
-/// - if a commit fails, its requests are tried again one transaction each, so one refused row
-///   (the fence refusing a queue this node no longer owns) fails only its own request;
+/// - if the database refuses a row of a commit, the commit's requests are tried again one
+///   transaction each, so one refused row (the fence refusing a queue this node no longer owns)
+///   fails only its own request; if the connection fails (the outcome unknown), the group fails;
 /// - deletes (compaction) run in their own transactions: on a database that takes them alongside
 ///   writes (PostgreSQL) on a second connection and thread of their own, so they never hold up a
 ///   commit; on SQLite, which has one writer at a time, on the writer thread when no write is
@@ -60,13 +61,14 @@ internal sealed class JournalWriter : IDisposable
         _log = log;
         _counters = counters ?? new Broker.Actors.Stats.JournalCommitCounters();
         _thread = new Thread(Run) { IsBackground = true, Name = "journal-writer" };
-        _thread.Start();
         if (deleteDialect is not null)
         {
             _deleteDialect = deleteDialect;
             _deleteThread = new Thread(RunDeletes) { IsBackground = true, Name = "journal-deleter" };
-            _deleteThread.Start();
         }
+
+        _thread.Start();
+        _deleteThread?.Start();
     }
 
     public Task<System.Collections.Immutable.IImmutableList<Exception>?> Write(PendingWrite write)
@@ -108,13 +110,27 @@ internal sealed class JournalWriter : IDisposable
             bool deletesHere = _deleteThread is null;
             while (!_writes.IsEmpty || (deletesHere && !_deletes.IsEmpty))
             {
-                if (!_writes.IsEmpty && !(deletesHere && DeleteOverdue()))
+                try
                 {
-                    CommitNext();
+                    if (!_writes.IsEmpty && !(deletesHere && DeleteOverdue()))
+                    {
+                        CommitNext();
+                    }
+                    else if (_deletes.TryDequeue(out var delete))
+                    {
+                        RunDelete(delete, _dialect);
+                    }
                 }
-                else if (_deletes.TryDequeue(out var delete))
+                catch (Exception e)
                 {
-                    RunDelete(delete, _dialect);
+                    // A bug here must not stop the node's only writer: every later write would hang.
+                    _log.Error(e, "journal: the writer thread hit an unexpected error; it goes on");
+                    foreach (var write in _batch)
+                    {
+                        write.Failed(e);
+                    }
+
+                    _batch.Clear();
                 }
             }
 
@@ -159,6 +175,7 @@ internal sealed class JournalWriter : IDisposable
         }
 
         long started = Stopwatch.GetTimestamp();
+        Exception? failure = null;
         try
         {
             if (rows > 0)
@@ -166,28 +183,53 @@ internal sealed class JournalWriter : IDisposable
                 _dialect.Insert(_batch);
                 _counters.Committed(rows, bytes);
             }
+        }
+        catch (Exception e)
+        {
+            failure = e;
+            CloseQuietly(_dialect);
+        }
 
+        if (failure is null)
+        {
             foreach (var write in _batch)
             {
                 write.Written();
             }
         }
-        catch (Exception e)
+        else if (_batch.Count > 1 && _dialect.IsRowError(failure))
         {
-            _dialect.Close();
-            if (_batch.Count == 1)
+            // The database refused a row and rolled the group back: the others are fine on their own.
+            _log.Warning("journal: a commit of {0} write(s) failed ({1}); writing them one by one", _batch.Count, failure.GetBaseException().Message);
+            CommitOneByOne();
+        }
+        else
+        {
+            // The connection failed, or the outcome is unknown (the commit may have landed before the
+            // connection broke): the group fails once, rather than one reconnect per write, and its
+            // actors recover from what the journal holds. A retry could only be refused by the
+            // unique (persistence_id, sequence_number) index anyway.
+            _log.Warning("journal: a commit of {0} write(s) failed: {1}", _batch.Count, failure.GetBaseException().Message);
+            foreach (var write in _batch)
             {
-                _batch[0].Failed(e);
-            }
-            else
-            {
-                _log.Warning("journal: a commit of {0} write(s) failed ({1}); writing them one by one", _batch.Count, e.GetBaseException().Message);
-                CommitOneByOne();
+                write.Failed(failure);
             }
         }
 
         ReportIfSlow(started, rows, bytes);
         _batch.Clear();
+    }
+
+    private static void CloseQuietly(JournalDialect dialect)
+    {
+        try
+        {
+            dialect.Close();
+        }
+        catch (Exception)
+        {
+            // A connection that failed may fail to close too; the next call opens a new one.
+        }
     }
 
     private void CommitOneByOne()
@@ -201,14 +243,15 @@ internal sealed class JournalWriter : IDisposable
                     _dialect.Insert([write]);
                     _counters.Committed(write.Rows.Count, write.Bytes);
                 }
-
-                write.Written();
             }
             catch (Exception e)
             {
-                _dialect.Close();
+                CloseQuietly(_dialect);
                 write.Failed(e);
+                continue;
             }
+
+            write.Written();
         }
     }
 
@@ -237,7 +280,7 @@ internal sealed class JournalWriter : IDisposable
         }
         catch (Exception e)
         {
-            dialect.Close();
+            CloseQuietly(dialect);
             delete.Done.TrySetException(e);
         }
 

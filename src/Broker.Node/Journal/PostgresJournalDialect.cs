@@ -16,7 +16,7 @@ internal sealed class PostgresJournalDialect(string connectionString, string wri
         "VALUES ($1, false, $2, $3, $4, $5, $6, $7)";
 
     private const string DeleteSql = """
-        UPDATE journal SET deleted = true WHERE persistence_id = $1 AND sequence_number =
+        UPDATE journal SET deleted = true WHERE persistence_id = $1 AND NOT deleted AND sequence_number =
           (SELECT MAX(sequence_number) FROM journal WHERE persistence_id = $1 AND sequence_number <= $2);
         DELETE FROM journal WHERE persistence_id = $1 AND sequence_number <
           (SELECT MAX(sequence_number) FROM journal WHERE persistence_id = $1 AND sequence_number <= $2);
@@ -65,6 +65,15 @@ internal sealed class PostgresJournalDialect(string connectionString, string wri
         batch.ExecuteNonQuery();
     }
 
+    /// <summary>
+    /// An error the server reported about the data (class 22 data exception, 23 integrity constraint,
+    /// P0001 the fence's trigger): the connection is fine and the implicit transaction was rolled
+    /// back. A session the server ended (57P01, a claim terminating it) or a broken connection is not.
+    /// </summary>
+    public override bool IsRowError(Exception failure) =>
+        failure is PostgresException { SqlState: var state } && (state.StartsWith("22", StringComparison.Ordinal) ||
+                                                                  state.StartsWith("23", StringComparison.Ordinal) || state == "P0001");
+
     public override void Close()
     {
         _connection?.Dispose();
@@ -78,10 +87,28 @@ internal sealed class PostgresJournalDialect(string connectionString, string wri
             return _connection;
         }
 
-        // Statements this connection runs often are prepared on the server after a few uses.
-        var builder = new NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = 8, AutoPrepareMinUsages = 2 };
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!connectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase) &&
+            !connectionString.Contains("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase))
+        {
+            // The INSERT is the same statement every time: prepared on the server after two uses it is
+            // parsed and planned once. Left alone when the operator set it (0 behind PgBouncer).
+            builder.MaxAutoPrepare = 8;
+            builder.AutoPrepareMinUsages = 2;
+        }
+
+        // Under the journal's circuit-breaker call timeout (10 s), so a write reported failed did not commit later.
+        builder.CommandTimeout = Math.Min(builder.CommandTimeout, 5);
         var connection = new NpgsqlConnection(builder.ConnectionString);
         connection.Open();
+        using (var session = connection.CreateCommand())
+        {
+            // Pinned rather than left to the server's defaults: the fence's trigger must see a queue's
+            // owner as of each row (read committed), and a commit must be on disk before it returns.
+            session.CommandText = "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED; SET synchronous_commit = on";
+            session.ExecuteNonQuery();
+        }
+
         _connection = connection;
         return connection;
     }

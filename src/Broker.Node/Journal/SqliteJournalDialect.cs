@@ -23,7 +23,7 @@ internal sealed class SqliteJournalDialect(string connectionString, string write
         "VALUES ($created, 0, $pid, $seq, $message, $manifest, $identifier, $writer)";
 
     private const string DeleteSql = """
-        UPDATE journal SET deleted = 1 WHERE persistence_id = $pid AND sequence_number =
+        UPDATE journal SET deleted = 1 WHERE persistence_id = $pid AND deleted = 0 AND sequence_number =
           (SELECT MAX(sequence_number) FROM journal WHERE persistence_id = $pid AND sequence_number <= $to);
         DELETE FROM journal WHERE persistence_id = $pid AND sequence_number <
           (SELECT MAX(sequence_number) FROM journal WHERE persistence_id = $pid AND sequence_number <= $to);
@@ -69,6 +69,9 @@ internal sealed class SqliteJournalDialect(string connectionString, string write
         tx.Commit();
     }
 
+    /// <summary>SQLITE_CONSTRAINT: a duplicate (persistence_id, sequence_number).</summary>
+    public override bool IsRowError(Exception failure) => failure is SqliteException { SqliteErrorCode: 19 };
+
     public override void Close()
     {
         _insert?.Dispose();
@@ -84,13 +87,14 @@ internal sealed class SqliteJournalDialect(string connectionString, string write
             return _connection;
         }
 
-        var connection = new SqliteConnection(connectionString);
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder(connectionString) { DefaultTimeout = 5 }.ConnectionString);
         connection.Open();
         using (var pragma = connection.CreateCommand())
         {
             // busy_timeout: if another connection (the snapshot store's) holds the write lock, SQLite
             // waits for it in short sleeps instead of failing the write at once.
-            pragma.CommandText = "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;";
+            // Under the journal's circuit-breaker call timeout (10 s), so a write reported failed did not commit later.
+            pragma.CommandText = "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;";
             pragma.ExecuteNonQuery();
         }
 
