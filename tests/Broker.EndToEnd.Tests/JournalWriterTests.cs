@@ -593,6 +593,43 @@ public sealed class PostgresJournalWriterTests : IAsyncLifetime
             "WHERE a.persistence_id LIKE 'group-%' AND a.sequence_number < b.sequence_number AND a.ordering > b.ordering"));
     }
 
+    /// <summary>
+    /// The journal contract's rejection: an event that cannot be serialized is rejected (the actor is
+    /// told and goes on), nothing of it is written, and the actor's later events are.
+    /// </summary>
+    [Fact]
+    public async Task An_event_that_cannot_be_serialized_is_rejected_and_the_actor_goes_on()
+    {
+        var writing = await StartSystemAsync("rejections-write");
+        var signals = new JournalRejectionSignals();
+        try
+        {
+            var actor = writing.ActorOf(Props.Create(() => new JournalRejectionActor("rejecting", signals)));
+            actor.Tell("before");
+            actor.Tell(new JournalUnserializableEvent());
+            actor.Tell("after");
+            var rejected = await Wait.For(signals.Rejected.Task, Timeout);
+            Assert.Contains("cannot be serialized", rejected.ToString());
+            Assert.Equal(3, await Wait.For(signals.After.Task, Timeout));
+        }
+        finally
+        {
+            await writing.Terminate();
+        }
+
+        var reading = await StartSystemAsync("rejections-read");
+        try
+        {
+            var (events, last) = (await RecoverAsync(reading, ["rejecting"]))[0];
+            Assert.Equal(["before", "after"], events);
+            Assert.Equal(3, last);
+        }
+        finally
+        {
+            await reading.Terminate();
+        }
+    }
+
     [Fact]
     public async Task A_recovering_actor_learns_its_highest_sequence_number_only_after_the_writes_queued_before_it()
     {
@@ -814,5 +851,48 @@ internal sealed class JournalWarnings
     private sealed class Collector : ReceiveActor
     {
         public Collector(ChannelWriter<string> seen) => Receive<Warning>(w => seen.TryWrite(w.Message?.ToString() ?? string.Empty));
+    }
+}
+
+/// <summary>An event Akka's default (JSON) serializer cannot write: reading its property throws.</summary>
+internal sealed class JournalUnserializableEvent
+{
+    public string Value => throw new InvalidOperationException("this event cannot be serialized");
+}
+
+internal sealed class JournalRejectionSignals
+{
+    public TaskCompletionSource<Exception> Rejected { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The sequence number of the event "after", once written.</summary>
+    public TaskCompletionSource<long> After { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>Persists whatever it is sent, one event per write, and reports rejections.</summary>
+internal sealed class JournalRejectionActor : ReceivePersistentActor
+{
+    private readonly JournalRejectionSignals _signals;
+
+    public JournalRejectionActor(string persistenceId, JournalRejectionSignals signals)
+    {
+        PersistenceId = persistenceId;
+        _signals = signals;
+        Recover<object>(_ => { });
+        Command<string>(e => Persist(e, written =>
+        {
+            if (written == "after")
+            {
+                _signals.After.TrySetResult(LastSequenceNr);
+            }
+        }));
+        Command<JournalUnserializableEvent>(e => Persist(e, _ => { }));
+    }
+
+    public override string PersistenceId { get; }
+
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        _signals.Rejected.TrySetResult(cause);
+        base.OnPersistRejected(cause, @event, sequenceNr);
     }
 }

@@ -52,22 +52,22 @@ public sealed class GroupCommitJournal : SqlWriteJournal
         int index = 0;
         foreach (var write in messages)
         {
+            int first = rows.Count;
             try
             {
-                var payload = (IImmutableList<IPersistentRepresentation>)write.Payload;
-                var serialized = new JournalRecord[payload.Count];
-                for (int i = 0; i < payload.Count; i++)
+                foreach (var representation in (IImmutableList<IPersistentRepresentation>)write.Payload)
                 {
-                    serialized[i] = Serialize(payload[i], now);
+                    rows.Add(Serialize(representation, now));
                 }
 
-                rows.AddRange(serialized);
                 rejections?.Add(null!);
             }
             catch (Exception e)
             {
                 // The plugin's contract: a write that cannot be serialized is rejected (the actor
-                // is told, and goes on), and the others of the request are written.
+                // is told, and goes on), none of its events is written, and the others of the
+                // request are.
+                rows.RemoveRange(first, rows.Count - first);
                 rejections ??= Enumerable.Repeat<Exception>(null!, index).ToImmutableList().ToBuilder();
                 rejections.Add(e);
             }

@@ -21,11 +21,22 @@ internal sealed class PendingWrite(IReadOnlyList<JournalRecord> rows, IImmutable
     /// <summary>When the request was queued (Stopwatch ticks): a slow write reports how long it waited.</summary>
     public long QueuedAt { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
 
-    public int Bytes { get; } = rows.Sum(r => r.Message.Length);
+    public int Bytes { get; } = SumOfMessages(rows);
 
     public Task<IImmutableList<Exception>?> Task => _done.Task;
 
     public void Written() => _done.TrySetResult(rejections);
 
     public void Failed(Exception cause) => _done.TrySetException(cause);
+
+    private static int SumOfMessages(IReadOnlyList<JournalRecord> rows)
+    {
+        int bytes = 0;
+        for (int i = 0; i < rows.Count; i++)
+        {
+            bytes += rows[i].Message.Length;
+        }
+
+        return bytes;
+    }
 }
