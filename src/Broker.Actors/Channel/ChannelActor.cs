@@ -385,7 +385,7 @@ public sealed partial class ChannelActor : ReceiveActor, IWithUnboundedStash, IW
         _broker.Stats.Add(_stats);
         if (_broker.Settings.ConsumerTimeout is { } timeout)
         {
-            // Checked a few times per timeout, at most once a second and at least once a minute.
+            // Checked a few times per timeout: at most four times a second, at least once a minute.
             var interval = TimeSpan.FromTicks(Math.Clamp(timeout.Ticks / 4, TimeSpan.TicksPerSecond / 4, TimeSpan.TicksPerMinute));
             Timers.StartPeriodicTimer("consumer-timeout", ConsumerTimeoutCheck.Instance, interval);
         }

@@ -41,6 +41,31 @@ internal abstract class JournalDialect : IDisposable
 
     public void Dispose() => Close();
 
+    /// <summary>
+    /// The INSERT of one journal row into the plugin's "default" table mapping (the one place that
+    /// names its columns), with the dialect's placeholders for created, persistence_id,
+    /// sequence_number, message, manifest, identifier and writer_uuid, and its literal for false.
+    /// </summary>
+    protected static string InsertStatement(string falseLiteral, params string[] values) =>
+        "INSERT INTO journal (created, deleted, persistence_id, sequence_number, message, manifest, identifier, writer_uuid) " +
+        $"VALUES ({values[0]}, {falseLiteral}, {values[1]}, {values[2]}, {values[3]}, {values[4]}, {values[5]}, {values[6]})";
+
+    /// <summary>
+    /// The statements of <see cref="Delete"/>, in order, with the dialect's placeholders for the
+    /// persistence id and N and its literals for true and false.
+    /// </summary>
+    protected static string[] DeleteStatements(string pid, string to, string trueLiteral, string falseLiteral)
+    {
+        // The row that stays: the highest up to N.
+        string kept = $"(SELECT MAX(sequence_number) FROM journal WHERE persistence_id = {pid} AND sequence_number <= {to})";
+        return
+        [
+            $"UPDATE journal SET deleted = {trueLiteral} WHERE persistence_id = {pid} AND deleted = {falseLiteral} AND sequence_number = {kept}",
+            $"DELETE FROM journal WHERE persistence_id = {pid} AND sequence_number < {kept}",
+            $"DELETE FROM tags WHERE persistence_id = {pid} AND sequence_nr <= {to}",
+        ];
+    }
+
     /// <summary>The dialect for an Akka.Persistence.Sql provider name (linq2db's, as in the journal's HOCON).</summary>
     /// <param name="writerUuid">Written to each row's writer_uuid, as the plugin writes its journal's id.</param>
     public static JournalDialect For(string providerName, string connectionString, string writerUuid) =>

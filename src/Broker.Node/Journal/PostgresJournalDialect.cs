@@ -11,17 +11,10 @@ namespace Broker.Node.Journal;
 /// </summary>
 internal sealed class PostgresJournalDialect(string connectionString, string writerUuid) : JournalDialect
 {
-    private const string InsertSql =
-        "INSERT INTO journal (created, deleted, persistence_id, sequence_number, message, manifest, identifier, writer_uuid) " +
-        "VALUES ($1, false, $2, $3, $4, $5, $6, $7)";
+    private static readonly string InsertSql = InsertStatement("false", "$1", "$2", "$3", "$4", "$5", "$6", "$7");
 
-    private const string DeleteSql = """
-        UPDATE journal SET deleted = true WHERE persistence_id = $1 AND NOT deleted AND sequence_number =
-          (SELECT MAX(sequence_number) FROM journal WHERE persistence_id = $1 AND sequence_number <= $2);
-        DELETE FROM journal WHERE persistence_id = $1 AND sequence_number <
-          (SELECT MAX(sequence_number) FROM journal WHERE persistence_id = $1 AND sequence_number <= $2);
-        DELETE FROM tags WHERE persistence_id = $1 AND sequence_nr <= $2;
-        """;
+    /// <summary>Separate statements: a batch command holds one statement with positional parameters.</summary>
+    private static readonly string[] DeleteSql = DeleteStatements("$1", "$2", "true", "false");
 
     private NpgsqlConnection? _connection;
 
@@ -54,7 +47,7 @@ internal sealed class PostgresJournalDialect(string connectionString, string wri
     {
         var connection = Open();
         using var batch = new NpgsqlBatch(connection);
-        foreach (var statement in DeleteSql.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var statement in DeleteSql)
         {
             var command = new NpgsqlBatchCommand(statement);
             command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = persistenceId, NpgsqlDbType = NpgsqlDbType.Varchar });

@@ -14,21 +14,16 @@ namespace Broker.Node.Journal;
 /// hundred commits). A PASSIVE checkpointer on a connection of its own was tried and measured:
 /// under a steady stream of commits it never finds the WAL fully copied at the moment a commit
 /// starts, so the WAL never starts over; it grew to 156 MB in 20 s and commits into the growing
-/// file were slower (1,070 vs 1,380 confirms/s with one in flight). docs/architecture.md has the figures.
+/// file were slower (1,070 vs 1,380 confirms/s with one in flight). docs/architecture.md has the figures,
+/// docs/benchmarks.md two more schemes tried and dropped for the same reason (slower commits).
 /// </summary>
 internal sealed class SqliteJournalDialect(string connectionString, string writerUuid) : JournalDialect
 {
-    private const string InsertSql =
-        "INSERT INTO journal (created, deleted, persistence_id, sequence_number, message, manifest, identifier, writer_uuid) " +
-        "VALUES ($created, 0, $pid, $seq, $message, $manifest, $identifier, $writer)";
+    private static readonly string InsertSql =
+        InsertStatement("0", "$created", "$pid", "$seq", "$message", "$manifest", "$identifier", "$writer");
 
-    private const string DeleteSql = """
-        UPDATE journal SET deleted = 1 WHERE persistence_id = $pid AND deleted = 0 AND sequence_number =
-          (SELECT MAX(sequence_number) FROM journal WHERE persistence_id = $pid AND sequence_number <= $to);
-        DELETE FROM journal WHERE persistence_id = $pid AND sequence_number <
-          (SELECT MAX(sequence_number) FROM journal WHERE persistence_id = $pid AND sequence_number <= $to);
-        DELETE FROM tags WHERE persistence_id = $pid AND sequence_nr <= $to;
-        """;
+    /// <summary>One command: Microsoft.Data.Sqlite runs the statements one after the other.</summary>
+    private static readonly string DeleteSql = string.Join(";\n", DeleteStatements("$pid", "$to", "1", "0"));
 
     private SqliteConnection? _connection;
     private SqliteCommand? _insert;
