@@ -466,6 +466,9 @@ internal sealed class Results
 
     private static double Ms(long micros) => micros / 1000.0;
 
+    private static string Describe(LatencyHistogram h) => string.Create(Inv,
+        $"p50 {Ms(h.Percentile(50)):0.000} ms  p99 {Ms(h.Percentile(99)):0.000} ms  p99.9 {Ms(h.Percentile(99.9)):0.000} ms  max {Ms(h.Max):0.000} ms  mean {h.Mean / 1000:0.000} ms  ({h.Count:N0} samples)");
+
     public void Print(bool cleanTeardown, IReadOnlyList<string> errors)
     {
         var sb = new StringBuilder();
@@ -478,16 +481,13 @@ internal sealed class Results
             sb.AppendLine(string.Create(Inv, $"  confirm:   {ConfirmRate,12:N0} msgs/s"));
         }
         sb.AppendLine(string.Create(Inv, $"  consume:   {ConsumeRate,12:N0} msgs/s"));
-        sb.AppendLine(string.Create(Inv,
-            $"  latency:   p50 {Ms(Latency.Percentile(50)):0.000} ms  p99 {Ms(Latency.Percentile(99)):0.000} ms  p99.9 {Ms(Latency.Percentile(99.9)):0.000} ms  max {Ms(Latency.Max):0.000} ms  mean {Latency.Mean / 1000:0.000} ms  ({Latency.Count:N0} samples)"));
+        sb.AppendLine("  latency:   " + Describe(Latency));
         if (_o.Confirms > 0)
         {
-            var c = ConfirmLatency;
-            sb.AppendLine(string.Create(Inv,
-                $"  confirms:  p50 {Ms(c.Percentile(50)):0.000} ms  p99 {Ms(c.Percentile(99)):0.000} ms  p99.9 {Ms(c.Percentile(99.9)):0.000} ms  max {Ms(c.Max):0.000} ms  mean {c.Mean / 1000:0.000} ms  ({c.Count:N0} samples)"));
-            if (c.Count > 0)
+            sb.AppendLine("  confirms:  " + Describe(ConfirmLatency));
+            if (ConfirmLatency.Count > 0)
             {
-                sb.AppendLine(string.Create(Inv, $"  stall:     longest confirm {Ms(c.Max):0.000} ms, arrived at {LongestConfirmAt:HH:mm:ss.fff} UTC"));
+                sb.AppendLine(string.Create(Inv, $"  stall:     longest confirm {Ms(ConfirmLatency.Max):0.000} ms, arrived at {LongestConfirmAt:HH:mm:ss.fff} UTC"));
             }
         }
         sb.Append(string.Create(Inv, $"  totals:    published {Published:N0}"));
