@@ -21,6 +21,7 @@ public sealed class BrokerContext
         Routes.Policies = Policies;
         Connections = new Connection.ConnectionRegistry(Stats.Lifecycle);
         Topology = new TopologyReplicator(Routes, Queues, Policies, Access);
+        Alarms = new Alarms.ResourceAlarms(settings.MemoryHighWatermark, settings.DiskFreeLimit);
     }
 
     public BrokerSettings Settings { get; }
@@ -32,6 +33,9 @@ public sealed class BrokerContext
     /// <summary>This node's connections, with what each reports of itself (also what the management API lists).</summary>
     public Connection.ConnectionRegistry Connections { get; }
     public Connection.LoginThrottle LoginFailures { get; } = new();
+
+    /// <summary>This node's memory and disk limits and the alarms in effect in the cluster (AlarmMonitorActor).</summary>
+    public Alarms.ResourceAlarms Alarms { get; }
 
     /// <summary>This node's connections', channels', queues' and exchanges' statistics, for the management API.</summary>
     public Stats.StatsRegistry Stats { get; } = new();

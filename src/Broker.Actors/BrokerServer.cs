@@ -153,6 +153,7 @@ public sealed class BrokerServer : IAsyncDisposable
         Actors.ActorOf(Props.Create(() => new TopologyActor(ctx)), TopologyReplicator.ActorName);
         ctx.LocalQueues = Actors.ActorOf(Props.Create(() => new LocalQueuesActor(ctx)), LocalQueuesActor.ActorName);
         Actors.ActorOf(Props.Create(() => new ConnectionTrackerActor(ctx)), ConnectionTrackerActor.ActorName);
+        Actors.ActorOf(Props.Create(() => new Alarms.AlarmMonitorActor(ctx)), Alarms.AlarmMonitorActor.ActorName);
         Actors.ActorOf(Props.Create(() => new Management.ManagementActor(ctx)), Management.ManagementActor.ActorName);
     }
 

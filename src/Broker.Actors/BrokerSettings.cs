@@ -29,6 +29,12 @@ public sealed record BrokerSettings
     /// </summary>
     public TimeSpan? ConsumerTimeout { get; init; } = TimeSpan.FromMinutes(30);
 
+    /// <summary>Resident memory above this sets the memory alarm (RabbitMQ's vm_memory_high_watermark; can be changed at run time).</summary>
+    public Alarms.MemoryWatermark MemoryHighWatermark { get; init; } = Alarms.MemoryWatermark.Default;
+
+    /// <summary>Free disk space in the data directory below this many bytes sets the disk alarm (RabbitMQ's disk_free_limit).</summary>
+    public long DiskFreeLimit { get; init; } = 50_000_000;
+
     /// <summary>How long a handshake may take from TCP accept to connection.open.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

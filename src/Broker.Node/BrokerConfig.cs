@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using Akka.Configuration;
 using Broker.Actors;
+using Broker.Actors.Alarms;
 
 namespace Broker.Node;
 
@@ -24,6 +25,8 @@ public static class BrokerConfig
         ("BROKER_MAX_MESSAGE_SIZE", "broker.amqp.max-message-size"),
         ("BROKER_CONSUMER_TIMEOUT", "broker.amqp.consumer-timeout"),
         ("BROKER_DATA_DIR", "broker.data-dir"),
+        ("BROKER_MEMORY_HIGH_WATERMARK", "broker.alarms.memory-high-watermark"),
+        ("BROKER_DISK_FREE_LIMIT", "broker.alarms.disk-free-limit"),
         ("BROKER_JOURNAL_PROVIDER", "broker.journal.provider"),
         ("BROKER_JOURNAL_CONNECTION", "broker.journal.connection-string"),
         ("BROKER_DEFAULT_USER", "broker.default-user"),
@@ -192,6 +195,20 @@ public static class BrokerConfig
             throw new ConfigurationException("broker.vhosts", "BROKER_VHOSTS", "must list at least one non-empty virtual host");
         }
 
+        string watermarkText = Text("broker.alarms.memory-high-watermark");
+        if (!MemoryWatermark.TryParse(watermarkText, out var watermark))
+        {
+            throw new ConfigurationException("broker.alarms.memory-high-watermark", "BROKER_MEMORY_HIGH_WATERMARK",
+                $"'{watermarkText}' is neither a fraction from 0 to 1 nor a size such as 2GB or 1536MiB");
+        }
+
+        string diskLimitText = Text("broker.alarms.disk-free-limit");
+        if (!ByteSize.TryParse(diskLimitText, out long diskFreeLimit))
+        {
+            throw new ConfigurationException("broker.alarms.disk-free-limit", "BROKER_DISK_FREE_LIMIT",
+                $"'{diskLimitText}' is not a size such as 50MB, 2GiB or a number of bytes");
+        }
+
         _ = env;
         return new BrokerSettings
         {
@@ -201,6 +218,8 @@ public static class BrokerConfig
             ChannelMax = (ushort)Number("broker.amqp.channel-max", 1, 65535),
             Heartbeat = (ushort)Number("broker.amqp.heartbeat", 0, 65535),
             MaxMessageSize = Number("broker.amqp.max-message-size", 1, 512L * 1024 * 1024),
+            MemoryHighWatermark = watermark,
+            DiskFreeLimit = diskFreeLimit,
             ConsumerTimeout = c.GetString("broker.amqp.consumer-timeout") is "off" or "false"
                 ? null
                 : TimeSpan.FromMilliseconds(Number("broker.amqp.consumer-timeout", 1, long.MaxValue / 10_000)),

@@ -4,7 +4,7 @@ using Broker.Node;
 
 // One command starts a working node: dotnet run --project src/Broker.Node
 // With arguments it is the command line for a running node (like rabbitmqctl): policies, users,
-// vhosts, permissions, topic-permissions.
+// vhosts, permissions, topic-permissions, alarms.
 if (args.Length > 0)
 {
     if (args[0] == "policies")
@@ -12,12 +12,17 @@ if (args.Length > 0)
         return await PolicyCommand.RunAsync(args[1..], Console.Out, Console.Error);
     }
 
+    if (args[0] == "alarms")
+    {
+        return await AlarmCommand.RunAsync(args[1..], Console.Out, Console.Error);
+    }
+
     if (AccessCommand.Groups.Contains(args[0]))
     {
         return await AccessCommand.RunAsync(args[0], args[1..], Console.Out, Console.Error);
     }
 
-    Console.Error.WriteLine($"broker: unknown command '{args[0]}'\n{PolicyCommand.Usage}\n{AccessCommand.Usage}");
+    Console.Error.WriteLine($"broker: unknown command '{args[0]}'\n{PolicyCommand.Usage}\n{AccessCommand.Usage}\n{AlarmCommand.Usage}");
     return 2;
 }
 

@@ -194,6 +194,7 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
         yield return Broker.Actors.Access.AccessDone.Instance;
         yield return new Broker.Actors.Access.AccessFailed("no user 'x'");
         yield return new Broker.Actors.Connection.VHostConnectionCounts(System.Collections.Immutable.ImmutableDictionary<string, int>.Empty.Add("/", 3).Add("vh", 0));
+        yield return new Broker.Actors.Alarms.NodeAlarms("broker@b", [Broker.Actors.Alarms.AlarmResource.Memory, Broker.Actors.Alarms.AlarmResource.Disk]);
         yield return Broker.Actors.Management.CollectNodeStats.Instance;
         yield return SampleReport();
         yield return new Broker.Actors.Management.CloseConnectionByName("127.0.0.1:5000 -> 127.0.0.1:5672", "maintenance");
@@ -205,7 +206,7 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
         var totals = Enumerable.Range(1, Broker.Actors.Stats.MessageStats.Count).Select(i => (long)i).ToArray();
         var rates = totals.Select(t => t / 2.0).ToArray();
         var node = new Broker.Actors.Management.NodeSample("node1", 1000, 2000, 3000, 4000, 5, 1024, 20, 2, 42, 1, 0, 2, 1, 3, 3, 0,
-            [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14], 0.125);
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14], 0.125, 50_000_000, true, false);
         var props = new System.Text.Json.Nodes.JsonObject { ["connection_name"] = "orders-service", ["capabilities"] = new System.Text.Json.Nodes.JsonObject { ["publisher_confirms"] = true } };
         var connection = new Broker.Actors.Management.ConnectionSample("a -> b", "node1", "guest", "/", "127.0.0.1", 5000, "127.0.0.1", 5672,
             false, "running", "PLAIN", props, 123, 131072, 2047, 60, 1, 10, 2, 20, 3, 1.5, 2.5);
@@ -231,6 +232,16 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
         Assert.Equal(5, (int)back.Channels.Single().Consumers.Single().Arguments["x-priority"]!);
         Assert.Equal(report.Queues.Single() with { Totals = back.Queues.Single().Totals, Rates = back.Queues.Single().Rates }, back.Queues.Single());
         Assert.Equal(report.Closed.Single(), back.Closed.Single());
+    }
+
+    [Fact]
+    public void A_nodes_alarms_cross_nodes_whole()
+    {
+        var alarms = new Broker.Actors.Alarms.NodeAlarms("broker@b", [Broker.Actors.Alarms.AlarmResource.Disk]);
+        var back = RoundTrip(alarms);
+        Assert.Equal("broker@b", back.Node);
+        Assert.Equal(alarms.Resources.ToArray(), back.Resources.ToArray());
+        Assert.Empty(RoundTrip(new Broker.Actors.Alarms.NodeAlarms("broker@c", [])).Resources);
     }
 
     private static Broker.Actors.Access.AccessStore SampleAccessStore() =>
@@ -374,7 +385,7 @@ public class ClusterMessageSerializerTests : IClassFixture<ClusterSerializationF
         typeof(DeclareQueue).Namespace!, typeof(DeclareExchange).Namespace!, typeof(StopEntity).Namespace!,
         typeof(RouteChanged).Namespace!, typeof(Broker.Actors.Channel.DirectReply).Namespace!, typeof(Broker.Actors.Policies.SetPolicy).Namespace!,
         typeof(Broker.Actors.Access.ChangeAccess).Namespace!, typeof(Broker.Actors.Connection.VHostConnectionCounts).Namespace!,
-        typeof(Broker.Actors.Management.CollectNodeStats).Namespace!,
+        typeof(Broker.Actors.Management.CollectNodeStats).Namespace!, typeof(Broker.Actors.Alarms.NodeAlarms).Namespace!,
     };
 
     [Fact]

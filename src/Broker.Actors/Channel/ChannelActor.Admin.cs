@@ -103,6 +103,11 @@ public sealed partial class ChannelActor
 
                 AskPolicyEntity(vhost, policy.Name, new SetPolicy(policy), Answer);
                 return;
+            case "list_alarms":
+            case "set_vm_memory_high_watermark":
+            case "set_disk_free_limit":
+                RunAlarmCommand(command, Answer);
+                return;
             case "clear_policy":
                 AskPolicyEntity(vhost, (string?)command["name"] ?? "", new ClearPolicy(vhost, (string?)command["name"] ?? ""), Answer);
                 return;

@@ -92,6 +92,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     private const string AccessDoneManifest = "ad";
     private const string AccessFailedManifest = "af";
     private const string VHostConnectionCountsManifest = "cn";
+    private const string NodeAlarmsManifest = "al";
 
     // Management: statistics reports travel as JSON (large, rare, and read by people's tools anyway).
     private const string CollectNodeStatsManifest = "mc";
@@ -167,6 +168,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
         Access.AccessDone => AccessDoneManifest,
         Access.AccessFailed => AccessFailedManifest,
         Connection.VHostConnectionCounts => VHostConnectionCountsManifest,
+        Alarms.NodeAlarms => NodeAlarmsManifest,
         Management.CollectNodeStats => CollectNodeStatsManifest,
         Management.NodeStatsReport => NodeStatsReportManifest,
         Management.CloseConnectionByName => CloseConnectionByNameManifest,
@@ -367,6 +369,15 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
             case Access.AccessFailed f:
                 WriteText(w, f.Reason);
                 break;
+            case Alarms.NodeAlarms a:
+                w.WriteShortString(a.Node);
+                w.WriteOctet((byte)a.Resources.Length);
+                foreach (var resource in a.Resources)
+                {
+                    w.WriteOctet((byte)resource);
+                }
+
+                break;
             case Connection.VHostConnectionCounts c:
                 w.WriteLong((uint)c.Counts.Count);
                 foreach (var (vhost, n) in c.Counts)
@@ -555,6 +566,17 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
                 return Access.AccessDone.Instance;
             case AccessFailedManifest:
                 return new Access.AccessFailed(ReadText(ref r));
+            case NodeAlarmsManifest:
+                {
+                    string node = r.ReadShortString();
+                    var resources = System.Collections.Immutable.ImmutableArray.CreateBuilder<Alarms.AlarmResource>(r.ReadOctet());
+                    for (int i = resources.Capacity; i > 0; i--)
+                    {
+                        resources.Add((Alarms.AlarmResource)r.ReadOctet());
+                    }
+
+                    return new Alarms.NodeAlarms(node, resources.MoveToImmutable());
+                }
             case VHostConnectionCountsManifest:
                 {
                     int n = (int)r.ReadLong();

@@ -3,6 +3,7 @@ using System.Reflection;
 using Akka.Actor;
 using Akka.Event;
 using Broker.Actors.Access;
+using Broker.Actors.Alarms;
 using Broker.Actors.Channel;
 using Broker.Actors.Transport;
 using Broker.Protocol;
@@ -15,6 +16,8 @@ namespace Broker.Actors.Connection;
 /// - the handshake: protocol header, start/start-ok (PLAIN, AMQPLAIN), tune/tune-ok, open;
 /// - heartbeats both ways: sends one every interval, drops a peer silent for two;
 /// - multiplexes channels to ChannelActor children and enforces channel_max;
+/// - stops reading a socket that publishes while a memory or disk alarm is in effect anywhere in
+///   the cluster (connection.blocked / unblocked to clients that ask for them);
 /// - connection-level errors: connection.close with the reply code, wait for close-ok, drop;
 /// - its death ends the exclusive queues it owns (they watch it) and, through its children, returns
 ///   every unacked message of its channels to their queues.
@@ -49,7 +52,18 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private readonly Authenticator _authenticator;
     private readonly HashSet<IActorRef> _blockedChannels = new();
     private HashSet<IActorRef> _closingChannels = new();
+    /// <summary>The inbound stream waiting for its ack: nothing more is read until it gets it.</summary>
     private IActorRef? _stalledStream;
+
+    /// <summary>connection.blocked's reason while a memory or disk alarm is in effect in the cluster, else null.</summary>
+    private string? _alarmReason;
+
+    /// <summary>It published while an alarm was in effect: its socket is not read until the alarm clears.</summary>
+    private bool _blockedByAlarm;
+
+    /// <summary>The client takes connection.blocked / unblocked (its capabilities say so), and was sent blocked.</summary>
+    private bool _blockedCapable;
+    private bool _blockedSent;
     private IActorRef? _batchTarget;
     private List<Command>? _batch;
     private Phase _phase = Phase.AwaitingHeader;
@@ -92,6 +106,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             }
         });
         Receive<ChannelPublishFlow>(OnChannelPublishFlow);
+        Receive<AlarmsChanged>(OnAlarmsChanged);
         Receive<ForceClose>(f => CloseWithError(new AmqpException(ReplyCode.ConnectionForced,
             AmqpException.Format(ReplyCode.ConnectionForced, f.Reason))));
         Receive<HeartbeatTick>(_ => OnHeartbeatTick());
@@ -138,11 +153,14 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _log.Info("accepting AMQP connection {0} ({1})", _name, _remote);
+        Context.System.EventStream.Subscribe(Self, typeof(AlarmsChanged));
+        _alarmReason = ResourceAlarms.BlockReason(_broker.Alarms.Current);
         Timers.StartSingleTimer("handshake", HandshakeTimeout.Instance, _broker.Settings.HandshakeTimeout);
     }
 
     protected override void PostStop()
     {
+        Context.System.EventStream.Unsubscribe(Self);
         _broker.Connections.Remove(Self);
         if (_spokeAmqp && !_managementSession)
         {
@@ -156,6 +174,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private void OnEvents(List<InboundEvent> events)
     {
         _lastReceived = Environment.TickCount64;
+        bool published = false;
         foreach (var e in events)
         {
             if (_phase == Phase.Closed)
@@ -176,6 +195,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                         OnConnectionMethod(c.Method);
                         break;
                     case Command c:
+                        published |= IsMessagePublish(c.Method);
                         OnChannelCommand(c);
                         break;
                     case HeartbeatReceived:
@@ -203,14 +223,86 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
 
         FlushChannelBatch();
-        if (_blockedChannels.Count > 0 && _phase != Phase.Closed)
+        if (published && _alarmReason is not null && _phase == Phase.Open && !_blockedByAlarm)
         {
-            // Some channel's queues are behind: read nothing more until they catch up.
+            BlockForAlarm();
+        }
+
+        if ((_blockedChannels.Count > 0 || _blockedByAlarm) && _phase != Phase.Closed)
+        {
+            // Some channel's queues are behind, or an alarm is in effect: read nothing more until that ends.
             _stalledStream = Sender;
         }
         else
         {
             Sender.Tell(StreamAck.Instance);
+        }
+    }
+
+    /// <summary>
+    /// RabbitMQ's resource alarms: a connection that publishes while one is in effect is no longer
+    /// read (the publish that showed it is still handled) and hears connection.blocked if it asked
+    /// to; one that only consumes goes on. Until then it is only "blocking".
+    /// </summary>
+    private void BlockForAlarm()
+    {
+        _blockedByAlarm = true;
+        _stats.State = "blocked";
+        _log.Info("AMQP connection {0} ({1}, vhost: '{2}', user: '{3}'): blocked ({4}): not read until the alarm clears",
+            _name, _remote, _vhost, _user, _alarmReason);
+        if (_blockedCapable && !_blockedSent)
+        {
+            _blockedSent = true;
+            Send(new ConnectionBlocked { Reason = _alarmReason! });
+        }
+    }
+
+    /// <summary>A basic.publish of a message: the admin endpoint's commands are not (an operator clearing an alarm must get through).</summary>
+    private static bool IsMessagePublish(Method method) =>
+        method is BasicPublish p && !(p.Exchange.Length == 0 && p.RoutingKey == ChannelActor.AdminRoutingKey);
+
+    private void OnAlarmsChanged(AlarmsChanged changed)
+    {
+        _alarmReason = ResourceAlarms.BlockReason(changed.Alarms);
+        if (_phase != Phase.Open)
+        {
+            return;
+        }
+
+        if (_alarmReason is not null)
+        {
+            if (!_blockedByAlarm)
+            {
+                _stats.State = "blocking";
+            }
+
+            return;
+        }
+
+        _stats.State = "running";
+        if (!_blockedByAlarm)
+        {
+            return;
+        }
+
+        _blockedByAlarm = false;
+        _log.Info("AMQP connection {0} ({1}, vhost: '{2}', user: '{3}'): unblocked: the alarms cleared", _name, _remote, _vhost, _user);
+        if (_blockedSent)
+        {
+            _blockedSent = false;
+            Send(new ConnectionUnblocked());
+        }
+
+        ResumeReading();
+    }
+
+    /// <summary>Acks the stalled read once neither a channel's flow control nor an alarm holds it.</summary>
+    private void ResumeReading()
+    {
+        if (_blockedChannels.Count == 0 && !_blockedByAlarm && _stalledStream is { } stream)
+        {
+            _stalledStream = null;
+            stream.Tell(StreamAck.Instance);
         }
     }
 
@@ -223,11 +315,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
 
         _blockedChannels.Remove(Sender);
-        if (_blockedChannels.Count == 0 && _stalledStream is { } stream)
-        {
-            _stalledStream = null;
-            stream.Tell(StreamAck.Instance);
-        }
+        ResumeReading();
     }
 
     private void OnProtocolHeader(ProtocolHeaderReceived header)
@@ -295,6 +383,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         {
             _authFailureClose = capabilities.TryGetValue("authentication_failure_close", out var afc) && afc is true;
             _consumerCancelNotify = capabilities.TryGetValue("consumer_cancel_notify", out var ccn) && ccn is true;
+            _blockedCapable = capabilities.TryGetValue("connection.blocked", out var cb) && cb is true;
         }
 
         _stats.AuthMechanism = startOk.Mechanism;
@@ -407,7 +496,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         _vhost = vhost.Name;
         // From here the registry counts it in its vhost (connection limits, a deleted vhost closes it).
         _stats.VHost = _vhost;
-        _stats.State = "running";
+        _stats.State = _alarmReason is null ? "running" : "blocking";
         _phase = Phase.Open;
         Timers.Cancel("handshake");
         Send(new ConnectionOpenOk());
@@ -597,13 +686,10 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private void AwaitClientSocketClose()
     {
         _phase = Phase.Closed;
+        // Read on (and discard), so the client's closing of the socket is seen.
         _blockedChannels.Clear();
-        if (_stalledStream is { } stream)
-        {
-            // Read on (and discard), so the client's closing of the socket is seen.
-            _stalledStream = null;
-            stream.Tell(StreamAck.Instance);
-        }
+        _blockedByAlarm = false;
+        ResumeReading();
 
         Timers.Cancel("heartbeat");
         Timers.StartSingleTimer("close", CloseTimeout.Instance, _broker.Settings.CloseTimeout);
@@ -686,7 +772,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             ["exchange_exchange_bindings"] = true,
             ["basic.nack"] = true,
             ["consumer_cancel_notify"] = true,
-            ["connection.blocked"] = false,
+            ["connection.blocked"] = true,
             ["consumer_priorities"] = true,
             ["authentication_failure_close"] = true,
             ["per_consumer_qos"] = true,

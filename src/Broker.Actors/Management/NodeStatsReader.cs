@@ -1,3 +1,4 @@
+using Broker.Actors.Alarms;
 using Broker.Actors.Stats;
 
 namespace Broker.Actors.Management;
@@ -34,12 +35,14 @@ public static class NodeStatsReader
         var s = broker.Stats;
         var l = s.Lifecycle;
         var (buckets, sum) = s.JournalWrites.Read();
+        string node = broker.Settings.NodeName;
+        var alarms = broker.Alarms.Current;
         return new NodeSample(
             broker.Settings.NodeName,
             StartedAt,
             Environment.WorkingSet,
-            (long)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes * 0.4),
-            DiskFree(broker.Settings.DataDirectory),
+            broker.Alarms.MemoryLimit,
+            DiskSpace.FreeBytes(broker.Settings.DataDirectory) ?? 0,
             OpenFileDescriptors(),
             MaxFileDescriptors(),
             ThreadCount(),
@@ -53,19 +56,10 @@ public static class NodeStatsReader
             Volatile.Read(ref l.QueuesCreated),
             Volatile.Read(ref l.QueuesDeleted),
             buckets,
-            sum);
-    }
-
-    private static long DiskFree(string directory)
-    {
-        try
-        {
-            return new DriveInfo(Path.GetFullPath(directory)).AvailableFreeSpace;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            return 0;
-        }
+            sum,
+            broker.Alarms.DiskFreeLimit,
+            alarms.Any(a => a.Node == node && a.Resource == AlarmResource.Memory),
+            alarms.Any(a => a.Node == node && a.Resource == AlarmResource.Disk));
     }
 
     /// <summary>The process's threads, from /proc/self/status (cheap, unlike enumerating them).</summary>

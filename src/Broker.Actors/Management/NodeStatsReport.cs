@@ -49,7 +49,10 @@ public sealed record NodeSample(
     long QueuesCreated,
     long QueuesDeleted,
     long[] JournalWriteBuckets,
-    double JournalWriteSeconds);
+    double JournalWriteSeconds,
+    long DiskFreeLimit,
+    bool MemAlarm,
+    bool DiskAlarm);
 
 public sealed record ConnectionSample(
     string Name,

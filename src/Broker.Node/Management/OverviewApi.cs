@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Broker.Actors.Alarms;
 using Broker.Actors.Management;
 using Broker.Actors.Queues;
 using RabbitMQ.Client;
@@ -23,7 +24,7 @@ public static class OverviewApi
         .Map("GET", "cluster-name", request => request.Json(new JsonObject { ["name"] = request.Node.Broker.Context.Settings.ClusterName }))
         .Map("GET", "extensions", request => request.Json(new JsonArray()))
         .Map("GET", "healthchecks/node", request => request.Json(new JsonObject { ["status"] = "ok" }))
-        .Map("GET", "health/checks/alarms", request => request.Json(new JsonObject { ["status"] = "ok" }))
+        .Map("GET", "health/checks/alarms", AlarmsCheck)
         .Map("GET", "aliveness-test/{vhost}", AlivenessTest);
 
     private static async Task Overview(ApiRequest request)
@@ -152,10 +153,10 @@ public static class OverviewApi
         ["uptime"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - n.StartedAt,
         ["mem_used"] = n.MemUsed,
         ["mem_limit"] = n.MemLimit,
-        ["mem_alarm"] = false,
+        ["mem_alarm"] = n.MemAlarm,
         ["disk_free"] = n.DiskFree,
-        ["disk_free_limit"] = 50_000_000,
-        ["disk_free_alarm"] = false,
+        ["disk_free_limit"] = n.DiskFreeLimit,
+        ["disk_free_alarm"] = n.DiskAlarm,
         ["fd_used"] = n.FdUsed,
         ["fd_total"] = n.FdTotal,
         ["proc_used"] = n.Threads,
@@ -168,6 +169,28 @@ public static class OverviewApi
         ["queue_created"] = n.QueuesCreated,
         ["queue_deleted"] = n.QueuesDeleted,
     };
+
+    /// <summary>As RabbitMQ's: 200 when no alarm is in effect in the cluster, else 503 listing them.</summary>
+    private static Task AlarmsCheck(ApiRequest request)
+    {
+        var alarms = request.Node.Broker.Context.Alarms.Current;
+        if (alarms.IsEmpty)
+        {
+            return request.Json(new JsonObject { ["status"] = "ok" });
+        }
+
+        return request.Json(new JsonObject
+        {
+            ["status"] = "failed",
+            ["reason"] = "There are alarms in effect in the cluster",
+            ["alarms"] = new JsonArray(alarms.Select(a => (JsonNode?)new JsonObject
+            {
+                ["node"] = a.Node,
+                // RabbitMQ's names for the two resources.
+                ["resource"] = a.Resource == AlarmResource.Memory ? "memory" : "disk space",
+            }).ToArray()),
+        }, 503);
+    }
 
     private static Task WhoAmI(ApiRequest request) => request.Json(new JsonObject
     {

@@ -46,6 +46,11 @@ public static class PrometheusMetrics
         Gauge(text, "rabbitmq_global_publishers", "Channels of this node that have published", report.Channels.Count(c => c.Totals[(int)MessageStat.Publish] > 0));
         Gauge(text, "rabbitmq_global_consumers", "Consumers on this node's channels", report.Channels.Sum(c => c.Consumers.Count));
         Gauge(text, "rabbitmq_process_resident_memory_bytes", "Memory used by the node process", n.MemUsed);
+        Gauge(text, "rabbitmq_resident_memory_limit_bytes", "Memory high watermark in bytes", n.MemLimit);
+        Gauge(text, "rabbitmq_disk_space_available_bytes", "Disk space available in the data directory's file system", n.DiskFree);
+        Gauge(text, "rabbitmq_disk_space_available_limit_bytes", "Free disk space low watermark in bytes", n.DiskFreeLimit);
+        Gauge(text, "rabbitmq_alarms_memory_used_watermark", "1 while this node's memory alarm is in effect", n.MemAlarm ? 1 : 0);
+        Gauge(text, "rabbitmq_alarms_free_disk_space_watermark", "1 while this node's disk alarm is in effect", n.DiskAlarm ? 1 : 0);
         Gauge(text, "rabbitmq_process_open_fds", "Open file descriptors", n.FdUsed);
         Gauge(text, "rabbitmq_process_max_fds", "Open file descriptor limit", n.FdTotal);
         Counter(text, "rabbitmq_connections_opened_total", "Connections opened", n.ConnectionsOpened);
