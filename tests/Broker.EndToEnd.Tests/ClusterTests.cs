@@ -315,4 +315,57 @@ public sealed class ClusterTests
 
         await a.ExchangeDeleteAsync(dlx);
     }
+
+    /// <summary>As in RabbitMQ, an alarm on any node blocks publishers on every node; when it clears they are unblocked.</summary>
+    [Fact]
+    public async Task An_alarm_on_one_node_blocks_publishers_on_the_others()
+    {
+        await using var clients = new Clients(_cluster);
+        string q = UniqueName("c-alarm");
+        var pub = await clients.ChannelOn(2, confirms: true);
+        var connection = clients.Connections[^1];
+        var blocked = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var unblocked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        connection.ConnectionBlockedAsync += (_, e) =>
+        {
+            blocked.TrySetResult(e.Reason);
+            return Task.CompletedTask;
+        };
+        connection.ConnectionUnblockedAsync += (_, _) =>
+        {
+            unblocked.TrySetResult();
+            return Task.CompletedTask;
+        };
+        await pub.QueueDeclareAsync(q, durable: true, exclusive: false, autoDelete: false);
+
+        try
+        {
+            string listing = await NodeCli.OkAsync(_cluster[0].Uri, "alarms", "set-disk-free-limit", "1000000TB");
+            Assert.Contains($"{ClusterNodes.NodeName(0)}\tdisk", listing);
+            // Node 3 learns of node 1's alarm from node 1 (at once, and every second).
+            using var api = new ManagementClient(_cluster[2].ManagementUri);
+            await Wait.Until(async () => await api.StatusOf(HttpMethod.Get, "/api/health/checks/alarms") == System.Net.HttpStatusCode.ServiceUnavailable,
+                "node 3 to report node 1's alarm");
+            await pub.BasicPublishAsync("", q, true, Persistent, Body("first"));
+            Assert.Equal("low on disk", await Wait.For(blocked.Task));
+            var held = pub.BasicPublishAsync("", q, true, Persistent, Body("held")).AsTask();
+
+            await NodeCli.OkAsync(_cluster[0].Uri, "alarms", "set-disk-free-limit", "50MB");
+            await Wait.For(unblocked.Task);
+            await Wait.For(held);
+            Assert.Equal(2u, (await pub.QueueDeclarePassiveAsync(q)).MessageCount);
+            await pub.QueueDeleteAsync(q);
+        }
+        finally
+        {
+            // Whatever happened, the next test finds no alarm anywhere.
+            await NodeCli.RunAsync(_cluster[0].Uri, "alarms", "set-disk-free-limit", "50MB");
+            foreach (var node in _cluster.Nodes)
+            {
+                using var api = new ManagementClient(node.ManagementUri);
+                await Wait.Until(async () => await api.StatusOf(HttpMethod.Get, "/api/health/checks/alarms") == System.Net.HttpStatusCode.OK,
+                    $"{node} to report no alarm");
+            }
+        }
+    }
 }

@@ -47,6 +47,17 @@ public sealed class BrokerConfigTests : IDisposable
         Assert.Equal(new[] { "guest" }, s.LoopbackUsers);
         Assert.Equal(new[] { "/" }, s.VirtualHosts);
         Assert.Null(s.Tls);
+        Assert.Equal(0.4, s.MemoryHighWatermark.Relative);
+        Assert.Equal(50_000_000, s.DiskFreeLimit);
+    }
+
+    [Fact]
+    public void Alarm_limits_are_read_as_fractions_or_sizes()
+    {
+        var s = Load(Env(("BROKER_MEMORY_HIGH_WATERMARK", "0.6"), ("BROKER_DISK_FREE_LIMIT", "2GB")));
+        Assert.Equal(0.6, s.MemoryHighWatermark.Relative);
+        Assert.Equal(2_000_000_000, s.DiskFreeLimit);
+        Assert.Equal(512L * 1024 * 1024, Load(Env(("BROKER_MEMORY_HIGH_WATERMARK", "512MiB"))).MemoryHighWatermark.Absolute);
     }
 
     [Fact]
@@ -130,6 +141,9 @@ public sealed class BrokerConfigTests : IDisposable
     [InlineData("BROKER_LOG_LEVEL", "LOUD", "akka.loglevel")]
     [InlineData("BROKER_CLUSTER_PORT", "abc", "akka.remote.dot-netty.tcp.port")]
     [InlineData("BROKER_VHOSTS", ",", "broker.vhosts")]
+    [InlineData("BROKER_MEMORY_HIGH_WATERMARK", "half", "broker.alarms.memory-high-watermark")]
+    [InlineData("BROKER_MEMORY_HIGH_WATERMARK", "-0.2", "broker.alarms.memory-high-watermark")]
+    [InlineData("BROKER_DISK_FREE_LIMIT", "plenty", "broker.alarms.disk-free-limit")]
     public void Bad_value_names_the_setting_and_the_variable(string name, string value, string setting)
     {
         var e = Bad((name, value));
