@@ -35,6 +35,9 @@ public sealed record BrokerSettings
     /// <summary>Free disk space in the data directory below this many bytes sets the disk alarm (RabbitMQ's disk_free_limit).</summary>
     public long DiskFreeLimit { get; init; } = 50_000_000;
 
+    /// <summary>Open AMQP connections this node takes (RabbitMQ's connection_max); null: no limit.</summary>
+    public int? ConnectionMax { get; init; }
+
     /// <summary>How long a handshake may take from TCP accept to connection.open.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

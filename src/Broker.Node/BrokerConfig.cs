@@ -24,6 +24,7 @@ public static class BrokerConfig
         ("BROKER_HEARTBEAT", "broker.amqp.heartbeat"),
         ("BROKER_MAX_MESSAGE_SIZE", "broker.amqp.max-message-size"),
         ("BROKER_CONSUMER_TIMEOUT", "broker.amqp.consumer-timeout"),
+        ("BROKER_CONNECTION_MAX", "broker.amqp.connection-max"),
         ("BROKER_DATA_DIR", "broker.data-dir"),
         ("BROKER_MEMORY_HIGH_WATERMARK", "broker.alarms.memory-high-watermark"),
         ("BROKER_DISK_FREE_LIMIT", "broker.alarms.disk-free-limit"),
@@ -218,6 +219,9 @@ public static class BrokerConfig
             ChannelMax = (ushort)Number("broker.amqp.channel-max", 1, 65535),
             Heartbeat = (ushort)Number("broker.amqp.heartbeat", 0, 65535),
             MaxMessageSize = Number("broker.amqp.max-message-size", 1, 512L * 1024 * 1024),
+            ConnectionMax = c.GetString("broker.amqp.connection-max") is "infinity"
+                ? null
+                : (int)Number("broker.amqp.connection-max", 0, int.MaxValue),
             MemoryHighWatermark = watermark,
             DiskFreeLimit = diskFreeLimit,
             ConsumerTimeout = c.GetString("broker.amqp.consumer-timeout") is "off" or "false"

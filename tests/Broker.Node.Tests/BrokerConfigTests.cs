@@ -49,6 +49,8 @@ public sealed class BrokerConfigTests : IDisposable
         Assert.Null(s.Tls);
         Assert.Equal(0.4, s.MemoryHighWatermark.Relative);
         Assert.Equal(50_000_000, s.DiskFreeLimit);
+        Assert.Null(s.ConnectionMax);
+        Assert.Equal(100, Load(Env(("BROKER_CONNECTION_MAX", "100"))).ConnectionMax);
     }
 
     [Fact]
@@ -144,6 +146,8 @@ public sealed class BrokerConfigTests : IDisposable
     [InlineData("BROKER_MEMORY_HIGH_WATERMARK", "half", "broker.alarms.memory-high-watermark")]
     [InlineData("BROKER_MEMORY_HIGH_WATERMARK", "-0.2", "broker.alarms.memory-high-watermark")]
     [InlineData("BROKER_DISK_FREE_LIMIT", "plenty", "broker.alarms.disk-free-limit")]
+    [InlineData("BROKER_CONNECTION_MAX", "-1", "broker.amqp.connection-max")]
+    [InlineData("BROKER_CONNECTION_MAX", "lots", "broker.amqp.connection-max")]
     public void Bad_value_names_the_setting_and_the_variable(string name, string value, string setting)
     {
         var e = Bad((name, value));

@@ -388,6 +388,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
         _stats.AuthMechanism = startOk.Mechanism;
         _managementSession = startOk.ClientProperties.TryGetValue(InternalClientProperty, out var internalFlag) && internalFlag is true;
+        _stats.Internal = _managementSession;
         _stats.ClientProperties = Management.FieldTableJson.ToJson(startOk.ClientProperties);
         var user = _authenticator.Authenticate(startOk.Mechanism, startOk.Response, _remote, _certificateUser, out var failure);
         string? named = Authenticator.UserNameOf(startOk.Mechanism, startOk.Response, _certificateUser);
@@ -480,6 +481,12 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     private void OnOpen(ConnectionOpen open)
     {
+        // RabbitMQ's connection_max: a node full of connections refuses more rather than run out of memory or descriptors.
+        if (_broker.Settings.ConnectionMax is { } max && !_managementSession && _broker.Connections.OpenCount >= max)
+        {
+            throw AmqpException.NotAllowed($"connection refused: node connection limit ({max}) is reached");
+        }
+
         var access = _broker.Access.Current;
         var vhost = access.FindVHost(open.VirtualHost) ?? throw AmqpException.NotAllowed($"vhost {open.VirtualHost} not found");
         // RabbitMQ checks the vhost's connection limit before the user's permissions there.

@@ -39,6 +39,9 @@ public sealed class ConnectionRegistry(LifecycleCounters lifecycle)
     /// <summary>The connection of that name (RabbitMQ's "peer -> local"), if it is on this node.</summary>
     public IActorRef? Find(string name) => _connections.FirstOrDefault(c => c.Value.Name == name).Key;
 
+    /// <summary>Connections past connection.open on this node (the management API's own are not counted: they are the node's).</summary>
+    public int OpenCount => _connections.Values.Count(c => c.VHost.Length > 0 && !c.Internal);
+
     public List<IActorRef> In(string vhost) => _connections.Where(c => c.Value.VHost == vhost).Select(c => c.Key).ToList();
 
     public List<IActorRef> Of(string user) => _connections.Where(c => c.Value.User == user).Select(c => c.Key).ToList();

@@ -22,6 +22,9 @@ public sealed class ConnectionStats(string name, string peerHost, int peerPort, 
     public volatile string VHost = string.Empty;
     public volatile string AuthMechanism = string.Empty;
 
+    /// <summary>The management API's own session: the node's, not a client's (no connection limit counts it).</summary>
+    public volatile bool Internal;
+
     /// <summary>The client's properties as JSON (set once at start-ok).</summary>
     public volatile JsonObject? ClientProperties;
     public int FrameMax;
