@@ -54,6 +54,12 @@ public sealed class BrokerServer : IAsyncDisposable
     /// <summary>The address the amqps listener is bound to; null without TLS.</summary>
     public IPEndPoint? TlsEndpoint { get; private set; }
 
+    /// <summary>Every address the AMQP listeners are bound to (a loopback bind listens on both loopbacks).</summary>
+    public List<EndPoint> AmqpListeners { get; } = new();
+
+    /// <summary>Every address the AMQPS listeners are bound to.</summary>
+    public List<EndPoint> AmqpsListeners { get; } = new();
+
     /// <summary>Starts a node: joins (or forms) the cluster, starts sharding and listens for AMQP.</summary>
     public static async Task<BrokerServer> StartAsync(BrokerSettings settings, Config akkaConfig, CancellationToken ct = default)
     {
@@ -154,6 +160,7 @@ public sealed class BrokerServer : IAsyncDisposable
         ctx.LocalQueues = Actors.ActorOf(Props.Create(() => new LocalQueuesActor(ctx)), LocalQueuesActor.ActorName);
         Actors.ActorOf(Props.Create(() => new ConnectionTrackerActor(ctx)), ConnectionTrackerActor.ActorName);
         Actors.ActorOf(Props.Create(() => new Alarms.AlarmMonitorActor(ctx)), Alarms.AlarmMonitorActor.ActorName);
+        Actors.ActorOf(Props.Create(() => new MembershipLogActor()), MembershipLogActor.ActorName);
         Actors.ActorOf(Props.Create(() => new Management.ManagementActor(ctx)), Management.ManagementActor.ActorName);
     }
 
@@ -194,7 +201,7 @@ public sealed class BrokerServer : IAsyncDisposable
             _freezeWatchdog = new FreezeWatchdog(Actors, FreezeLimit);
         }
 
-        _log.Info("Node {0} is up in cluster '{1}'", Context.Settings.NodeName, Context.Settings.ClusterName);
+        _log.Debug("Node {0} is up in cluster '{1}'", Context.Settings.NodeName, Context.Settings.ClusterName);
     }
 
     /// <summary>
@@ -369,7 +376,9 @@ public sealed class BrokerServer : IAsyncDisposable
             _bindings.Add(binding);
             Endpoint ??= binding.LocalAddress as IPEndPoint;
             port = Endpoint?.Port ?? port; // with port 0, every address listens on the port the first one got
-            _log.Info("AMQP listener started on {0}", binding.LocalAddress);
+            AmqpListeners.Add(binding.LocalAddress);
+            // The node's banner names it (Program); here for DEBUG and in-process hosts.
+            _log.Debug("AMQP listener started on {0}", binding.LocalAddress);
         }
 
         if (s.Tls is not { } tls)
@@ -399,7 +408,8 @@ public sealed class BrokerServer : IAsyncDisposable
             _tlsListeners.Add(listener);
             TlsEndpoint ??= listener.LocalEndpoint;
             tlsPort = TlsEndpoint.Port;
-            _log.Info("AMQPS listener started on {0} (TLS 1.2/1.3{1})", listener.LocalEndpoint,
+            AmqpsListeners.Add(listener.LocalEndpoint);
+            _log.Debug("AMQPS listener started on {0} (TLS 1.2/1.3{1})", listener.LocalEndpoint,
                 tls.VerifyPeer ? ", client certificates required" : string.Empty);
         }
     }

@@ -57,13 +57,10 @@ catch (Exception e) when (e is not OutOfMemoryException)
 }
 
 var server = node.Server;
-// The management line first: whoever waits for the "listening" line can then read both.
-if (node.Management?.Endpoint is { } http)
+foreach (string line in StartupBanner.Lines(node))
 {
-    Console.WriteLine($"broker: management UI and HTTP API on http://{http}/");
+    Console.WriteLine(line);
 }
-
-Console.WriteLine($"broker: AMQP 0-9-1 listening on {server.Endpoint} (data in {server.Context.Settings.DataDirectory})");
 
 var stopped = await Task.WhenAny(stop.Task, server.Terminated.Task);
 if (stopped != stop.Task)

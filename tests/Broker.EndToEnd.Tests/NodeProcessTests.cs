@@ -23,6 +23,12 @@ public sealed class NodeProcessTests
     {
         await using var node = await NodeProcess.StartAsync(new Dictionary<string, string>());
         Assert.Contains(NodeProcess.ReadyLinePrefix, node.Output);
+        // Start-up is a short banner, not Akka's INFO lines (those only at DEBUG).
+        Assert.Contains("broker: journal: SQLite journal", node.Output);
+        Assert.Contains("broker: cluster 'broker@", node.Output);
+        Assert.Contains("broker: limits: memory high watermark", node.Output);
+        Assert.DoesNotContain("Starting remoting", node.Output);
+        Assert.DoesNotContain("Singleton manager started", node.Output);
         Assert.True(node.StartupTime > TimeSpan.Zero);
         _log.WriteLine($"node process ready after {node.StartupTime.TotalMilliseconds:0} ms");
 

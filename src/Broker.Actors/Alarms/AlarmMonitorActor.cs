@@ -77,7 +77,8 @@ public sealed class AlarmMonitorActor : ReceiveActor, IWithTimers
     {
         Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot,
             typeof(ClusterEvent.IMemberEvent));
-        _log.Info("alarms: memory high watermark {0} ({1} of {2}), disk free limit {3} in {4}", _alarms.MemoryWatermark,
+        // The node's banner shows the limits (Program); here for DEBUG and in-process hosts.
+        _log.Debug("alarms: memory high watermark {0} ({1} of {2}), disk free limit {3} in {4}", _alarms.MemoryWatermark,
             ByteSize.Format(_alarms.MemoryLimit), ByteSize.Format(ResourceAlarms.AvailableMemory), ByteSize.Format(_alarms.DiskFreeLimit),
             Path.GetFullPath(_broker.Settings.DataDirectory));
         Measure();

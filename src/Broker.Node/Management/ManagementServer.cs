@@ -128,7 +128,7 @@ public sealed class ManagementServer : IAsyncDisposable
             server.PrometheusEndpoint = addresses[next];
         }
 
-        broker.Actors.Log.Info("Management API and web UI on http://{0}/{1}", server.Endpoint?.ToString() ?? "(off)",
+        broker.Actors.Log.Debug("Management API and web UI on http://{0}/{1}", server.Endpoint?.ToString() ?? "(off)",
             server.PrometheusEndpoint is { } p ? $", Prometheus metrics on http://{p}/metrics" : string.Empty);
         return server;
     }
