@@ -87,6 +87,10 @@ public static class BrokerConfig
             config = ConfigurationFactory.ParseString("akka.cluster.down-removal-margin = off").WithFallback(config);
         }
 
+        // The node's own stdout logger (Akka's INFO lines only at DEBUG): set here, not in hocon/akka.conf,
+        // which tests of Broker.Actors load without this assembly.
+        var logger = typeof(Logging.NodeConsoleLogger);
+        config = ConfigurationFactory.ParseString($"akka.loggers = [\"{logger.FullName}, {logger.Assembly.GetName().Name}\"]").WithFallback(config);
         config = cluster.Akka.WithFallback(journal.Akka).WithFallback(config)
             .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
         settings = settings with
