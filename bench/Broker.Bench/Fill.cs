@@ -5,8 +5,9 @@ namespace Broker.Bench;
 
 /// <summary>
 /// `fill` mode: publishes exactly N persistent messages with confirms into one durable queue and
-/// leaves them there, to measure restart (recovery) time and data size with a given backlog.
-/// Usage: fill --uri URI --queue NAME --count N [--size 1024]
+/// leaves them there, to measure restart (recovery) time, data size and memory with a given
+/// backlog; with --transient, transient messages into a non-durable queue (memory only).
+/// Usage: fill --uri URI --queue NAME --count N [--size 1024] [--transient]
 /// </summary>
 internal static class Fill
 {
@@ -15,6 +16,8 @@ internal static class Fill
         string uri = "amqp://guest:guest@127.0.0.1:5672/", queue = "fill-q";
         long count = 100_000;
         int size = 1024;
+        bool transient = args.Contains("--transient");
+        args = args.Where(a => a != "--transient").ToArray();
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
             switch (args[i])
@@ -33,8 +36,8 @@ internal static class Fill
         var factory = new ConnectionFactory { Uri = new Uri(uri), AutomaticRecoveryEnabled = false };
         await using var conn = await factory.CreateConnectionAsync(cts.Token);
         await using var ch = await conn.CreateChannelAsync(new CreateChannelOptions(true, true, outstandingPublisherConfirmationsRateLimiter: null), cts.Token);
-        await ch.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cts.Token);
-        var props = new BasicProperties { DeliveryMode = DeliveryModes.Persistent };
+        await ch.QueueDeclareAsync(queue, durable: !transient, exclusive: false, autoDelete: false, cancellationToken: cts.Token);
+        var props = new BasicProperties { DeliveryMode = transient ? DeliveryModes.Transient : DeliveryModes.Persistent };
         var body = new byte[size];
         var window = new List<Task>(1000);
         var sw = Stopwatch.StartNew();
@@ -49,7 +52,7 @@ internal static class Fill
         }
 
         await Task.WhenAll(window);
-        Console.WriteLine($"fill: {count} persistent messages of {size} B confirmed into '{queue}' in {sw.Elapsed.TotalSeconds:F1} s");
+        Console.WriteLine($"fill: {count} {(transient ? "transient" : "persistent")} messages of {size} B confirmed into '{queue}' in {sw.Elapsed.TotalSeconds:F1} s");
         return 0;
     }
 }

@@ -15,6 +15,11 @@ public sealed partial class ChannelActor
     private readonly List<string> _routeBuffer = new();
     private readonly Routing.RouteScratch _routeScratch = new();
 
+    /// <summary>The exchange, routing key and raw properties of the previous publish, whose instances the next equal ones reuse (see Shared).</summary>
+    private string _lastExchange = string.Empty;
+    private string _lastRoutingKey = string.Empty;
+    private byte[] _lastRawProperties = Array.Empty<byte>();
+
     /// <summary>
     /// Per queue, the confirm ids sent to it and not yet answered. Not a FIFO: a durable queue
     /// confirms a transient message at once and a persistent one after its journal write.
@@ -83,7 +88,8 @@ public sealed partial class ChannelActor
             throw AmqpException.PreconditionFailed($"invalid expiration '{expiration}': {invalid}");
         }
 
-        var message = new Message(publish.Exchange, publish.RoutingKey, header, command.Body);
+        var message = new Message(Shared(ref _lastExchange, publish.Exchange), Shared(ref _lastRoutingKey, publish.RoutingKey),
+            header.Properties, SharedProperties(header.RawProperties), command.Body);
         if (header.Properties.ReplyTo == DirectReplyTo)
         {
             message = WithReplyAddress(message);
@@ -522,5 +528,33 @@ public sealed partial class ChannelActor
         public long SentAtLastAnswer = -1;
 
         public long Left => FlowControl.InitialPublishCredit + Granted - Sent;
+    }
+
+    /// <summary>
+    /// The string a queued message keeps for its exchange or routing key: the previous publish's
+    /// instance when equal (a channel mostly publishes to the same few), so a deep queue holds one
+    /// copy rather than one per message.
+    /// </summary>
+    /// <summary>The same for the properties' wire form: a publisher that sets the same properties every time shares one array.</summary>
+    private byte[] SharedProperties(byte[] raw)
+    {
+        if (raw.AsSpan().SequenceEqual(_lastRawProperties))
+        {
+            return _lastRawProperties;
+        }
+
+        _lastRawProperties = raw;
+        return raw;
+    }
+
+    private static string Shared(ref string last, string value)
+    {
+        if (string.Equals(last, value, StringComparison.Ordinal))
+        {
+            return last;
+        }
+
+        last = value;
+        return value;
     }
 }

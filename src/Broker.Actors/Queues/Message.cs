@@ -4,7 +4,10 @@ namespace Broker.Actors.Queues;
 
 /// <summary>
 /// A published message as the queues hold it: immutable and shared by every queue it was routed
-/// to. The properties travel in their raw wire form so a delivery copies them without encoding.
+/// to. The properties are kept only in their raw wire form (a delivery copies them without
+/// encoding), plus the three the queue decides by; the decoded form is built again on the rare
+/// paths that need the rest (dead-lettering, delayed messages), so a deep queue does not hold a
+/// decoded copy of every message's properties.
 /// </summary>
 public sealed class Message
 {
@@ -13,23 +16,52 @@ public sealed class Message
     {
     }
 
+    /// <param name="properties">The decoded form of <paramref name="rawProperties"/>; only delivery-mode, priority and expiration are kept from it.</param>
     public Message(string exchange, string routingKey, BasicProperties properties, byte[] rawProperties, byte[] body)
     {
         Exchange = exchange;
         RoutingKey = routingKey;
-        Properties = properties;
         RawProperties = rawProperties;
         Body = body;
+        DeliveryMode = properties.DeliveryMode ?? 0;
+        Priority = properties.Priority;
+        Expiration = properties.Expiration;
     }
 
     public string Exchange { get; }
     public string RoutingKey { get; }
-    public BasicProperties Properties { get; }
+
+    /// <summary>The properties decoded from <see cref="RawProperties"/>, anew on every call: not for the per-message path.</summary>
+    public BasicProperties Properties => ContentHeader.DecodeProperties(RawProperties);
+
     public byte[] RawProperties { get; }
     public byte[] Body { get; }
 
+    /// <summary>The delivery-mode property (0 when absent).</summary>
+    public byte DeliveryMode { get; }
+
+    /// <summary>The priority property, if set.</summary>
+    public byte? Priority { get; }
+
+    /// <summary>The expiration property (per-message TTL in ms, as text), if set.</summary>
+    public string? Expiration { get; }
+
     /// <summary>delivery-mode 2: the message survives a restart when its queue is durable.</summary>
-    public bool Persistent => Properties.DeliveryMode == 2;
+    public bool Persistent => DeliveryMode == 2;
+
+    /// <summary>The same message as published to another exchange (a delayed message released through its own).</summary>
+    public Message WithExchange(string exchange) => new(exchange, this);
+
+    private Message(string exchange, Message m)
+    {
+        Exchange = exchange;
+        RoutingKey = m.RoutingKey;
+        RawProperties = m.RawProperties;
+        Body = m.Body;
+        DeliveryMode = m.DeliveryMode;
+        Priority = m.Priority;
+        Expiration = m.Expiration;
+    }
 
     /// <summary>A copy with one header set (the original is shared by other queues and stays as it is).</summary>
     public Message WithHeader(string key, object? value) => WithProperties(p => (p.Headers ??= new FieldTable())[key] = value);
@@ -37,7 +69,7 @@ public sealed class Message
     /// <summary>A copy whose properties <paramref name="change"/> edited, re-encoded once.</summary>
     public Message WithProperties(Action<BasicProperties> change)
     {
-        var properties = ContentHeader.DecodeProperties(RawProperties);
+        var properties = Properties;
         change(properties);
         return new Message(Exchange, RoutingKey, properties, ContentHeader.EncodeProperties(properties), Body);
     }

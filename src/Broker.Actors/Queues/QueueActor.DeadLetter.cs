@@ -38,7 +38,7 @@ public sealed partial class QueueActor
         if (_state!.Arguments.DelayFor is { } exchange && message.Exchange != exchange)
         {
             // Always through the exchange this queue holds messages for.
-            message = new Message(exchange, message.RoutingKey, message.Properties, message.RawProperties, message.Body);
+            message = message.WithExchange(exchange);
         }
 
         Forward(m, message, attempts: 0);

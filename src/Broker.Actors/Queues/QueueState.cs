@@ -306,13 +306,13 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
     }
 
     private byte PriorityOf(Message message) =>
-        Arguments.MaxPriority == 0 ? (byte)0 : Math.Min(message.Properties.Priority ?? 0, Arguments.MaxPriority);
+        Arguments.MaxPriority == 0 ? (byte)0 : Math.Min(message.Priority ?? 0, Arguments.MaxPriority);
 
     /// <summary>The lower of the queue's TTL and the message's expiration, from now; 0 for none.</summary>
     private long ExpiryOf(Message message, long now)
     {
         long? ttl = Arguments.MessageTtl;
-        if (message.Properties.Expiration is { } expiration && MessageExpiration.TryParse(expiration, out long ms))
+        if (message.Expiration is { } expiration && MessageExpiration.TryParse(expiration, out long ms))
         {
             ttl = ttl is { } q ? Math.Min(q, ms) : ms;
         }
