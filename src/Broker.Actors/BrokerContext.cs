@@ -25,6 +25,9 @@ public sealed class BrokerContext
     }
 
     public BrokerSettings Settings { get; }
+
+    /// <summary>Where queues keep the bodies they paged out of memory (one folder each; emptied at every start).</summary>
+    public string PagesDirectory => Path.Combine(Settings.DataDirectory, "pages");
     public RoutingTable Routes { get; } = new();
     public QueueDirectory Queues { get; } = new();
     public Policies.PolicyTable Policies { get; } = new();

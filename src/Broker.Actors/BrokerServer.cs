@@ -70,7 +70,14 @@ public sealed class BrokerServer : IAsyncDisposable
             .WithFallback(ClusterSharding.DefaultConfig())
             .WithFallback(Akka.DistributedData.DistributedData.DefaultConfig())
             .WithFallback(Akka.Cluster.Tools.Singleton.ClusterSingleton.DefaultConfig()));
-        var server = new BrokerServer(system, new BrokerContext(settings));
+        var context = new BrokerContext(settings);
+        // Page files are a cache of the previous run's queues: nothing in them is needed now.
+        if (Directory.Exists(context.PagesDirectory))
+        {
+            Directory.Delete(context.PagesDirectory, recursive: true);
+        }
+
+        var server = new BrokerServer(system, context);
         try
         {
             if (settings.JournalQueryPluginId is not null)

@@ -35,6 +35,12 @@ public sealed record BrokerSettings
     /// <summary>Free disk space in the data directory below this many bytes sets the disk alarm (RabbitMQ's disk_free_limit).</summary>
     public long DiskFreeLimit { get; init; } = 50_000_000;
 
+    /// <summary>
+    /// Memory a queue's ready messages may take before further bodies go to the queue's page file
+    /// (each message counted as its body plus <see cref="Queues.QueueActor.PagedMessageOverhead"/>); 0: never page.
+    /// </summary>
+    public long QueueMemoryBudget { get; init; } = 16L << 20;
+
     /// <summary>Open AMQP connections this node takes (RabbitMQ's connection_max); null: no limit.</summary>
     public int? ConnectionMax { get; init; }
 

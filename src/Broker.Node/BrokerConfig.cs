@@ -28,6 +28,7 @@ public static class BrokerConfig
         ("BROKER_DATA_DIR", "broker.data-dir"),
         ("BROKER_MEMORY_HIGH_WATERMARK", "broker.alarms.memory-high-watermark"),
         ("BROKER_DISK_FREE_LIMIT", "broker.alarms.disk-free-limit"),
+        ("BROKER_QUEUE_MEMORY_BUDGET", "broker.queues.memory-budget"),
         ("BROKER_JOURNAL_PROVIDER", "broker.journal.provider"),
         ("BROKER_JOURNAL_CONNECTION", "broker.journal.connection-string"),
         ("BROKER_DEFAULT_USER", "broker.default-user"),
@@ -214,6 +215,13 @@ public static class BrokerConfig
                 $"'{diskLimitText}' is not a size such as 50MB, 2GiB or a number of bytes");
         }
 
+        string budgetText = Text("broker.queues.memory-budget");
+        if (!ByteSize.TryParse(budgetText, out long queueBudget))
+        {
+            throw new ConfigurationException("broker.queues.memory-budget", "BROKER_QUEUE_MEMORY_BUDGET",
+                $"'{budgetText}' is not a size such as 16MiB or a number of bytes (0: never page)");
+        }
+
         _ = env;
         return new BrokerSettings
         {
@@ -227,6 +235,7 @@ public static class BrokerConfig
                 ? null
                 : (int)Number("broker.amqp.connection-max", 0, int.MaxValue),
             MemoryHighWatermark = watermark,
+            QueueMemoryBudget = queueBudget,
             DiskFreeLimit = diskFreeLimit,
             ConsumerTimeout = c.GetString("broker.amqp.consumer-timeout") is "off" or "false"
                 ? null

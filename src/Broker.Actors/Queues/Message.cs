@@ -23,6 +23,7 @@ public sealed class Message
         RoutingKey = routingKey;
         RawProperties = rawProperties;
         Body = body;
+        BodySize = body.Length;
         DeliveryMode = properties.DeliveryMode ?? 0;
         Priority = properties.Priority;
         Expiration = properties.Expiration;
@@ -35,7 +36,15 @@ public sealed class Message
     public BasicProperties Properties => ContentHeader.DecodeProperties(RawProperties);
 
     public byte[] RawProperties { get; }
+
+    /// <summary>The body; null in a paged-out copy (<see cref="PagedOut"/>), whose queue reads it back before using it.</summary>
     public byte[] Body { get; }
+
+    /// <summary>The body's length (kept when the body itself is paged out).</summary>
+    public int BodySize { get; }
+
+    /// <summary>A queue's copy whose body went to its page file (QueueActor.Paging.cs).</summary>
+    public bool IsPagedOut => Body is null;
 
     /// <summary>The delivery-mode property (0 when absent).</summary>
     public byte DeliveryMode { get; }
@@ -50,14 +59,21 @@ public sealed class Message
     public bool Persistent => DeliveryMode == 2;
 
     /// <summary>The same message as published to another exchange (a delayed message released through its own).</summary>
-    public Message WithExchange(string exchange) => new(exchange, this);
+    public Message WithExchange(string exchange) => new(exchange, this, Body);
 
-    private Message(string exchange, Message m)
+    /// <summary>The same message without its body in memory (the queue that holds it wrote the body to its page file).</summary>
+    public Message PagedOut() => new(Exchange, this, null!);
+
+    /// <summary>A paged-out message with its body read back.</summary>
+    public Message WithBody(byte[] body) => new(Exchange, this, body);
+
+    private Message(string exchange, Message m, byte[] body)
     {
         Exchange = exchange;
         RoutingKey = m.RoutingKey;
         RawProperties = m.RawProperties;
-        Body = m.Body;
+        Body = body;
+        BodySize = m.BodySize;
         DeliveryMode = m.DeliveryMode;
         Priority = m.Priority;
         Expiration = m.Expiration;
@@ -107,5 +123,8 @@ public sealed class QueuedMessage
     public int ReturnCount { get; set; }
 
     /// <summary>What x-max-length-bytes counts: the body only, as in RabbitMQ.</summary>
-    public int Size => Message.Body.Length;
+    public int Size => Message.BodySize;
+
+    /// <summary>Where the page file holds the body while <see cref="Queues.Message.IsPagedOut"/> (see PageFile).</summary>
+    public long PageRef { get; set; } = -1;
 }

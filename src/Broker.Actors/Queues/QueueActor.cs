@@ -245,7 +245,11 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         _publishConfirm = cmd.ConfirmId;
         var queued = _state.Publish(cmd.Message, Tick());
         _publishConfirm = 0;
-        if (queued is null && cmd.ConfirmId != 0)
+        if (queued is not null)
+        {
+            PageOutIfOverBudget(queued);
+        }
+        else if (cmd.ConfirmId != 0)
         {
             // x-overflow reject-publish: a full queue refuses the message.
             Sender.Tell(new EnqueueFailed(Self, cmd.ConfirmId, $"queue '{_name}' in vhost '{_vhost}' is full"));
@@ -311,6 +315,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         _idFloor = Math.Max(_idFloor, _state.NextId);
         _state.Clear();
         _state = null;
+        DisposePages();
         foreach (var (_, waiting) in _getsAfterWatermark)
         {
             waiting.Tell(new GetResult(_name, null, 0));
@@ -403,6 +408,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
     protected override void PostStop()
     {
         _broker.Stats.Remove(_stats);
+        DisposePages();
         ReleaseOnStop();
         // A durable queue that stops (moving, journal failure, node shutdown) stays registered:
         // publishes meet a dead actor and are nacked until its next incarnation registers, instead

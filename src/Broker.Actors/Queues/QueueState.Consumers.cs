@@ -107,6 +107,7 @@ internal sealed partial class QueueState<TChannel>
                 break;
             }
 
+            _effects.BodyNeeded(m);
             _ready.PopFront();
             if (target.NoAck)
             {
@@ -158,6 +159,7 @@ internal sealed partial class QueueState<TChannel>
             return null;
         }
 
+        _effects.BodyNeeded(m);
         _ready.PopFront();
         if (noAck)
         {

@@ -183,7 +183,7 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
     }
 
     /// <summary>Recovery: a journaled message, in id order.</summary>
-    public void Restore(long id, Message message, long expiresAt, bool redelivered)
+    public QueuedMessage Restore(long id, Message message, long expiresAt, bool redelivered)
     {
         _nextId = Math.Max(_nextId, id + 1);
         if (_delayed is not null)
@@ -191,11 +191,16 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
             var delayed = new QueuedMessage(id, message, expiresAt: expiresAt);
             _delayed.Add(delayed);
             _delayedById![id] = delayed;
-            return;
+            return delayed;
         }
 
-        _ready.PushBack(new QueuedMessage(id, message, redelivered, PriorityOf(message), expiresAt));
+        var m = new QueuedMessage(id, message, redelivered, PriorityOf(message), expiresAt);
+        _ready.PushBack(m);
+        return m;
     }
+
+    /// <summary>Whether the message waits in the ready list (not delivered, not delayed).</summary>
+    public bool IsReady(long id) => _ready.FindById(id) is not null;
 
     /// <summary>Recovery: counters from the journal. New ids start above the watermark, so none is taken for a redelivery.</summary>
     public void RestoreCounters(long nextId, long watermark)
@@ -238,6 +243,7 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
             var m = _delayed.Min;
             _delayed.Remove(m);
             _delayedById!.Remove(m.Id);
+            _effects.BodyNeeded(m);
             _effects.Due(m);
         }
 
@@ -301,6 +307,7 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
         }
         else
         {
+            _effects.BodyNeeded(m);
             _effects.DeadLettered(m, reason);
         }
     }

@@ -94,6 +94,9 @@ public class QueueStateModelTests
         private string? _opChannel;
         private long _getNoAckRemoved;
 
+        /// <summary>The message whose body was last asked for: a delivery, get or dead-letter must follow that ask.</summary>
+        private long _bodyNeeded;
+
         public ModelRun(int seed, bool journaled, byte maxPriority, long ttl, long deliveryLimit)
         {
             _rng = new Random(seed);
@@ -207,6 +210,7 @@ public class QueueStateModelTests
                         return;
                     }
 
+                    Assert.True(_bodyNeeded == m.Id, $"got {m.Id} without asking for its body first");
                     Delivered(m, null, channel, noAck);
                     if (noAck)
                     {
@@ -371,6 +375,7 @@ public class QueueStateModelTests
         void IQueueEffects<string>.Deliver(Consumer<string> consumer, QueuedMessage message)
         {
             Log.Add($"  -> deliver {message.Id} to {consumer.Tag}");
+            Assert.True(_bodyNeeded == message.Id, $"delivered {message.Id} without asking for its body first");
             var c = _consumers.Single(x => x.Tag == consumer.Tag);
             Assert.True(c.HasRoom, $"delivered {message.Id} to {c.Tag}, which has no room");
             var best = _consumers.Where(x => x.HasRoom).Max(x => x.Priority);
@@ -413,6 +418,7 @@ public class QueueStateModelTests
         void IQueueEffects<string>.DeadLettered(QueuedMessage message, DeathReason reason)
         {
             Log.Add($"  -> dead-lettered {message.Id} {reason}");
+            Assert.True(_bodyNeeded == message.Id, $"dead-lettered {message.Id} without asking for its body first");
             _journal.Remove(message.Id);
             switch (reason)
             {
@@ -434,6 +440,12 @@ public class QueueStateModelTests
                     Assert.Fail($"unexpected dead-letter reason {reason}");
                     break;
             }
+        }
+
+        void IQueueEffects<string>.BodyNeeded(QueuedMessage message)
+        {
+            Log.Add($"  -> body needed {message.Id}");
+            _bodyNeeded = message.Id;
         }
 
         void IQueueEffects<string>.Due(QueuedMessage message) => Assert.Fail("an ordinary queue released a delayed message");
