@@ -51,7 +51,17 @@ public sealed class PageFile : IDisposable
         }
 
         long at = ((long)_writeSegment << SegmentBits) | _writeOffset;
-        _writer!.Write(body);
+        try
+        {
+            _writer!.Write(body);
+        }
+        catch (IOException)
+        {
+            // What was half written is never read; the next body starts in a new segment.
+            _writeOffset = _segmentSize;
+            throw;
+        }
+
         _writeOffset += body.Length;
         _live[_writeSegment] = _live.GetValueOrDefault(_writeSegment) + 1;
         Live++;
@@ -163,7 +173,15 @@ public sealed class PageFile : IDisposable
     {
         if (_writer is not null)
         {
-            _writer.Dispose();
+            try
+            {
+                _writer.Dispose();
+            }
+            catch (IOException)
+            {
+                // Its buffer could not be written (a full disk): those bodies' appends already failed.
+            }
+
             if (_live.GetValueOrDefault(_writeSegment) == 0)
             {
                 DeleteSegment(_writeSegment);

@@ -1,3 +1,5 @@
+using Akka.Event;
+
 namespace Broker.Actors.Queues;
 
 /// <summary>
@@ -23,6 +25,9 @@ public sealed partial class QueueActor
     private int _pagedCount;
     private long _pagedBytes;
 
+    /// <summary>The last write to the page file failed (logged once until one succeeds again).</summary>
+    private bool _pagingFailed;
+
     private bool Pages => _broker.Settings.QueueMemoryBudget > 0 && _state is { Arguments: { MaxPriority: 0, DelayFor: null } };
 
     /// <summary>Pages the message out if the queue's ready messages in memory are over budget (and it is still ready).</summary>
@@ -39,8 +44,24 @@ public sealed partial class QueueActor
             return;
         }
 
-        _pages ??= new PageFile(Path.Combine(_broker.PagesDirectory, Guid.NewGuid().ToString("N")));
-        m.PageRef = _pages.Append(m.Message.Body);
+        try
+        {
+            _pages ??= new PageFile(Path.Combine(_broker.PagesDirectory, Guid.NewGuid().ToString("N")));
+            m.PageRef = _pages.Append(m.Message.Body);
+        }
+        catch (IOException e)
+        {
+            // A full or failing disk: the message stays in memory (the disk alarm blocks publishers soon).
+            if (!_pagingFailed)
+            {
+                _log.Warning("queue '{0}' in vhost '{1}': cannot write to its page file ({2}); keeping messages in memory", _name, _vhost, e.Message);
+            }
+
+            _pagingFailed = true;
+            return;
+        }
+
+        _pagingFailed = false;
         m.Message = m.Message.PagedOut();
         _pagedCount++;
         _pagedBytes += m.Size;
