@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
-using Broker.Actors.Topology;
 
 namespace Broker.Actors.Alarms;
 
@@ -21,13 +20,12 @@ public sealed class AlarmMonitorActor : ReceiveActor, IWithTimers
 {
     public const string ActorName = "alarms";
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan Stale = TimeSpan.FromSeconds(5);
 
     private readonly BrokerContext _broker;
     private readonly ResourceAlarms _alarms;
     private readonly string _node;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<Address, (NodeAlarms Alarms, long At)> _peers = new();
+    private readonly Cluster.PeerReports<NodeAlarms> _peers = new();
     private ImmutableArray<AlarmResource> _local = ImmutableArray<AlarmResource>.Empty;
     private ImmutableArray<NodeAlarm> _published = ImmutableArray<NodeAlarm>.Empty;
     private bool _diskUnreadableLogged;
@@ -62,15 +60,14 @@ public sealed class AlarmMonitorActor : ReceiveActor, IWithTimers
         });
         Receive<NodeAlarms>(a =>
         {
-            if (Sender.Path.Address is { HasGlobalScope: true } from)
+            if (_peers.Received(Sender, a))
             {
-                _peers[from] = (a, Environment.TickCount64);
                 Publish();
             }
         });
         Receive<ClusterEvent.MemberRemoved>(e =>
         {
-            if (_peers.Remove(e.Member.Address))
+            if (_peers.Left(e.Member.Address))
             {
                 Publish();
             }
@@ -166,20 +163,7 @@ public sealed class AlarmMonitorActor : ReceiveActor, IWithTimers
         return true;
     }
 
-    private void SendToPeers()
-    {
-        var peers = TopologyReplicator.Peers(Context.System);
-        if (peers.Count == 0)
-        {
-            return;
-        }
-
-        var mine = new NodeAlarms(_node, _local);
-        foreach (var peer in peers)
-        {
-            Context.System.ActorSelection(new RootActorPath(peer) / "user" / ActorName).Tell(mine, Self);
-        }
-    }
+    private void SendToPeers() => Cluster.PeerReports<NodeAlarms>.TellPeers(Context.System, ActorName, new NodeAlarms(_node, _local), Self);
 
     /// <summary>Publishes the alarms in effect in the cluster if they differ from what was last published.</summary>
     private void Publish()
@@ -190,15 +174,11 @@ public sealed class AlarmMonitorActor : ReceiveActor, IWithTimers
             all.Add(new NodeAlarm(_node, resource));
         }
 
-        long now = Environment.TickCount64;
-        foreach (var (alarms, at) in _peers.Values)
+        foreach (var alarms in _peers.Current)
         {
-            if (now - at <= Stale.TotalMilliseconds)
+            foreach (var resource in alarms.Resources)
             {
-                foreach (var resource in alarms.Resources)
-                {
-                    all.Add(new NodeAlarm(alarms.Node, resource));
-                }
+                all.Add(new NodeAlarm(alarms.Node, resource));
             }
         }
 

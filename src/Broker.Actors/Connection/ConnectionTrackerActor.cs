@@ -26,10 +26,7 @@ public sealed class ConnectionTrackerActor : ReceiveActor, IWithTimers
 
     private readonly BrokerContext _broker;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    /// <summary>A peer's counts older than this (it stopped reporting: unreachable) count no more.</summary>
-    private static readonly TimeSpan Stale = TimeSpan.FromSeconds(5);
-
-    private readonly Dictionary<Address, (ImmutableDictionary<string, int> Counts, long At)> _peers = new();
+    private readonly Cluster.PeerReports<ImmutableDictionary<string, int>> _peers = new();
 
     public ConnectionTrackerActor(BrokerContext broker)
     {
@@ -41,15 +38,14 @@ public sealed class ConnectionTrackerActor : ReceiveActor, IWithTimers
         });
         Receive<VHostConnectionCounts>(c =>
         {
-            if (Sender.Path.Address is { HasGlobalScope: true } from)
+            if (_peers.Received(Sender, c.Counts))
             {
-                _peers[from] = (c.Counts, Environment.TickCount64);
                 Publish();
             }
         });
         Receive<ClusterEvent.MemberRemoved>(e =>
         {
-            if (_peers.Remove(e.Member.Address))
+            if (_peers.Left(e.Member.Address))
             {
                 Publish();
             }
@@ -77,30 +73,18 @@ public sealed class ConnectionTrackerActor : ReceiveActor, IWithTimers
 
     private void SendCounts()
     {
-        var peers = TopologyReplicator.Peers(Context.System);
-        if (peers.Count == 0)
+        if (TopologyReplicator.Peers(Context.System).Count > 0)
         {
-            return;
-        }
-
-        var counts = new VHostConnectionCounts(_broker.Connections.CountsByVHost());
-        foreach (var peer in peers)
-        {
-            Context.System.ActorSelection(new RootActorPath(peer) / "user" / ActorName).Tell(counts, Self);
+            Cluster.PeerReports<ImmutableDictionary<string, int>>.TellPeers(Context.System, ActorName,
+                new VHostConnectionCounts(_broker.Connections.CountsByVHost()), Self);
         }
     }
 
     private void Publish()
     {
         var sum = ImmutableDictionary.CreateBuilder<string, int>();
-        long now = Environment.TickCount64;
-        foreach (var (counts, at) in _peers.Values)
+        foreach (var counts in _peers.Current)
         {
-            if (now - at > Stale.TotalMilliseconds)
-            {
-                continue;
-            }
-
             foreach (var (vhost, n) in counts)
             {
                 sum[vhost] = sum.GetValueOrDefault(vhost) + n;
