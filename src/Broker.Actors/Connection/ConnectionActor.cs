@@ -81,7 +81,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         Receive<InboundBatch>(b => OnEvents(b.Events));
         Receive<StreamCompleted>(_ => OnSocketClosed(null));
         Receive<StreamFailed>(f => OnSocketClosed(f.Cause));
-        Receive<ConnectionError>(e => CloseWithError(e.Error));
+        Receive<ConnectionError>(e => OnChannelConnectionError(e.Error));
         Receive<ChannelFinished>(f =>
         {
             // Only if the number still belongs to that actor: the client may already have reused it.
@@ -469,6 +469,31 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
     }
 
+    /// <summary>
+    /// A channel's command raised a connection error. Also while the client's connection.close
+    /// waits for the channels to answer what was sent before it: as in RabbitMQ (whose reader,
+    /// closing, still answers a channel's hard error), the answer is then connection.close with
+    /// the error, not close-ok, and the channels still answering are stopped.
+    /// </summary>
+    private void OnChannelConnectionError(AmqpException error)
+    {
+        if (_phase == Phase.ClosingChannels)
+        {
+            Timers.Cancel("channels-closed");
+            foreach (var channel in _closingChannels)
+            {
+                Context.Stop(channel);
+            }
+
+            _closingChannels.Clear();
+            _closeReason = null; // the error, not the client's close, is why it ends
+            SendErrorClose(error);
+            return;
+        }
+
+        CloseWithError(error);
+    }
+
     private void CloseWithError(AmqpException error)
     {
         if (_phase is Phase.Closing or Phase.Closed or Phase.ClosingChannels)
@@ -477,6 +502,11 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             return;
         }
 
+        SendErrorClose(error);
+    }
+
+    private void SendErrorClose(AmqpException error)
+    {
         _log.Warning("closing AMQP connection {0} ({1}, vhost: '{2}', user: '{3}'): {4} {5}",
             _name, _remote, _vhost, _user, error.ReplyCode, error.ReplyText);
         NoteClose(error.ReplyCode, error.ReplyText, "broker");

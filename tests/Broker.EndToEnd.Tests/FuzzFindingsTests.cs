@@ -1,0 +1,48 @@
+using Broker.Protocol;
+using Broker.Protocol.Methods;
+
+namespace Broker.EndToEnd.Tests;
+
+/// <summary>
+/// What fuzzing over TCP (FuzzTests) found, each pinned with the smallest session that shows it;
+/// RabbitMQ 3.10.8's answer is the reference.
+/// </summary>
+[Collection("broker")]
+public sealed class FuzzFindingsTests
+{
+    private readonly BrokerFixture _broker;
+
+    public FuzzFindingsTests(BrokerFixture broker) => _broker = broker;
+
+    private static async Task<ConnectionClose> ExpectConnectionClose(RawAmqpClient c, ushort code)
+    {
+        var close = await c.ExpectAsync<ConnectionClose>();
+        Assert.Equal(code, close.ReplyCode);
+        await c.SendAsync(0, new ConnectionCloseOk());
+        Assert.True(await c.ClosedWithinAsync(Wait.Default));
+        return close;
+    }
+
+    private static byte[] Methods(params (ushort Channel, Method Method)[] methods)
+    {
+        var w = new AmqpWriter();
+        foreach (var (channel, method) in methods)
+        {
+            FrameWriter.WriteMethod(w, channel, method);
+        }
+
+        return w.ToArray();
+    }
+
+    [Fact]
+    public async Task AConnectionErrorOnACommandSentJustBeforeTheClientsCloseIsAnsweredNotSwallowed()
+    {
+        // A connection method on a channel is 503; sent together with connection.close, the broker
+        // answered close-ok (the channel's error came while the close waited for the channels).
+        await using var c = await RawAmqpClient.OpenAsync(_broker.Port);
+        await c.SendAsync(1, new ChannelOpen());
+        await c.ExpectAsync<ChannelOpenOk>();
+        await c.SendRawAsync(Methods((1, new ConnectionTuneOk { FrameMax = 131072 }), (0, new ConnectionClose { ReplyCode = 200, ReplyText = "bye" })));
+        await ExpectConnectionClose(c, ReplyCode.CommandInvalid);
+    }
+}
