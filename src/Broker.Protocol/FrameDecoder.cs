@@ -213,7 +213,8 @@ public sealed class FrameDecoder
         {
             if (channel == 0)
             {
-                throw AmqpException.CommandInvalid($"{method.Name} on channel 0");
+                // As RabbitMQ answers any method channel 0 does not expect.
+                throw AmqpException.ChannelError($"unexpected {method.Name} on channel 0");
             }
 
             _content[channel] = new ContentAssembly(channel, method);

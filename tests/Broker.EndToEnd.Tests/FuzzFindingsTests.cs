@@ -45,4 +45,27 @@ public sealed class FuzzFindingsTests
         await c.SendRawAsync(Methods((1, new ConnectionTuneOk { FrameMax = 131072 }), (0, new ConnectionClose { ReplyCode = 200, ReplyText = "bye" })));
         await ExpectConnectionClose(c, ReplyCode.CommandInvalid);
     }
+
+    [Fact]
+    public async Task AMethodChannelZeroDoesNotExpectIsChannelError504()
+    {
+        // RabbitMQ: "CHANNEL_ERROR - unexpected method in connection state running", whatever the
+        // method's class; the broker answered 503.
+        var strays = new List<byte[]>
+        {
+            Methods((0, new QueueDeclare { Queue = "on-zero" })),
+            Methods((0, new ConnectionOpen { VirtualHost = "/" })),
+            Methods((0, new ChannelOpen())),
+        };
+        var publish = new AmqpWriter();
+        FrameWriter.WriteContent(publish, 0, new BasicPublish { RoutingKey = "x" }, ContentHeader.EncodeProperties(new BasicProperties()),
+            "zero"u8.ToArray(), 131072);
+        strays.Add(publish.ToArray());
+        foreach (var stray in strays)
+        {
+            await using var c = await RawAmqpClient.OpenAsync(_broker.Port);
+            await c.SendRawAsync(stray);
+            await ExpectConnectionClose(c, ReplyCode.ChannelError);
+        }
+    }
 }

@@ -475,12 +475,12 @@ public class FrameDecoderTests
     }
 
     [Fact]
-    public void ContentMethodOnChannelZeroIsCommandInvalid()
+    public void ContentMethodOnChannelZeroIsChannelError()
     {
         foreach (Method m in new Method[] { new BasicPublish(), new BasicDeliver(), new BasicReturn(), new BasicGetOk() })
         {
             var err = SingleError(Run(Method(0, m), Header(0, 0)));
-            Assert.Equal(ReplyCode.CommandInvalid, err.Error.ReplyCode);
+            Assert.Equal(ReplyCode.ChannelError, err.Error.ReplyCode);
             Assert.Equal(0, err.Channel);
         }
     }

@@ -285,7 +285,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                 Send(new ConnectionUpdateSecretOk());
                 break;
             default:
-                throw AmqpException.CommandInvalid($"unexpected {method.Name} in connection state {_phase}").For(method);
+                // RabbitMQ's answer to any method channel 0 does not expect now, of whatever class.
+                throw AmqpException.ChannelError($"unexpected {method.Name} in connection state {_phase}").For(method);
         }
     }
 
