@@ -68,4 +68,17 @@ public sealed class FuzzFindingsTests
             await ExpectConnectionClose(c, ReplyCode.ChannelError);
         }
     }
+
+    [Fact]
+    public async Task AChannelUsedBeforeConnectionOpenIsUnexpectedFrame505()
+    {
+        // RabbitMQ answers 505 to any frame on a channel other than 0 before the connection is open; the broker answered 504.
+        await using var c = await RawAmqpClient.ConnectAsync(_broker.Port);
+        await c.SendRawAsync(FrameWriter.ProtocolHeader);
+        await c.ExpectAsync<ConnectionStart>();
+        await c.SendAsync(0, new ConnectionStartOk { Mechanism = "PLAIN", Response = "\0guest\0guest"u8.ToArray() });
+        await c.ExpectAsync<ConnectionTune>();
+        await c.SendRawAsync(Methods((0, new ConnectionTuneOk { ChannelMax = 2047, FrameMax = 131072 }), (1, new ChannelOpen())));
+        await ExpectConnectionClose(c, ReplyCode.UnexpectedFrame);
+    }
 }

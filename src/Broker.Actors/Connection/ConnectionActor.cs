@@ -425,7 +425,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
         if (_phase != Phase.Open)
         {
-            throw AmqpException.ChannelError($"channel {command.Channel} used before the connection was opened");
+            // RabbitMQ: any frame on a channel other than 0 before the connection is open.
+            throw AmqpException.UnexpectedFrame($"channel {command.Channel} used before the connection was opened");
         }
 
         if (command.Channel > _channelMax)
