@@ -79,7 +79,7 @@ public sealed class FrameDecoder
             if (_frameMax > 0 && size > (uint)(_frameMax - FrameWriter.FrameOverhead))
             {
                 Stop(output, AmqpException.FrameError(
-                    $"frame of {size + FrameWriter.FrameOverhead} bytes on channel {channel} exceeds frame_max {_frameMax}"));
+                    $"frame of {(long)size + FrameWriter.FrameOverhead} bytes on channel {channel} exceeds frame_max {_frameMax}"));
                 break;
             }
 

@@ -309,6 +309,14 @@ public class FrameDecoderTests
         AssertStopped(d);
     }
 
+    [Fact]
+    public void TheReplyTextGivesTheAnnouncedSizeEvenNearFourGigabytes()
+    {
+        // Size plus frame overhead wrapped around in 32 bits: "frame of 7 bytes ... exceeds frame_max" (found by fuzzing).
+        var err = SingleError(Feed(OpenDecoder(frameMax: 4096), new byte[] { 3, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF }));
+        Assert.Contains("frame of 4294967303 bytes", err.Error.ReplyText);
+    }
+
     [Theory]
     [InlineData(0x00)]
     [InlineData(0xCD)]
