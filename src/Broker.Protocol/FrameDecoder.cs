@@ -79,7 +79,7 @@ public sealed class FrameDecoder
             if (_frameMax > 0 && size > (uint)(_frameMax - FrameWriter.FrameOverhead))
             {
                 Stop(output, AmqpException.FrameError(
-                    $"frame of {size + FrameWriter.FrameOverhead} bytes on channel {channel} exceeds frame_max {_frameMax}"));
+                    $"frame of {(long)size + FrameWriter.FrameOverhead} bytes on channel {channel} exceeds frame_max {_frameMax}"));
                 break;
             }
 
@@ -213,7 +213,8 @@ public sealed class FrameDecoder
         {
             if (channel == 0)
             {
-                throw AmqpException.CommandInvalid($"{method.Name} on channel 0");
+                // As RabbitMQ answers any method channel 0 does not expect.
+                throw AmqpException.ChannelError($"unexpected {method.Name} on channel 0");
             }
 
             _content[channel] = new ContentAssembly(channel, method);

@@ -309,6 +309,14 @@ public class FrameDecoderTests
         AssertStopped(d);
     }
 
+    [Fact]
+    public void TheReplyTextGivesTheAnnouncedSizeEvenNearFourGigabytes()
+    {
+        // Size plus frame overhead wrapped around in 32 bits: "frame of 7 bytes ... exceeds frame_max" (found by fuzzing).
+        var err = SingleError(Feed(OpenDecoder(frameMax: 4096), new byte[] { 3, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF }));
+        Assert.Contains("frame of 4294967303 bytes", err.Error.ReplyText);
+    }
+
     [Theory]
     [InlineData(0x00)]
     [InlineData(0xCD)]
@@ -475,12 +483,12 @@ public class FrameDecoderTests
     }
 
     [Fact]
-    public void ContentMethodOnChannelZeroIsCommandInvalid()
+    public void ContentMethodOnChannelZeroIsChannelError()
     {
         foreach (Method m in new Method[] { new BasicPublish(), new BasicDeliver(), new BasicReturn(), new BasicGetOk() })
         {
             var err = SingleError(Run(Method(0, m), Header(0, 0)));
-            Assert.Equal(ReplyCode.CommandInvalid, err.Error.ReplyCode);
+            Assert.Equal(ReplyCode.ChannelError, err.Error.ReplyCode);
             Assert.Equal(0, err.Channel);
         }
     }

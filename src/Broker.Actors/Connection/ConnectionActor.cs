@@ -95,7 +95,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         Receive<InboundBatch>(b => OnEvents(b.Events));
         Receive<StreamCompleted>(_ => OnSocketClosed(null));
         Receive<StreamFailed>(f => OnSocketClosed(f.Cause));
-        Receive<ConnectionError>(e => CloseWithError(e.Error));
+        Receive<ConnectionError>(e => OnChannelConnectionError(e.Error));
         Receive<ChannelFinished>(f =>
         {
             // Only if the number still belongs to that actor: the client may already have reused it.
@@ -373,7 +373,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                 Send(new ConnectionUpdateSecretOk());
                 break;
             default:
-                throw AmqpException.CommandInvalid($"unexpected {method.Name} in connection state {_phase}").For(method);
+                // RabbitMQ's answer to any method channel 0 does not expect now, of whatever class.
+                throw AmqpException.ChannelError($"unexpected {method.Name} in connection state {_phase}").For(method);
         }
     }
 
@@ -520,7 +521,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
         if (_phase != Phase.Open)
         {
-            throw AmqpException.ChannelError($"channel {command.Channel} used before the connection was opened");
+            // RabbitMQ: any frame on a channel other than 0 before the connection is open.
+            throw AmqpException.UnexpectedFrame($"channel {command.Channel} used before the connection was opened");
         }
 
         if (command.Channel > _channelMax)
@@ -565,6 +567,31 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         }
     }
 
+    /// <summary>
+    /// A channel's command raised a connection error. Also while the client's connection.close
+    /// waits for the channels to answer what was sent before it: as in RabbitMQ (whose reader,
+    /// closing, still answers a channel's hard error), the answer is then connection.close with
+    /// the error, not close-ok, and the channels still answering are stopped.
+    /// </summary>
+    private void OnChannelConnectionError(AmqpException error)
+    {
+        if (_phase == Phase.ClosingChannels)
+        {
+            Timers.Cancel("channels-closed");
+            foreach (var channel in _closingChannels)
+            {
+                Context.Stop(channel);
+            }
+
+            _closingChannels.Clear();
+            _closeReason = null; // the error, not the client's close, is why it ends
+            SendErrorClose(error);
+            return;
+        }
+
+        CloseWithError(error);
+    }
+
     private void CloseWithError(AmqpException error)
     {
         if (_phase is Phase.Closing or Phase.Closed or Phase.ClosingChannels)
@@ -573,6 +600,11 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             return;
         }
 
+        SendErrorClose(error);
+    }
+
+    private void SendErrorClose(AmqpException error)
+    {
         _log.Warning("closing AMQP connection {0} ({1}, vhost: '{2}', user: '{3}'): {4} {5}",
             _name, _remote, _vhost, _user, error.ReplyCode, error.ReplyText);
         NoteClose(error.ReplyCode, error.ReplyText, "broker");
