@@ -19,6 +19,11 @@ internal static class Program
             return await Fill.RunAsync(args[1..]).ConfigureAwait(false);
         }
 
+        if (args.Length > 0 && args[0] == "drain")
+        {
+            return await Drain.RunAsync(args[1..]).ConfigureAwait(false);
+        }
+
         if (args.Length > 0 && args[0] == "probe")
         {
             return await Probe.RunAsync(args[1..]).ConfigureAwait(false);
