@@ -61,7 +61,10 @@ internal static class Soak
         var report = new SoakReport(startedUtc);
         var ledger = new SoakLedger(o.Producers);
         using var node = new NodeStats(o.NodePid, o.ManagementUri, o.Uri);
-        NodeSample before = await node.TakeAsync().ConfigureAwait(false);
+        var consumers = new List<ClientSlot>();
+        var producers = new List<ClientSlot>();
+        var sampler = new SoakSampler(node, ledger, report, () => consumers.Concat(producers).Count(s => s.Live is not null), started);
+        NodeSample before = (await sampler.StartAsync().ConfigureAwait(false)).Node;
 
         IConnection admin;
         try
@@ -75,7 +78,6 @@ internal static class Soak
             return 1;
         }
 
-        var consumers = new List<ClientSlot>();
         for (int i = 0; i < o.Consumers; i++)
         {
             int slot = i;
@@ -83,7 +85,6 @@ internal static class Soak
             consumers.Add(new ClientSlot(() => new SoakConsumer(slot, queue, o, ledger, report), () => Factory(o),
                 () => TimeSpan.FromSeconds(Next() * o.RestartDelay), report));
         }
-        var producers = new List<ClientSlot>();
         for (int i = 0; i < o.Producers; i++)
         {
             int slot = i, queueIndex = i % o.QueueCount;
@@ -93,7 +94,6 @@ internal static class Soak
         }
         ClientSlot[] all = [.. producers, .. consumers];
 
-        var sampler = new SoakSampler(node, ledger, report, () => all.Count(s => s.Live is not null), started);
         using var samplerStop = new CancellationTokenSource();
         Task sampling = sampler.RunAsync(TimeSpan.FromSeconds(o.SampleEvery), samplerStop.Token);
 

@@ -35,11 +35,18 @@ internal sealed class SoakSampler(NodeStats node, SoakLedger ledger, SoakReport 
     public static string Header =>
         "      t phase     rss MB  mem MB thr  fds conn   ch  q   msgs   pub/s  conf/s deliv/s   ack/s cores kills";
 
+    /// <summary>Prints the header and the broker as it was before the soak (the baseline for connections, queues and fds).</summary>
+    public async Task<SoakSample> StartAsync()
+    {
+        Console.WriteLine(Header);
+        Phase = "before";
+        SoakSample s = await TakeAsync().ConfigureAwait(false);
+        Phase = "run";
+        return s;
+    }
+
     public async Task RunAsync(TimeSpan every, CancellationToken stop)
     {
-        double cpu = (await node.TakeAsync().ConfigureAwait(false)).CpuSeconds;
-        _prev = (Stopwatch.GetTimestamp(), ledger.Published, ledger.ConfirmedCount, ledger.Delivered, ledger.ConsumedCount, cpu);
-        Console.WriteLine(Header);
         using var timer = new PeriodicTimer(every);
         try
         {
@@ -59,6 +66,10 @@ internal sealed class SoakSampler(NodeStats node, SoakLedger ledger, SoakReport 
         NodeSample n = await node.TakeAsync().ConfigureAwait(false);
         long now = Stopwatch.GetTimestamp();
         long published = ledger.Published, confirmed = ledger.ConfirmedCount, delivered = ledger.Delivered, consumed = ledger.ConsumedCount;
+        if (_prev.At == 0)
+        {
+            _prev = (now, published, confirmed, delivered, consumed, n.CpuSeconds); // the first sample has no interval: rates 0
+        }
         double dt = Math.Max(1e-3, Stopwatch.GetElapsedTime(_prev.At, now).TotalSeconds);
         var s = new SoakSample(
             Stopwatch.GetElapsedTime(startTimestamp, now).TotalSeconds, Phase, n, (n.CpuSeconds - _prev.Cpu) / dt,

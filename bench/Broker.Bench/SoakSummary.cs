@@ -140,11 +140,11 @@ internal sealed class SoakSummary
         Console.Write(sb.ToString());
     }
 
-    /// <summary>The samples nearest every 5 minutes (every minute in runs under 20 minutes), and the last ones.</summary>
+    /// <summary>The baseline, the samples nearest every 5 minutes (every minute in runs under 20 minutes), and the last ones.</summary>
     private IEnumerable<SoakSample> Milestones()
     {
         double step = _o.Duration >= 1200 ? 300 : 60;
-        var picked = new List<SoakSample>();
+        var picked = _samples.Where(s => s.Phase == "before").ToList();
         SoakSample[] run = _samples.Where(s => s.Phase == "run").ToArray();
         for (double at = 0; run.Length > 0 && at <= _o.Duration + step / 2; at += step)
         {
@@ -154,7 +154,7 @@ internal sealed class SoakSummary
                 picked.Add(best);
             }
         }
-        picked.AddRange(_samples.Where(s => s.Phase != "run").TakeLast(2));
+        picked.AddRange(_samples.Where(s => s.Phase is not "run" and not "before").TakeLast(2));
         return picked;
     }
 
