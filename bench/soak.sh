@@ -43,7 +43,7 @@ echo "node pid $NODE_PID, data in $WORK/data, soak output in $OUT"
 
 status=0
 nice -n 10 dotnet "$BENCH" soak --uri "amqp://guest:guest@127.0.0.1:$AMQP_PORT/" \
-  --management "http://127.0.0.1:$MANAGEMENT_PORT/" --node-pid "$NODE_PID" \
+  --management "http://127.0.0.1:$MANAGEMENT_PORT/" --node-pid "$NODE_PID" --data-dir "$WORK/data" \
   --duration "$DURATION" --sample-every "$SAMPLE_EVERY" --kill-every "$KILL_EVERY" \
   ${SEED:+--seed "$SEED"} --json "$@" 2>&1 | tee "$OUT" || status=$?
 grep '^{' "$OUT" > "$OUT.json" || true

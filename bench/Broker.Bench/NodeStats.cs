@@ -7,7 +7,7 @@ namespace Broker.Bench;
 
 /// <summary>What the soak samples of the broker: the process from /proc (RSS, threads, fds, CPU) and the management API's view.</summary>
 internal readonly record struct NodeSample(
-    double RssMb, int Threads, int Fds, double CpuSeconds,
+    double RssMb, int Threads, int Fds, double CpuSeconds, double DiskMb,
     double MemUsedMb, int Connections, int Channels, int Queues, int Consumers, long Messages);
 
 /// <summary>
@@ -18,11 +18,13 @@ internal sealed class NodeStats : IDisposable
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
     private readonly int _pid;
+    private readonly string? _dataDir;
     private readonly HttpClient? _http;
 
-    public NodeStats(int pid, Uri? management, Uri amqp)
+    public NodeStats(int pid, string? dataDir, Uri? management, Uri amqp)
     {
         _pid = pid;
+        _dataDir = dataDir;
         if (management is not null)
         {
             _http = new HttpClient { BaseAddress = management, Timeout = TimeSpan.FromSeconds(3) };
@@ -84,7 +86,7 @@ internal sealed class NodeStats : IDisposable
             }
         }
 
-        return new NodeSample(rss, threads, fds, BrokerCpu.Seconds(_pid), memUsed, connections, channels, queues, consumers, messages);
+        return new NodeSample(rss, threads, fds, BrokerCpu.Seconds(_pid), DiskMb(), memUsed, connections, channels, queues, consumers, messages);
     }
 
     /// <summary>VmRSS (MiB) and Threads from /proc/PID/status.</summary>
@@ -115,6 +117,23 @@ internal sealed class NodeStats : IDisposable
             // the node exited: the sample says so with NaN
         }
         return (rss, threads);
+    }
+
+    /// <summary>Bytes of every file under the data directory, in MiB (SQLite's database and its WAL).</summary>
+    private double DiskMb()
+    {
+        if (_dataDir is null)
+        {
+            return double.NaN;
+        }
+        try
+        {
+            return new DirectoryInfo(_dataDir).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length) / (1024.0 * 1024);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return double.NaN; // a file went while being listed: the next sample will do
+        }
     }
 
     private async Task<JsonDocument?> GetAsync(string path)

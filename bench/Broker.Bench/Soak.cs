@@ -60,7 +60,7 @@ internal static class Soak
         long started = Stopwatch.GetTimestamp();
         var report = new SoakReport(startedUtc);
         var ledger = new SoakLedger(o.Producers);
-        using var node = new NodeStats(o.NodePid, o.ManagementUri, o.Uri);
+        using var node = new NodeStats(o.NodePid, o.DataDir, o.ManagementUri, o.Uri);
         var consumers = new List<ClientSlot>();
         var producers = new List<ClientSlot>();
         var sampler = new SoakSampler(node, ledger, report, () => consumers.Concat(producers).Count(s => s.Live is not null), started);

@@ -42,6 +42,9 @@ internal sealed class SoakOptions
     public double Drain { get; private set; } = 60;
 
     public int NodePid { get; private set; }
+
+    /// <summary>The node's data directory, whose size is sampled (the journal should not grow with history); null: not sampled.</summary>
+    public string? DataDir { get; private set; }
     public int Seed { get; private set; } = Environment.TickCount & int.MaxValue;
 
     /// <summary>Fail the run if RSS grows faster than this after warm-up (MB per 10 min); NaN = report only.</summary>
@@ -70,6 +73,7 @@ internal sealed class SoakOptions
           --management URL    management API base (e.g. http://127.0.0.1:15672/), sampled for connections,
                               queue depth and mem_used with the user and password of --uri (default: not sampled)
           --node-pid PID      sample the broker's RSS, threads and fds from /proc/PID (Linux)
+          --data-dir DIR      sample the size of the node's data directory (its journal)
           --duration S        seconds of load (default 1800), then a drain and a summary
           --warmup-window S   seconds left out of the summary (default min(300, duration/3))
           --producers N       publishing clients, one connection each, confirms on (default 4)
@@ -143,6 +147,7 @@ internal sealed class SoakOptions
                 "uri" => Uri.TryCreate(value, UriKind.Absolute, out Uri? u) && u.Scheme == "amqp" && (o.Uri = u) is not null,
                 "management" => Uri.TryCreate(value, UriKind.Absolute, out Uri? m) && m.Scheme is "http" or "https" && (o.ManagementUri = m) is not null,
                 "node-pid" => Int(value, 1, int.MaxValue, v => o.NodePid = v),
+                "data-dir" => Directory.Exists(value) && (o.DataDir = value) is not null,
                 "duration" => Num(value, 1, 7 * 86_400, v => o.Duration = v),
                 "warmup-window" => Num(value, 0, 7 * 86_400, v => o.WarmupWindow = v),
                 "producers" => Int(value, 0, 1000, v => o.Producers = v),

@@ -33,7 +33,7 @@ internal sealed class SoakSampler(NodeStats node, SoakLedger ledger, SoakReport 
     }
 
     public static string Header =>
-        "      t phase     rss MB  mem MB thr  fds conn   ch  q   msgs   pub/s  conf/s deliv/s   ack/s cores kills";
+        "      t phase     rss MB  mem MB thr  fds disk MB conn   ch  q   msgs   pub/s  conf/s deliv/s   ack/s cores kills";
 
     /// <summary>Prints the header and the broker as it was before the soak (the baseline for connections, queues and fds).</summary>
     public async Task<SoakSample> StartAsync()
@@ -86,7 +86,7 @@ internal sealed class SoakSampler(NodeStats node, SoakLedger ledger, SoakReport 
     }
 
     private static string Format(SoakSample s) => string.Create(Inv,
-        $"{s.Seconds,7:0} {s.Phase,-6} {s.Node.RssMb,9:0.0} {s.Node.MemUsedMb,7:0.0} {s.Node.Threads,3} {s.Node.Fds,4} " +
+        $"{s.Seconds,7:0} {s.Phase,-6} {s.Node.RssMb,9:0.0} {s.Node.MemUsedMb,7:0.0} {s.Node.Threads,3} {s.Node.Fds,4} {s.Node.DiskMb,7:0.0} " +
         $"{s.Node.Connections,4} {s.Node.Channels,4} {s.Node.Queues,2} {s.Node.Messages,6} " +
         $"{s.PublishRate,7:0} {s.ConfirmRate,7:0} {s.DeliverRate,7:0} {s.ConsumeRate,7:0} {s.BrokerCores,5:0.00} {s.Kills,5}");
 }

@@ -30,6 +30,13 @@ internal sealed class SoakSummary
             RssLast = rss[^1].Node.RssMb;
             RssSlope = SlopePerTenMinutes(rss.Select(s => (s.Seconds, s.Node.RssMb)).ToArray());
         }
+        SoakSample[] disk = _steady.Where(s => double.IsFinite(s.Node.DiskMb)).ToArray();
+        if (disk.Length > 0)
+        {
+            DiskFirst = disk[0].Node.DiskMb;
+            DiskMax = disk.Max(s => s.Node.DiskMb);
+            DiskLast = disk[^1].Node.DiskMb;
+        }
         SoakSample[] mem = _steady.Where(s => double.IsFinite(s.Node.MemUsedMb)).ToArray();
         MemUsedSlope = SlopePerTenMinutes(mem.Select(s => (s.Seconds, s.Node.MemUsedMb)).ToArray());
         PeakRss = samples.Where(s => double.IsFinite(s.Node.RssMb)).Select(s => s.Node.RssMb).DefaultIfEmpty(double.NaN).Max();
@@ -62,6 +69,9 @@ internal sealed class SoakSummary
     public double RssLast { get; } = double.NaN;
     public double RssSlope { get; } = double.NaN;
     public double MemUsedSlope { get; }
+    public double DiskFirst { get; } = double.NaN;
+    public double DiskMax { get; } = double.NaN;
+    public double DiskLast { get; } = double.NaN;
     public double PeakRss { get; }
     public double ConsumeMean { get; }
     public double ConsumeMin { get; }
@@ -115,12 +125,13 @@ internal sealed class SoakSummary
         sb.AppendLine("  options:     " + _o.Describe());
         sb.AppendLine(string.Create(Inv, $"  rss after warm-up ({_o.EffectiveWarmup:0} s, {_steady.Length} samples): first {RssFirst:0.0} MB  min {RssMin:0.0}  max {RssMax:0.0}  last {RssLast:0.0}  slope {RssSlope:+0.00;-0.00} MB per 10 min{(double.IsFinite(_o.MaxRssSlope) ? $" (limit {_o.MaxRssSlope:0.##})" : "")}"));
         sb.AppendLine(string.Create(Inv, $"  peak rss:    {PeakRss:0.0} MB over the whole run;  mem_used slope after warm-up {MemUsedSlope:+0.00;-0.00} MB per 10 min"));
+        sb.AppendLine(string.Create(Inv, $"  data dir:    after warm-up first {DiskFirst:0.0} MB  max {DiskMax:0.0}  last {DiskLast:0.0}"));
         sb.AppendLine(string.Create(Inv, $"  throughput:  acked mean {ConsumeMean:N0}/s min {ConsumeMin:N0}/s;  confirmed mean {ConfirmMean:N0}/s min {ConfirmMin:N0}/s (per sample, after warm-up)"));
         sb.AppendLine("  rss over time:");
         foreach (SoakSample s in Milestones())
         {
             sb.AppendLine(string.Create(Inv,
-                $"    {s.Seconds / 60,6:0.0} min {s.Phase,-6} rss {s.Node.RssMb,7:0.0} MB  mem_used {s.Node.MemUsedMb,7:0.0} MB  threads {s.Node.Threads,3}  fds {s.Node.Fds,4}  connections {s.Node.Connections,3}  queues {s.Node.Queues,3}  acked {s.ConsumeRate,6:0}/s"));
+                $"    {s.Seconds / 60,6:0.0} min {s.Phase,-6} rss {s.Node.RssMb,7:0.0} MB  mem_used {s.Node.MemUsedMb,7:0.0} MB  threads {s.Node.Threads,3}  fds {s.Node.Fds,4}  disk {s.Node.DiskMb,5:0.0} MB  connections {s.Node.Connections,3}  queues {s.Node.Queues,3}  acked {s.ConsumeRate,6:0}/s"));
         }
         sb.AppendLine(string.Create(Inv,
             $"  messages:    published {Published:N0}  confirmed {Confirmed:N0}  nacked {Nacked:N0}  delivered {Delivered:N0}  acked (unique) {Consumed:N0}  redelivered {Redelivered:N0}"));
@@ -178,6 +189,7 @@ internal sealed class SoakSummary
                 Num(w, "memUsedMb", s.Node.MemUsedMb);
                 w.WriteNumber("threads", s.Node.Threads);
                 w.WriteNumber("fds", s.Node.Fds);
+                Num(w, "diskMb", s.Node.DiskMb);
                 w.WriteNumber("connections", s.Node.Connections);
                 w.WriteNumber("channels", s.Node.Channels);
                 w.WriteNumber("queues", s.Node.Queues);
@@ -203,6 +215,9 @@ internal sealed class SoakSummary
             Num(w, "rssSlopeMbPer10Min", RssSlope);
             Num(w, "memUsedSlopeMbPer10Min", MemUsedSlope);
             Num(w, "peakRssMb", PeakRss);
+            Num(w, "diskFirstMb", DiskFirst);
+            Num(w, "diskMaxMb", DiskMax);
+            Num(w, "diskLastMb", DiskLast);
             Num(w, "ackRateMean", ConsumeMean);
             Num(w, "ackRateMin", ConsumeMin);
             Num(w, "confirmRateMean", ConfirmMean);
