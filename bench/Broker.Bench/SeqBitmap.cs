@@ -26,6 +26,12 @@ internal sealed class SeqBitmap
         return (prev & bit) == 0;
     }
 
+    public bool Contains(long seq)
+    {
+        ulong[]? chunk = Volatile.Read(ref _chunks[seq >> ChunkShift]);
+        return chunk is not null && (Volatile.Read(ref chunk[(seq & ChunkMask) >> 6]) & (1UL << (int)(seq & 63))) != 0;
+    }
+
     public long Count()
     {
         long n = 0;
