@@ -32,7 +32,17 @@ internal static class Drain
         var factory = new ConnectionFactory { Uri = new Uri(uri), AutomaticRecoveryEnabled = false };
         await using var conn = await factory.CreateConnectionAsync(cts.Token);
         await using var ch = await conn.CreateChannelAsync(cancellationToken: cts.Token);
-        long total = (await ch.QueueDeclarePassiveAsync(queue, cts.Token)).MessageCount;
+        long total;
+        try
+        {
+            total = (await ch.QueueDeclarePassiveAsync(queue, cts.Token)).MessageCount;
+        }
+        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException e)
+        {
+            Console.Error.WriteLine($"drain: queue '{queue}': {e.ShutdownReason?.ReplyText ?? e.Message}");
+            return 1;
+        }
+
         if (total == 0)
         {
             Console.Error.WriteLine($"drain: queue '{queue}' is empty");
