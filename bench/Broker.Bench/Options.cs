@@ -102,20 +102,10 @@ internal sealed class BenchOptions
         error = null;
         for (int i = 0; i < args.Length; i++)
         {
-            string arg = args[i];
-            if (!arg.StartsWith("--", StringComparison.Ordinal))
+            string? name = OptionArgs.Name(args[i], out string? inline, out error);
+            if (name is null)
             {
-                error = $"unexpected argument '{arg}'";
                 return null;
-            }
-
-            string name = arg[2..];
-            string? inline = null;
-            int eq = name.IndexOf('=');
-            if (eq >= 0)
-            {
-                inline = name[(eq + 1)..];
-                name = name[..eq];
             }
 
             switch (name)
@@ -141,15 +131,10 @@ internal sealed class BenchOptions
                 return null;
             }
 
-            string? value = inline;
+            string? value = OptionArgs.Value(name, inline, args, ref i, out error);
             if (value is null)
             {
-                if (i + 1 >= args.Length)
-                {
-                    error = $"option --{name} needs a value";
-                    return null;
-                }
-                value = args[++i];
+                return null;
             }
 
             bool ok = name switch
