@@ -6,7 +6,6 @@ using Akka.Cluster.Sharding;
 using Akka.Configuration;
 using Akka.Event;
 using Akka.IO;
-using Akka.Persistence.Query;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Broker.Actors.Cluster;
@@ -80,7 +79,7 @@ public sealed class BrokerServer : IAsyncDisposable
         var server = new BrokerServer(system, context);
         try
         {
-            if (settings.JournalQueryPluginId is not null)
+            if (settings.JournalIndex is not null)
             {
                 await using (settings.JournalInitLock is { } initLock ? await initLock.AcquireAsync(ct) : null)
                 {
@@ -308,19 +307,13 @@ public sealed class BrokerServer : IAsyncDisposable
     /// </summary>
     private async Task RecoverDurableEntitiesAsync()
     {
-        if (Context.Settings.JournalQueryPluginId is not { } plugin)
+        if (Context.Settings.JournalIndex is not { } index)
         {
             return;
         }
 
         var started = DateTime.UtcNow;
-        var query = PersistenceQuery.Get(Actors).ReadJournalFor<ICurrentPersistenceIdsQuery>(plugin);
-        var ids = await query.CurrentPersistenceIds()
-            .RunAggregate(new List<string>(), (list, id) =>
-            {
-                list.Add(id);
-                return list;
-            }, Actors.Materializer());
+        var ids = await index.PersistenceIdsAsync(CancellationToken.None);
 
         // Policies first: a queue applies its policy as it recovers.
         await WakeAllAsync(ids, "policy-", Context.PolicyRegion);
@@ -330,7 +323,7 @@ public sealed class BrokerServer : IAsyncDisposable
             exchanges, queues, (DateTime.UtcNow - started).TotalSeconds, Context.Settings.JournalDescription);
     }
 
-    private static async Task<int> WakeAllAsync(List<string> persistenceIds, string prefix, IActorRef region)
+    private static async Task<int> WakeAllAsync(IReadOnlyList<string> persistenceIds, string prefix, IActorRef region)
     {
         var wakes = persistenceIds
             .Where(id => id.StartsWith(prefix, StringComparison.Ordinal))

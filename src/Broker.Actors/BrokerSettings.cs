@@ -77,10 +77,10 @@ public sealed record BrokerSettings
     public Cluster.INodeFence? Fence { get; init; }
 
     /// <summary>
-    /// The persistence query plugin used at start-up to find durable queues and exchanges and
-    /// recover them before clients connect; null when the journal has none (in-memory journal).
+    /// What the journal holds, read at start-up to find durable queues and exchanges and recover
+    /// them before clients connect; null when nothing outlives the process (in-memory journal).
     /// </summary>
-    public string? JournalQueryPluginId { get; init; }
+    public IJournalIndex? JournalIndex { get; init; }
 
     /// <summary>Where the journal lives, for logs ("SQLite file ...", "PostgreSQL ...").</summary>
     public string JournalDescription { get; init; } = "in-memory journal";

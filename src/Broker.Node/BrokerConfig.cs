@@ -96,7 +96,7 @@ public static class BrokerConfig
             .WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
         settings = settings with
         {
-            JournalQueryPluginId = journal.QueryPluginId,
+            JournalIndex = journal.Index,
             JournalDescription = journal.Description,
             JournalInitLock = journal.InitLock,
             Fence = journal.Fence,

@@ -8,7 +8,7 @@ namespace Broker.Node;
 /// Akka.Persistence.Sql over SQLite (default, a file in the data directory, WAL turned on before
 /// the actor system opens it) or PostgreSQL, or Akka's in-memory journal.
 /// </summary>
-public sealed record JournalConfig(Config Akka, string? QueryPluginId, string Description)
+public sealed record JournalConfig(Config Akka, Broker.Actors.IJournalIndex? Index, string Description)
 {
     /// <summary>broker.journal.provider, normalised.</summary>
     public static string ProviderOf(Config config) => (config.GetString("broker.journal.provider") ?? "sqlite").Trim().ToLowerInvariant();
@@ -24,8 +24,6 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
 
     /// <summary>For PostgreSQL (unless broker.cluster.fence is off), the node's lease, lock and queue ownership there.</summary>
     public Broker.Actors.Cluster.INodeFence? Fence { get; init; }
-
-    private const string SqlQueryPlugin = "akka.persistence.query.journal.sql";
 
     /// <param name="incarnation">This process's name in the database (see Incarnation).</param>
     public static JournalConfig From(Config config, string dataDir, string incarnation)
@@ -46,7 +44,7 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
                 }
 
                 EnableWal(connection);
-                return new JournalConfig(Sql(connection, "SQLite.MS"), SqlQueryPlugin,
+                return new JournalConfig(Sql(connection, "SQLite.MS"), new Journal.JournalIndex("SQLite.MS", connection),
                     "SQLite journal (" + new SqliteConnectionStringBuilder(connection).DataSource + ")");
             case "postgresql":
                 if (connection.Length == 0)
@@ -69,7 +67,7 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
                 var pinned = ConfigurationFactory.ParseString(
                     "akka.persistence.journal.sql.write-isolation-level = read-committed\n" +
                     "akka.persistence.snapshot-store.sql.write-isolation-level = read-committed");
-                return new JournalConfig(pinned.WithFallback(Sql(connection, "PostgreSQL.15")), SqlQueryPlugin,
+                return new JournalConfig(pinned.WithFallback(Sql(connection, "PostgreSQL.15")), new Journal.JournalIndex("PostgreSQL.15", connection),
                     $"PostgreSQL journal ({pg.Host}:{pg.Port}/{pg.Database})")
                 {
                     InitLock = new PostgresInitLock(connection),
@@ -114,10 +112,6 @@ public sealed record JournalConfig(Config Akka, string? QueryPluginId, string De
                 connection-string = {{cs}}
                 provider-name = {{pn}}
                 auto-initialize = on
-              }
-              query.journal.sql {
-                connection-string = {{cs}}
-                provider-name = {{pn}}
               }
             }
             """);

@@ -199,6 +199,22 @@ public sealed class JournalWriterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_index_lists_every_persistence_id_with_rows_once_including_one_whose_rows_were_all_deleted()
+    {
+        using (var writer = NewWriter())
+        {
+            var writes = Enumerable.Range(1, 5).SelectMany(seq => new[] { writer.Write(Write("queue-a", seq)), writer.Write(Write("queue-b", seq)) });
+            await JournalTasks.OffWriter(Task.WhenAll(writes));
+            // All of queue-b's rows deleted: its highest stays, marked, as after a queue.delete.
+            await JournalTasks.OffWriter(writer.Delete("queue-b", 5));
+        }
+
+        var ids = await new JournalIndex("SQLite.MS", ConnectionString).PersistenceIdsAsync(CancellationToken.None);
+
+        Assert.Equal(["queue-a", "queue-b"], ids.Order());
+    }
+
+    [Fact]
     public async Task A_delete_runs_only_once_no_write_is_waiting()
     {
         using var writer = NewWriter();
@@ -490,6 +506,9 @@ public sealed class PostgresJournalWriterTests : IAsyncLifetime
         }
 
         Assert.Equal("50:t,51:f", await RowsAsync(pids[1]));
+        // What a node lists at start-up to recover: every id once, the warm-up's recovery wrote none.
+        var ids = await new JournalIndex("PostgreSQL.15", _connectionString).PersistenceIdsAsync(CancellationToken.None);
+        Assert.Equal(pids, ids.Order());
     }
 
     [Fact]

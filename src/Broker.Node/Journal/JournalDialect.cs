@@ -21,6 +21,9 @@ internal abstract class JournalDialect : IDisposable
     /// </summary>
     public abstract void Delete(string persistenceId, long toSequenceNr);
 
+    /// <summary>Every persistence id with a row in the journal (what the node recovers at start-up).</summary>
+    public abstract List<string> PersistenceIds();
+
     /// <summary>
     /// Whether deletes may run on a second connection while this one commits, without either waiting
     /// for the other: true where rows are locked one by one (PostgreSQL: a compaction deletes old
@@ -64,6 +67,24 @@ internal abstract class JournalDialect : IDisposable
             $"DELETE FROM journal WHERE persistence_id = {pid} AND sequence_number < {kept}",
             $"DELETE FROM tags WHERE persistence_id = {pid} AND sequence_nr <= {to}",
         ];
+    }
+
+    /// <summary>The query behind <see cref="PersistenceIds"/>.</summary>
+    protected const string PersistenceIdsStatement = "SELECT DISTINCT persistence_id FROM journal";
+
+    /// <summary>The first column of every row of <paramref name="reader"/>, which it disposes.</summary>
+    protected static List<string> ReadStrings(System.Data.Common.DbDataReader reader)
+    {
+        using (reader)
+        {
+            var values = new List<string>();
+            while (reader.Read())
+            {
+                values.Add(reader.GetString(0));
+            }
+
+            return values;
+        }
     }
 
     /// <summary>The dialect for an Akka.Persistence.Sql provider name (linq2db's, as in the journal's HOCON).</summary>

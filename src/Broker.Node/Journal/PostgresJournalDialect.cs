@@ -58,6 +58,12 @@ internal sealed class PostgresJournalDialect(string connectionString, string wri
         batch.ExecuteNonQuery();
     }
 
+    public override List<string> PersistenceIds()
+    {
+        using var query = new NpgsqlCommand(PersistenceIdsStatement, Open());
+        return ReadStrings(query.ExecuteReader());
+    }
+
     /// <summary>
     /// An error the server reported about the data (class 22 data exception, 23 integrity constraint,
     /// P0001 the fence's trigger): the connection is fine and the implicit transaction was rolled

@@ -64,6 +64,13 @@ internal sealed class SqliteJournalDialect(string connectionString, string write
         tx.Commit();
     }
 
+    public override List<string> PersistenceIds()
+    {
+        using var query = Open().CreateCommand();
+        query.CommandText = PersistenceIdsStatement;
+        return ReadStrings(query.ExecuteReader());
+    }
+
     /// <summary>SQLITE_CONSTRAINT: a duplicate (persistence_id, sequence_number).</summary>
     public override bool IsRowError(Exception failure) => failure is SqliteException { SqliteErrorCode: 19 };
 
