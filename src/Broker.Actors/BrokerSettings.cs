@@ -37,7 +37,7 @@ public sealed record BrokerSettings
 
     /// <summary>
     /// Memory a queue's ready messages may take before further bodies go to the queue's page file
-    /// (each message counted as its body plus <see cref="Queues.QueueActor.PagedMessageOverhead"/>); 0: never page.
+    /// (each message counted as its body plus <see cref="Queues.ReadyMessages.EntryOverhead"/>); 0: never page.
     /// </summary>
     public long QueueMemoryBudget { get; init; } = 16L << 20;
 

@@ -5,10 +5,11 @@ using static Broker.EndToEnd.Tests.ClientHelpers;
 namespace Broker.EndToEnd.Tests;
 
 /// <summary>
-/// Queues over their memory budget page bodies out to their page file (BROKER_QUEUE_MEMORY_BUDGET,
-/// here 64 KiB, so a few thousand 1 KB messages are mostly paged) and read them back when they are
-/// delivered, got or dead-lettered: order, bodies, properties and redelivered flags are as without
-/// paging, and a restart recovers persistent ones from the journal.
+/// Queues over their memory budget page messages out, whole, to their page file
+/// (BROKER_QUEUE_MEMORY_BUDGET, here 64 KiB, so a few thousand 1 KB messages are mostly paged) and
+/// read them back in batches as the head is taken (delivered, got or dead-lettered): order, bodies,
+/// properties and redelivered flags are as without paging, and a restart recovers persistent ones
+/// from the journal.
 /// </summary>
 public sealed class PagingTests : IAsyncLifetime
 {

@@ -19,12 +19,6 @@ internal interface IQueueEffects<TChannel> where TChannel : class
     /// <summary>A message entered the queue (a persistent one in a durable queue is journaled before it is confirmed).</summary>
     void Accepted(QueuedMessage message);
 
-    /// <summary>
-    /// The message's body is about to be used: it is delivered or got next, dead-lettered or
-    /// released. A queue that paged the body out of memory reads it back now (QueueActor.Paging.cs).
-    /// </summary>
-    void BodyNeeded(QueuedMessage message);
-
     /// <summary>Hand the message to the consumer's channel.</summary>
     void Deliver(Consumer<TChannel> consumer, QueuedMessage message);
 

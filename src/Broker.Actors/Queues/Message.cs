@@ -18,15 +18,20 @@ public sealed class Message
 
     /// <param name="properties">The decoded form of <paramref name="rawProperties"/>; only delivery-mode, priority and expiration are kept from it.</param>
     public Message(string exchange, string routingKey, BasicProperties properties, byte[] rawProperties, byte[] body)
+        : this(exchange, routingKey, rawProperties, body, properties.DeliveryMode ?? 0, properties.Priority, properties.Expiration)
+    {
+    }
+
+    /// <summary>A message read back with the three properties the queue decides by already known (PagedMessageCodec).</summary>
+    internal Message(string exchange, string routingKey, byte[] rawProperties, byte[] body, byte deliveryMode, byte? priority, string? expiration)
     {
         Exchange = exchange;
         RoutingKey = routingKey;
         RawProperties = rawProperties;
         Body = body;
-        BodySize = body.Length;
-        DeliveryMode = properties.DeliveryMode ?? 0;
-        Priority = properties.Priority;
-        Expiration = properties.Expiration;
+        DeliveryMode = deliveryMode;
+        Priority = priority;
+        Expiration = expiration;
     }
 
     public string Exchange { get; }
@@ -37,14 +42,9 @@ public sealed class Message
 
     public byte[] RawProperties { get; }
 
-    /// <summary>The body; null in a paged-out copy (<see cref="PagedOut"/>), whose queue reads it back before using it.</summary>
     public byte[] Body { get; }
 
-    /// <summary>The body's length (kept when the body itself is paged out).</summary>
-    public int BodySize { get; }
-
-    /// <summary>A queue's copy whose body went to its page file (QueueActor.Paging.cs).</summary>
-    public bool IsPagedOut => Body is null;
+    public int BodySize => Body.Length;
 
     /// <summary>The delivery-mode property (0 when absent).</summary>
     public byte DeliveryMode { get; }
@@ -59,25 +59,7 @@ public sealed class Message
     public bool Persistent => DeliveryMode == 2;
 
     /// <summary>The same message as published to another exchange (a delayed message released through its own).</summary>
-    public Message WithExchange(string exchange) => new(exchange, this, Body);
-
-    /// <summary>The same message without its body in memory (the queue that holds it wrote the body to its page file).</summary>
-    public Message PagedOut() => new(Exchange, this, null!);
-
-    /// <summary>A paged-out message with its body read back.</summary>
-    public Message WithBody(byte[] body) => new(Exchange, this, body);
-
-    private Message(string exchange, Message m, byte[] body)
-    {
-        Exchange = exchange;
-        RoutingKey = m.RoutingKey;
-        RawProperties = m.RawProperties;
-        Body = body;
-        BodySize = m.BodySize;
-        DeliveryMode = m.DeliveryMode;
-        Priority = m.Priority;
-        Expiration = m.Expiration;
-    }
+    public Message WithExchange(string exchange) => new(exchange, RoutingKey, RawProperties, Body, DeliveryMode, Priority, Expiration);
 
     /// <summary>A copy with one header set (the original is shared by other queues and stays as it is).</summary>
     public Message WithHeader(string key, object? value) => WithProperties(p => (p.Headers ??= new FieldTable())[key] = value);
@@ -124,7 +106,4 @@ public sealed class QueuedMessage
 
     /// <summary>What x-max-length-bytes counts: the body only, as in RabbitMQ.</summary>
     public int Size => Message.BodySize;
-
-    /// <summary>Where the page file holds the body while <see cref="Queues.Message.IsPagedOut"/> (see PageFile).</summary>
-    public long PageRef { get; set; } = -1;
 }

@@ -1,35 +1,40 @@
+using System.Buffers.Binary;
+
 namespace Broker.Actors.Queues;
 
 /// <summary>
-/// Where one queue keeps the bodies it paged out of memory: append-only segment files in a folder
+/// Where one queue keeps the tail of its ready messages while they are out of memory: a log of
+/// records (each one whole message, see PagedMessageCodec) in append-only segment files in a folder
 /// of the node's data directory, never fsynced (a cache, not a store: persistent messages are in
-/// the journal, and transient ones do not survive a restart anyway). A body is appended when the
-/// queue pages it out and read back when it is needed (delivered, got, dead-lettered). Queues take
-/// messages in the order they were paged, so reads go through a read-ahead window and most cost no
-/// system call; a segment whose bodies were all read back or dropped is deleted.
+/// the journal, and transient ones do not survive a restart anyway). Records are read back in the
+/// order they were written, a batch at a time through one large buffered read, and a segment is
+/// deleted as soon as the reader has gone past it.
 /// Used by its queue actor only (not thread-safe).
 /// </summary>
 public sealed class PageFile : IDisposable
 {
-    private const int SegmentBits = 40;
-    private const int WindowSize = 256 << 10;
+    private const int WriteBuffer = 64 << 10;
+    private const int ReadBuffer = 1 << 20;
 
     private readonly string _directory;
     private readonly long _segmentSize;
-    private readonly Dictionary<int, int> _live = new();
+
     private FileStream? _writer;
     private int _writeSegment = -1;
+
+    /// <summary>Bytes of whole records in the write segment.</summary>
     private long _writeOffset;
 
-    /// <summary>How much of the write segment is surely in the file (the rest may be in the writer's buffer).</summary>
-    private long _flushedOffset;
+    /// <summary>An append to the write segment failed: the next goes to a new one.</summary>
+    private bool _writeFailed;
+
+    /// <summary>Where the whole records of each finished segment end (a failed append may have left bytes after).</summary>
+    private readonly Dictionary<int, long> _segmentEnds = new();
 
     private FileStream? _reader;
-    private int _readerSegment = -1;
-    private readonly byte[] _window = new byte[WindowSize];
-    private int _windowSegment = -1;
-    private long _windowStart;
-    private int _windowLength;
+    private int _readSegment;
+    private long _readOffset;
+    private readonly byte[] _lengthBuffer = new byte[4];
 
     /// <param name="segmentSize">Bytes per segment file before the next is started (smaller in tests).</param>
     public PageFile(string directory, long segmentSize = 64L << 20)
@@ -39,109 +44,83 @@ public sealed class PageFile : IDisposable
         Directory.CreateDirectory(directory);
     }
 
-    /// <summary>Bodies written and not yet read back or dropped.</summary>
-    public int Live { get; private set; }
+    /// <summary>Takes one record read back; the span is valid during the call only.</summary>
+    public delegate void RecordAction(ReadOnlySpan<byte> record);
 
-    /// <summary>Appends a body; returns where it is (segment and offset in one number).</summary>
-    public long Append(ReadOnlySpan<byte> body)
+    /// <summary>Records written and not yet read back.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>
+    /// Appends one record. On an IOException (a full disk) nothing of it counts: the writer moves to
+    /// a new segment, so a half-written record is never read.
+    /// </summary>
+    public void Append(ReadOnlySpan<byte> record)
     {
-        if (_writer is null || _writeOffset + body.Length > _segmentSize && _writeOffset > 0)
+        if (_writer is null || _writeFailed || _writeOffset > 0 && _writeOffset + 4 + record.Length > _segmentSize)
         {
             NextSegment();
         }
 
-        long at = ((long)_writeSegment << SegmentBits) | _writeOffset;
+        Span<byte> length = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(length, record.Length);
         try
         {
-            _writer!.Write(body);
+            _writer!.Write(length);
+            _writer.Write(record);
         }
         catch (IOException)
         {
-            // What was half written is never read; the next body starts in a new segment.
-            _writeOffset = _segmentSize;
+            _writeFailed = true;
             throw;
         }
 
-        _writeOffset += body.Length;
-        _live[_writeSegment] = _live.GetValueOrDefault(_writeSegment) + 1;
-        Live++;
-        return at;
+        _writeOffset += 4 + record.Length;
+        Count++;
     }
 
-    /// <summary>Reads a body back; it is no longer kept for (the queue holds it in memory again).</summary>
-    public byte[] Take(long at, int length)
+    /// <summary>
+    /// Reads the next records, oldest first, until about <paramref name="maxBytes"/> were read (at
+    /// least one record, if there is any), handing each to <paramref name="record"/>. Returns how
+    /// many were read.
+    /// </summary>
+    public int ReadNext(long maxBytes, RecordAction record)
     {
-        var body = Read(at, length);
-        Drop(at);
-        return body;
-    }
-
-    /// <summary>Reads a body and keeps it (the queue needs a copy while the message stays paged out).</summary>
-    public byte[] Read(long at, int length)
-    {
-        int segment = (int)(at >> SegmentBits);
-        long offset = at & ((1L << SegmentBits) - 1);
-        var body = new byte[length];
-        if (length == 0)
+        int n = 0;
+        long read = 0;
+        byte[] buffer = [];
+        while (Count > 0 && (n == 0 || read < maxBytes))
         {
-            return body;
-        }
-
-        if (segment == _writeSegment && offset + length > _flushedOffset)
-        {
-            // Perhaps still in the writer's buffer: make it readable.
-            _writer!.Flush();
-            _flushedOffset = _writeOffset;
-        }
-
-        if (length > WindowSize)
-        {
-            ReadAt(segment, offset, body, length);
-            return body;
-        }
-
-        if (segment != _windowSegment || offset < _windowStart || offset + length > _windowStart + _windowLength)
-        {
-            _windowSegment = -1;
-            _windowLength = ReadAt(segment, offset, _window, length);
-            _windowSegment = segment;
-            _windowStart = offset;
-        }
-
-        _window.AsSpan((int)(offset - _windowStart), length).CopyTo(body);
-        return body;
-    }
-
-    /// <summary>A paged-out body that will never be read (its message was purged, expired or dropped).</summary>
-    public void Drop(long at)
-    {
-        int segment = (int)(at >> SegmentBits);
-        Live--;
-        int left = _live[segment] - 1;
-        _live[segment] = left;
-        if (Live == 0)
-        {
-            // Nothing paged out any more: every file goes (a drained queue gives its disk space back).
-            _writer!.Dispose();
-            _writer = null;
-            foreach (int s in _live.Keys.ToList())
+            var reader = Reader();
+            ReadExactly(reader, _lengthBuffer);
+            int length = BinaryPrimitives.ReadInt32LittleEndian(_lengthBuffer);
+            if (buffer.Length < length)
             {
-                DeleteSegment(s);
+                buffer = new byte[Math.Max(length, 4096)];
             }
 
-            return;
+            ReadExactly(reader, buffer.AsSpan(0, length));
+            _readOffset += 4 + length;
+            Count--;
+            n++;
+            read += 4 + length;
+            record(buffer.AsSpan(0, length));
         }
 
-        if (left == 0 && segment != _writeSegment)
+        if (Count == 0)
         {
-            DeleteSegment(segment);
+            // Everything was read: the files go, and the next append starts afresh.
+            Reset();
         }
+
+        return n;
     }
+
+    /// <summary>Drops every record (the queue was purged of them or is going away); the folder stays.</summary>
+    public void Clear() => Reset();
 
     public void Dispose()
     {
-        _writer?.Dispose();
-        _reader?.Dispose();
+        Reset();
         try
         {
             Directory.Delete(_directory, recursive: true);
@@ -151,22 +130,44 @@ public sealed class PageFile : IDisposable
         }
     }
 
-    private void DeleteSegment(int segment)
+    /// <summary>The reader, positioned at the next record: past the end of a finished segment it moves to the next one and deletes the old.</summary>
+    private FileStream Reader()
     {
-        _live.Remove(segment);
-        if (segment == _readerSegment)
+        if (_readSegment == _writeSegment && _writer!.Position > 0)
         {
-            _reader!.Dispose();
+            // The record may still be in the writer's buffer.
+            _writer.Flush();
+        }
+
+        while (_segmentEnds.TryGetValue(_readSegment, out long end) && _readOffset >= end)
+        {
+            _reader?.Dispose();
             _reader = null;
-            _readerSegment = -1;
+            _segmentEnds.Remove(_readSegment);
+            File.Delete(SegmentPath(_readSegment));
+            _readSegment++;
+            _readOffset = 0;
         }
 
-        if (segment == _windowSegment)
+        if (_reader is null)
         {
-            _windowSegment = -1;
+            _reader = new FileStream(SegmentPath(_readSegment), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, ReadBuffer);
+            _reader.Position = _readOffset;
         }
 
-        File.Delete(SegmentPath(segment));
+        return _reader;
+    }
+
+    private static void ReadExactly(FileStream reader, Span<byte> into)
+    {
+        try
+        {
+            reader.ReadExactly(into);
+        }
+        catch (EndOfStreamException)
+        {
+            throw new IOException($"page file {reader.Name}: a record ends past the end of the file");
+        }
     }
 
     private void NextSegment()
@@ -179,46 +180,36 @@ public sealed class PageFile : IDisposable
             }
             catch (IOException)
             {
-                // Its buffer could not be written (a full disk): those bodies' appends already failed.
+                // Its buffer could not be written (a full disk): those records' appends already failed.
             }
 
-            if (_live.GetValueOrDefault(_writeSegment) == 0)
-            {
-                DeleteSegment(_writeSegment);
-            }
+            _segmentEnds[_writeSegment] = _writeOffset;
         }
 
         _writeSegment++;
         _writeOffset = 0;
-        _flushedOffset = 0;
-        _writer = new FileStream(SegmentPath(_writeSegment), FileMode.Create, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete,
-            64 << 10);
+        _writeFailed = false;
+        _writer = new FileStream(SegmentPath(_writeSegment), FileMode.Create, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, WriteBuffer);
     }
 
-    /// <summary>Reads at least <paramref name="atLeast"/> bytes at the offset (as many as fit, for the window); returns how many.</summary>
-    private int ReadAt(int segment, long offset, byte[] into, int atLeast)
+    private void Reset()
     {
-        if (segment != _readerSegment)
+        _writer?.Dispose();
+        _reader?.Dispose();
+        _writer = null;
+        _reader = null;
+        for (int s = _readSegment; s <= _writeSegment; s++)
         {
-            _reader?.Dispose();
-            _reader = new FileStream(SegmentPath(segment), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1);
-            _readerSegment = segment;
+            File.Delete(SegmentPath(s));
         }
 
-        var handle = _reader!.SafeFileHandle;
-        int total = 0;
-        while (total < atLeast)
-        {
-            int n = RandomAccess.Read(handle, into.AsSpan(total), offset + total);
-            if (n == 0)
-            {
-                throw new IOException($"page file {SegmentPath(segment)}: {atLeast} bytes expected at offset {offset}, {total} found");
-            }
-
-            total += n;
-        }
-
-        return total;
+        _segmentEnds.Clear();
+        _writeSegment = -1;
+        _writeOffset = 0;
+        _writeFailed = false;
+        _readSegment = 0;
+        _readOffset = 0;
+        Count = 0;
     }
 
     private string SegmentPath(int segment) => Path.Combine(_directory, $"{segment:D6}.page");

@@ -40,11 +40,7 @@ public sealed partial class QueueActor : IQueueEffects<IActorRef>
         }
     }
 
-    void IQueueEffects<IActorRef>.Removed(QueuedMessage message)
-    {
-        DropPage(message);
-        JournalRemove(message);
-    }
+    void IQueueEffects<IActorRef>.Removed(QueuedMessage message) => JournalRemove(message);
 
     void IQueueEffects<IActorRef>.DeadLettered(QueuedMessage message, DeathReason reason) => DeadLetter(message, reason);
 

@@ -112,7 +112,7 @@ public sealed partial class QueueActor
             foreach (var (id, (m, seq)) in _recovered.OrderBy(r => r.Key))
             {
                 var message = new Message(m.Exchange, m.RoutingKey, ContentHeader.DecodeProperties(m.RawProperties), m.RawProperties, m.Body);
-                PageOutIfOverBudget(_state.Restore(id, message, m.ExpiresAt, redelivered: id <= _recoveredWatermark));
+                _state.Restore(id, message, m.ExpiresAt, redelivered: id <= _recoveredWatermark);
                 _ledger.Recovered(id, seq);
             }
 
@@ -311,7 +311,7 @@ public sealed partial class QueueActor
             if (_state?.FindLive(id) is { } m)
             {
                 var msg = m.Message;
-                stored.Add(new StoredMessage(id, msg.Exchange, msg.RoutingKey, msg.RawProperties, BodyOf(m), m.ExpiresAt));
+                stored.Add(new StoredMessage(id, msg.Exchange, msg.RoutingKey, msg.RawProperties, msg.Body, m.ExpiresAt));
             }
         }
 

@@ -206,7 +206,11 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         return handled;
     }
 
-    private QueueState<IActorRef> NewState(QueueDefinition def) => new(EffectiveArguments(def), journaled: !def.NodeLocal, this);
+    private QueueState<IActorRef> NewState(QueueDefinition def)
+    {
+        var arguments = EffectiveArguments(def);
+        return new QueueState<IActorRef>(arguments, journaled: !def.NodeLocal, this, NewPagedTail(arguments), _broker.Settings.QueueMemoryBudget);
+    }
 
     private void OnPublish(Publish cmd)
     {
@@ -245,11 +249,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         _publishConfirm = cmd.ConfirmId;
         var queued = _state.Publish(cmd.Message, Tick());
         _publishConfirm = 0;
-        if (queued is not null)
-        {
-            PageOutIfOverBudget(queued);
-        }
-        else if (cmd.ConfirmId != 0)
+        if (queued is null && cmd.ConfirmId != 0)
         {
             // x-overflow reject-publish: a full queue refuses the message.
             Sender.Tell(new EnqueueFailed(Self, cmd.ConfirmId, $"queue '{_name}' in vhost '{_vhost}' is full"));

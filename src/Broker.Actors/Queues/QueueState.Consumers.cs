@@ -107,7 +107,6 @@ internal sealed partial class QueueState<TChannel>
                 break;
             }
 
-            _effects.BodyNeeded(m);
             _ready.PopFront();
             if (target.NoAck)
             {
@@ -159,7 +158,6 @@ internal sealed partial class QueueState<TChannel>
             return null;
         }
 
-        _effects.BodyNeeded(m);
         _ready.PopFront();
         if (noAck)
         {

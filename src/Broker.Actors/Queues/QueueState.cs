@@ -30,12 +30,13 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
     private readonly SortedSet<QueuedMessage>? _delayed;
     private readonly Dictionary<long, QueuedMessage>? _delayedById;
 
-    public QueueState(QueueArguments arguments, bool journaled, IQueueEffects<TChannel> effects)
+    /// <param name="pagedTail">Where ready messages over <paramref name="memoryBudget"/> bytes go (see ReadyMessages); null: all stay in memory.</param>
+    public QueueState(QueueArguments arguments, bool journaled, IQueueEffects<TChannel> effects, IPagedTail? pagedTail = null, long memoryBudget = 0)
     {
         Arguments = arguments;
         Journaled = journaled;
         _effects = effects;
-        _ready = new ReadyMessages(arguments.MaxPriority);
+        _ready = new ReadyMessages(arguments.MaxPriority, arguments.DelayFor is null ? pagedTail : null, memoryBudget);
         if (arguments.DelayFor is not null)
         {
             _delayed = new SortedSet<QueuedMessage>(Comparer<QueuedMessage>.Create((a, b) =>
@@ -61,6 +62,11 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
     public bool DeliveriesHeld { get; set; }
 
     public long ReadyBytes => _ready.Bytes;
+
+    /// <summary>Ready messages paged out of memory, and their body bytes.</summary>
+    public int PagedCount => _ready.PagedCount;
+
+    public long PagedBytes => _ready.PagedBytes;
 
     /// <summary>
     /// Takes a published message in, unless a reject-publish limit refuses it (null). Effects:
@@ -199,9 +205,6 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
         return m;
     }
 
-    /// <summary>Whether the message waits in the ready list (not delivered, not delayed).</summary>
-    public bool IsReady(long id) => _ready.FindById(id) is not null;
-
     /// <summary>Recovery: counters from the journal. New ids start above the watermark, so none is taken for a redelivery.</summary>
     public void RestoreCounters(long nextId, long watermark)
     {
@@ -219,7 +222,7 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
         DeliverReady(now);
     }
 
-    /// <summary>A ready or unacked message by id (compaction re-writes long-lived ones).</summary>
+    /// <summary>A ready or unacked message in memory by id (compaction re-writes long-lived ones); null for a paged one.</summary>
     public QueuedMessage? FindLive(long id) =>
         _unacked.TryGetValue(id, out var u) ? u.Message
         : _delayedById is not null && _delayedById.TryGetValue(id, out var d) ? d
@@ -243,7 +246,6 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
             var m = _delayed.Min;
             _delayed.Remove(m);
             _delayedById!.Remove(m.Id);
-            _effects.BodyNeeded(m);
             _effects.Due(m);
         }
 
@@ -307,7 +309,6 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
         }
         else
         {
-            _effects.BodyNeeded(m);
             _effects.DeadLettered(m, reason);
         }
     }

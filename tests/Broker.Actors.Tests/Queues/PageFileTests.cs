@@ -1,4 +1,5 @@
 using Broker.Actors.Queues;
+using Broker.Protocol;
 
 namespace Broker.Actors.Tests.Queues;
 
@@ -14,67 +15,112 @@ public sealed class PageFileTests : IDisposable
         }
     }
 
-    private static byte[] Body(int i, int length) => Enumerable.Range(0, length).Select(j => (byte)(i * 31 + j)).ToArray();
+    private static byte[] Record(int i, int length) => Enumerable.Range(0, length).Select(j => (byte)(i * 31 + j)).ToArray();
+
+    private static List<byte[]> ReadNext(PageFile pages, long maxBytes)
+    {
+        var records = new List<byte[]>();
+        pages.ReadNext(maxBytes, r => records.Add(r.ToArray()));
+        return records;
+    }
 
     [Fact]
-    public void Bodies_come_back_as_written_in_order_out_of_order_and_larger_than_the_read_window()
+    public void Records_come_back_in_order_in_batches_of_about_the_size_asked_for_including_ones_larger_than_the_read_buffer()
     {
         using var pages = new PageFile(_dir);
-        var sizes = new[] { 0, 1, 100, 4096, 300_000, 17, 1_000_000, 5 };
-        var refs = sizes.Select((n, i) => pages.Append(Body(i, n))).ToList();
-        Assert.Equal(sizes.Length, pages.Live);
-
-        // Out of order first (a window filled for one must not serve another wrongly), then the rest in order.
-        Assert.Equal(Body(6, sizes[6]), pages.Read(refs[6], sizes[6]));
-        Assert.Equal(Body(2, sizes[2]), pages.Take(refs[2], sizes[2]));
+        var sizes = new[] { 0, 1, 100, 4096, 300_000, 17, 3_000_000, 5 };
         for (int i = 0; i < sizes.Length; i++)
         {
-            if (i != 2)
-            {
-                Assert.Equal(Body(i, sizes[i]), pages.Take(refs[i], sizes[i]));
-            }
+            pages.Append(Record(i, sizes[i]));
         }
 
-        Assert.Equal(0, pages.Live);
+        Assert.Equal(sizes.Length, pages.Count);
+        // 4 + 0, 4 + 1, 4 + 100 bytes: under 200; the fourth (4 + 4096) takes the batch over it.
+        var first = ReadNext(pages, 200);
+        Assert.Equal(4, first.Count);
+        // At least one record, however small the batch.
+        var second = ReadNext(pages, 1);
+        Assert.Single(second);
+        var rest = ReadNext(pages, long.MaxValue);
+        var all = first.Concat(second).Concat(rest).ToList();
+        Assert.Equal(sizes.Length, all.Count);
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            Assert.Equal(Record(i, sizes[i]), all[i]);
+        }
+
+        Assert.Equal(0, pages.Count);
+        Assert.Empty(ReadNext(pages, long.MaxValue));
     }
 
     [Fact]
-    public void A_body_still_in_the_writers_buffer_is_readable_and_appends_go_on_after_reads()
+    public void A_record_still_in_the_writers_buffer_is_readable_and_appends_go_on_after_reads()
     {
         using var pages = new PageFile(_dir);
-        var first = pages.Append(Body(1, 10));
-        Assert.Equal(Body(1, 10), pages.Take(first, 10));
-        var second = pages.Append(Body(2, 10));
-        var third = pages.Append(Body(3, 20));
-        Assert.Equal(Body(3, 20), pages.Take(third, 20));
-        Assert.Equal(Body(2, 10), pages.Take(second, 10));
+        pages.Append(Record(1, 10));
+        Assert.Equal(Record(1, 10), Assert.Single(ReadNext(pages, 1)));
+        pages.Append(Record(2, 10));
+        pages.Append(Record(3, 20));
+        Assert.Equal(Record(2, 10), Assert.Single(ReadNext(pages, 1)));
+        pages.Append(Record(4, 30));
+        Assert.Equal([Record(3, 20), Record(4, 30)], ReadNext(pages, long.MaxValue));
     }
 
     [Fact]
-    public void A_segment_is_deleted_once_every_body_in_it_was_taken_or_dropped_and_the_folder_with_the_file()
+    public void A_segment_is_deleted_once_the_reader_is_past_it_and_every_file_once_all_was_read_or_cleared()
     {
         var pages = new PageFile(_dir, segmentSize: 1000);
-        var refs = Enumerable.Range(0, 10).Select(i => pages.Append(Body(i, 400))).ToList(); // two bodies per segment
-        Assert.Equal(5, Directory.GetFiles(_dir).Length);
-
-        pages.Drop(refs[0]);
-        Assert.Equal(5, Directory.GetFiles(_dir).Length);
-        Assert.Equal(Body(1, 400), pages.Take(refs[1], 400));
-        Assert.Equal(4, Directory.GetFiles(_dir).Length);
-        for (int i = 2; i < 9; i++)
+        for (int i = 0; i < 10; i++)
         {
-            pages.Drop(refs[i]);
+            pages.Append(Record(i, 400)); // two records per segment
         }
 
-        // The segment being written stays while a body in it is live; once none is, every file goes.
-        Assert.Single(Directory.GetFiles(_dir));
-        Assert.Equal(Body(9, 400), pages.Take(refs[9], 400));
-        Assert.Equal(0, pages.Live);
+        Assert.Equal(5, Directory.GetFiles(_dir).Length);
+        Assert.Equal(3, ReadNext(pages, 1000).Count);
+        // The first segment was read through; the reader is in the second.
+        Assert.Equal(4, Directory.GetFiles(_dir).Length);
+        Assert.Equal(Record(3, 400), Assert.Single(ReadNext(pages, 1)));
+        Assert.Equal(Record(4, 400), Assert.Single(ReadNext(pages, 1)));
+        Assert.Equal(3, Directory.GetFiles(_dir).Length);
+
+        pages.Clear();
+        Assert.Equal(0, pages.Count);
         Assert.Empty(Directory.GetFiles(_dir));
 
-        var again = pages.Append(Body(11, 300));
-        Assert.Equal(Body(11, 300), pages.Take(again, 300));
+        pages.Append(Record(11, 300));
+        Assert.Equal(Record(11, 300), Assert.Single(ReadNext(pages, 1)));
+        Assert.Empty(Directory.GetFiles(_dir));
         pages.Dispose();
         Assert.False(Directory.Exists(_dir));
+    }
+
+    [Fact]
+    public void A_paged_message_comes_back_whole_and_consecutive_ones_share_their_names_and_properties()
+    {
+        var codec = new PagedMessageCodec();
+        var p = new BasicProperties { DeliveryMode = 2, Priority = 7, Expiration = "6000", Headers = new FieldTable { ["k"] = "v" } };
+        var raw = ContentHeader.EncodeProperties(p);
+        var original = new QueuedMessage(42, new Message("amq.direct", "orders.é", p, raw, [1, 2, 3]), redelivered: true, expiresAt: 1234567)
+        {
+            ReturnCount = 3,
+        };
+
+        var first = codec.Decode(codec.Encode(original).ToArray());
+        var second = codec.Decode(codec.Encode(new QueuedMessage(43, original.Message)).ToArray());
+
+        Assert.Equal((42L, true, 3, 1234567L), (first.Id, first.Redelivered, first.ReturnCount, first.ExpiresAt));
+        var m = first.Message;
+        Assert.Equal(("amq.direct", "orders.é", (byte)2, (byte?)7, "6000"), (m.Exchange, m.RoutingKey, m.DeliveryMode, m.Priority, m.Expiration));
+        Assert.Equal(raw, m.RawProperties);
+        Assert.Equal(new byte[] { 1, 2, 3 }, m.Body);
+        Assert.True(m.Properties.Headers!.ContainsKey("k"));
+
+        Assert.Equal((43L, false, 0, 0L), (second.Id, second.Redelivered, second.ReturnCount, second.ExpiresAt));
+        Assert.Same(m.Exchange, second.Message.Exchange);
+        Assert.Same(m.RawProperties, second.Message.RawProperties);
+        Assert.Same(m.Expiration, second.Message.Expiration);
+
+        var bare = codec.Decode(codec.Encode(new QueuedMessage(44, new Message("", "q", new BasicProperties(), [], []))).ToArray()).Message;
+        Assert.Equal((0, (byte?)null, (string?)null, 0), (bare.DeliveryMode, bare.Priority, bare.Expiration, bare.Body.Length));
     }
 }

@@ -19,33 +19,57 @@ namespace Broker.Actors.Tests.Queues;
 /// </summary>
 public class QueueStateModelTests
 {
+    /// <summary>Journaled, max priority, queue TTL, delivery limit, and the memory budget (0: no paging; 700 B: three messages in memory, the rest in a real page file).</summary>
     public static IEnumerable<object[]> Configurations() => new[]
     {
-        new object[] { false, (byte)0, 0L, 0L },
-        new object[] { true, (byte)0, 0L, 0L },
-        new object[] { true, (byte)3, 0L, 0L },
-        new object[] { true, (byte)0, 40L, 0L },
-        new object[] { false, (byte)2, 25L, 2L },
-        new object[] { true, (byte)4, 60L, 1L },
+        new object[] { false, (byte)0, 0L, 0L, 0L },
+        new object[] { true, (byte)0, 0L, 0L, 0L },
+        new object[] { true, (byte)3, 0L, 0L, 0L },
+        new object[] { true, (byte)0, 40L, 0L, 0L },
+        new object[] { false, (byte)2, 25L, 2L, 0L },
+        new object[] { true, (byte)4, 60L, 1L, 0L },
+        new object[] { false, (byte)0, 0L, 0L, 700L },
+        new object[] { true, (byte)0, 40L, 2L, 700L },
     };
 
     [Theory]
     [MemberData(nameof(Configurations))]
-    public void Random_operations_agree_with_the_model(bool journaled, byte maxPriority, long ttl, long deliveryLimit)
+    public void Random_operations_agree_with_the_model(bool journaled, byte maxPriority, long ttl, long deliveryLimit, long memoryBudget)
     {
-        for (int seed = 0; seed < 150; seed++)
+        string pages = Path.Combine(Path.GetTempPath(), "queue-model-pages-" + Guid.NewGuid().ToString("N"));
+        int mostPaged = 0;
+        try
         {
-            var run = new ModelRun(seed, journaled, maxPriority, ttl, deliveryLimit);
-            try
+            for (int seed = 0; seed < 150; seed++)
             {
-                run.Execute(400);
-            }
-            catch (Exception e)
-            {
-                throw new Exception($"seed {seed} ({journaled}, {maxPriority}, {ttl}, {deliveryLimit}) failed: {e.Message}\nlast operations:\n" +
-                                    string.Join("\n", run.Log.TakeLast(25)), e);
+                var run = new ModelRun(seed, journaled, maxPriority, ttl, deliveryLimit, memoryBudget, pages);
+                try
+                {
+                    run.Execute(400);
+                }
+                catch (Exception e)
+                {
+                    throw new Exception($"seed {seed} ({journaled}, {maxPriority}, {ttl}, {deliveryLimit}, {memoryBudget}) failed: {e.Message}\nlast operations:\n" +
+                                        string.Join("\n", run.Log.TakeLast(25)), e);
+                }
+                finally
+                {
+                    run.Dispose();
+                }
+
+                mostPaged = Math.Max(mostPaged, run.MostPaged);
             }
         }
+        finally
+        {
+            if (Directory.Exists(pages))
+            {
+                Directory.Delete(pages, recursive: true);
+            }
+        }
+
+        // The budget must really have sent messages to the page file, or paging went untested.
+        Assert.True(memoryBudget == 0 ? mostPaged == 0 : mostPaged >= 10, $"at most {mostPaged} message(s) were paged out at once");
     }
 
     private sealed class ModelConsumer(string tag, string channel, bool noAck, ushort prefetch, int window, int priority)
@@ -71,7 +95,7 @@ public class QueueStateModelTests
 
     private enum Op { None, Publish, Ack, Requeue, Reject, Get, ChannelGone, Purge, Cancel, Other }
 
-    private sealed class ModelRun : IQueueEffects<string>
+    private sealed class ModelRun : IQueueEffects<string>, IDisposable
     {
         private static readonly string[] Channels = { "c1", "c2", "c3" };
         private readonly Random _rng;
@@ -94,11 +118,15 @@ public class QueueStateModelTests
         private string? _opChannel;
         private long _getNoAckRemoved;
 
-        /// <summary>The message whose body was last asked for: a delivery, get or dead-letter must follow that ask.</summary>
-        private long _bodyNeeded;
+        private readonly long _memoryBudget;
+        private readonly string _pagesDirectory;
+        private PagedTail? _pagedTail;
+        private int _published;
 
-        public ModelRun(int seed, bool journaled, byte maxPriority, long ttl, long deliveryLimit)
+        public ModelRun(int seed, bool journaled, byte maxPriority, long ttl, long deliveryLimit, long memoryBudget, string pagesDirectory)
         {
+            _memoryBudget = memoryBudget;
+            _pagesDirectory = pagesDirectory;
             _rng = new Random(seed);
             _journaled = journaled;
             var t = new FieldTable { ["x-dead-letter-exchange"] = "dlx" };
@@ -118,7 +146,22 @@ public class QueueStateModelTests
             }
 
             _args = QueueArguments.Parse(t, "/", "q", "classic");
-            _state = new QueueState<string>(_args, journaled, this);
+            _state = NewState();
+        }
+
+        public void Dispose() => _pagedTail?.Dispose();
+
+        /// <summary>The most ready messages the state held paged out at once.</summary>
+        public int MostPaged { get; private set; }
+
+        /// <summary>A state as QueueActor makes one: with a paged tail in a page file of its own when there is a budget.</summary>
+        private QueueState<string> NewState()
+        {
+            _pagedTail?.Dispose();
+            _pagedTail = _memoryBudget > 0
+                ? new PagedTail(Path.Combine(_pagesDirectory, Guid.NewGuid().ToString("N")), reason => Assert.Fail($"page file write failed: {reason}"))
+                : null;
+            return new QueueState<string>(_args, _journaled, this, _pagedTail, _memoryBudget);
         }
 
         public List<string> Log { get; } = new();
@@ -145,7 +188,9 @@ public class QueueStateModelTests
                 byte? priority = _rng.Next(3) == 0 ? null : (byte)_rng.Next(0, 6);
                 string? expiration = _rng.Next(6) == 0 ? _rng.Next(0, 50).ToString() : null;
                 var p = new BasicProperties { DeliveryMode = persistent ? (byte)2 : (byte)1, Priority = priority, Expiration = expiration };
-                var message = new Message("", "q", p, ContentHeader.EncodeProperties(p), new byte[_rng.Next(0, 4)]);
+                // A body and routing key of its own, so a message that comes back from the page file is seen to be the same.
+                var body = BitConverter.GetBytes(++_published).AsSpan(0, _rng.Next(0, 5)).ToArray();
+                var message = new Message("", _rng.Next(3) == 0 ? "q" : "key-" + _published % 4, p, ContentHeader.EncodeProperties(p), body);
                 Do($"publish persistent={persistent} priority={priority} expiration={expiration}", Op.Publish, null,
                     () => _state.Publish(message, _now));
             }
@@ -210,7 +255,6 @@ public class QueueStateModelTests
                         return;
                     }
 
-                    Assert.True(_bodyNeeded == m.Id, $"got {m.Id} without asking for its body first");
                     Delivered(m, null, channel, noAck);
                     if (noAck)
                     {
@@ -293,7 +337,7 @@ public class QueueStateModelTests
                 Assert.True(id <= _watermarkWritten, $"message {id} was handed out above the written watermark {_watermarkWritten}");
             }
 
-            _state = new QueueState<string>(_args, _journaled, this);
+            _state = NewState();
             _ready.Clear();
             _unacked.Clear();
             _consumers.Clear();
@@ -329,6 +373,7 @@ public class QueueStateModelTests
             Assert.False(Expired(expected), $"delivered {m.Id}, which expired at {expected.ExpiresAt}");
             Assert.True(Deliverable(expected), $"delivered {m.Id} above the written watermark {_watermarkWritten}");
             Assert.Equal(expected.Redelivered, m.Redelivered);
+            AssertSameMessage(expected, m);
             _ready.Remove(m.Id);
             _everDelivered.Add(m.Id);
             expected.Redelivered = true;
@@ -338,8 +383,23 @@ public class QueueStateModelTests
             }
         }
 
+        /// <summary>What was published comes out: body, routing key, exchange and properties (of a returned one, less the headers a return may set).</summary>
+        private static void AssertSameMessage(ModelMessage expected, QueuedMessage m)
+        {
+            var (a, b) = (expected.Message, m.Message);
+            Assert.Equal(a.Body, b.Body);
+            Assert.Equal((a.Exchange, a.RoutingKey, a.DeliveryMode, a.Priority, a.Expiration), (b.Exchange, b.RoutingKey, b.DeliveryMode, b.Priority, b.Expiration));
+            if (m.ReturnCount == 0)
+            {
+                Assert.Equal(a.RawProperties, b.RawProperties);
+            }
+
+            Assert.Equal(expected.ExpiresAt, m.ExpiresAt);
+        }
+
         private void CheckCounts()
         {
+            MostPaged = Math.Max(MostPaged, _state.PagedCount);
             Assert.Equal(_ready.Count, _state.ReadyCount);
             Assert.Equal(_unacked.Count, _state.UnackedCount);
             Assert.Equal(_consumers.Count, _state.ConsumerCount);
@@ -375,7 +435,6 @@ public class QueueStateModelTests
         void IQueueEffects<string>.Deliver(Consumer<string> consumer, QueuedMessage message)
         {
             Log.Add($"  -> deliver {message.Id} to {consumer.Tag}");
-            Assert.True(_bodyNeeded == message.Id, $"delivered {message.Id} without asking for its body first");
             var c = _consumers.Single(x => x.Tag == consumer.Tag);
             Assert.True(c.HasRoom, $"delivered {message.Id} to {c.Tag}, which has no room");
             var best = _consumers.Where(x => x.HasRoom).Max(x => x.Priority);
@@ -418,7 +477,6 @@ public class QueueStateModelTests
         void IQueueEffects<string>.DeadLettered(QueuedMessage message, DeathReason reason)
         {
             Log.Add($"  -> dead-lettered {message.Id} {reason}");
-            Assert.True(_bodyNeeded == message.Id, $"dead-lettered {message.Id} without asking for its body first");
             _journal.Remove(message.Id);
             switch (reason)
             {
@@ -427,6 +485,7 @@ public class QueueStateModelTests
                     // A TTL of 0 dies at once when no consumer takes it at publish.
                     Assert.True(Expired(m!) || (_op == Op.Publish && m!.ExpiresAt <= _now), $"expired {message.Id} before its time {m!.ExpiresAt} (now {_now})");
                     Assert.Equal(m.Id, _ready.Values.Where(x => x.Priority == m.Priority).Min(x => x.Id));
+                    AssertSameMessage(m, message);
                     _ready.Remove(message.Id);
                     break;
                 case DeathReason.Rejected:
@@ -440,12 +499,6 @@ public class QueueStateModelTests
                     Assert.Fail($"unexpected dead-letter reason {reason}");
                     break;
             }
-        }
-
-        void IQueueEffects<string>.BodyNeeded(QueuedMessage message)
-        {
-            Log.Add($"  -> body needed {message.Id}");
-            _bodyNeeded = message.Id;
         }
 
         void IQueueEffects<string>.Due(QueuedMessage message) => Assert.Fail("an ordinary queue released a delayed message");

@@ -14,10 +14,6 @@ internal sealed class RecordingEffects : IQueueEffects<string>
     public List<long> ExpiriesDue { get; } = new();
 
     /// <summary>Every message whose body was asked for, in order.</summary>
-    public List<QueuedMessage> BodiesNeeded { get; } = new();
-
-    void IQueueEffects<string>.BodyNeeded(QueuedMessage message) => BodiesNeeded.Add(message);
-
     void IQueueEffects<string>.Accepted(QueuedMessage message) => Accepted.Add(message);
 
     void IQueueEffects<string>.Deliver(Consumer<string> consumer, QueuedMessage message) => Delivered.Add((consumer.Tag, consumer.Channel, message));
