@@ -4,6 +4,8 @@
 # RabbitMQ when RMQ_PORT names a running one (its own figure from /api/nodes, mem_used).
 # Loopback only; stops only the node it started.
 # Usage: bench/memory.sh [transient|persistent] [count] [size]   (default: transient 1000000 100)
+#   DRAIN=1: then one consumer drains the backlog (Broker.Bench drain) and its rate is printed;
+#   BROKER_QUEUE_MEMORY_BUDGET=0 in the environment turns paging off for a comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-transient}; COUNT=${2:-1000000}; SIZE=${3:-100}
@@ -30,6 +32,9 @@ idle=$(settle $pid)
 dotnet "$BENCH" fill --uri "amqp://guest:guest@127.0.0.1:$PORT/" --queue memory-q --count "$COUNT" --size "$SIZE" $FLAG
 full=$(settle $pid)
 echo "broker:   $MODE $COUNT x $SIZE B: RSS idle $idle MB, with the backlog $full MB ($(( (full - idle) * 1048576 / COUNT )) B per message)"
+if [ "${DRAIN:-0}" = 1 ]; then
+  dotnet "$BENCH" drain --uri "amqp://guest:guest@127.0.0.1:$PORT/" --queue memory-q
+fi
 if [ -n "$RMQ_PORT" ]; then
   rmq() { curl -s -u guest:guest "http://127.0.0.1:$RMQ_MGMT/api/nodes" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)[0]["mem_used"]/1048576))'; }
   curl -s -u guest:guest -X DELETE "http://127.0.0.1:$RMQ_MGMT/api/queues/%2F/memory-q" >/dev/null || true
