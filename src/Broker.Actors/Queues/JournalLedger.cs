@@ -111,14 +111,37 @@ internal sealed class JournalLedger
     public long CompactionCut(long lastRow) => Math.Min(OldestLiveRow - 1, lastRow);
 
     /// <summary>
-    /// The oldest live row, if it fell more than <paramref name="distance"/> rows behind and holds at
-    /// most <paramref name="maxMessages"/> live messages: worth writing them again so compaction can
-    /// pass it. Null otherwise.
+    /// The oldest live row, if it fell more than <paramref name="distance"/> rows behind, holds at
+    /// most <paramref name="maxMessages"/> live messages, and at most a quarter of the rows in the
+    /// <paramref name="distance"/> from it still hold live messages: a few long-unsettled messages
+    /// among rows otherwise settled, worth writing again so compaction can pass them. Null
+    /// otherwise: in particular the head of a deep backlog, where every row is still live, is not
+    /// written again and again (that moved a backlog of millions through the journal a row at a
+    /// time, for nothing: the next row was as live).
     /// </summary>
     public long? StragglerRow(long lastRow, long distance, int maxMessages)
     {
         long oldest = OldestLiveRow;
-        return oldest != long.MaxValue && lastRow - oldest > distance && _liveInRow[oldest] <= maxMessages ? oldest : null;
+        if (oldest == long.MaxValue || lastRow - oldest <= distance || _liveInRow[oldest] > maxMessages)
+        {
+            return null;
+        }
+
+        int liveRows = 0;
+        foreach (long row in _liveInRow.Keys)
+        {
+            if (row >= oldest + distance)
+            {
+                break;
+            }
+
+            if (++liveRows > distance / 4)
+            {
+                return null;
+            }
+        }
+
+        return oldest;
     }
 
     /// <summary>The live messages of a row.</summary>

@@ -60,6 +60,33 @@ public class JournalLedgerTests
     }
 
     [Fact]
+    public void The_rows_at_the_head_of_a_deep_backlog_are_not_stragglers_while_the_rows_behind_them_are_live()
+    {
+        var l = new JournalLedger();
+        long id = 1;
+        for (long row = 1; row <= 1000; row++)
+        {
+            l.EnqueuesWritten(Enumerable.Range(0, 10).Select(_ => id++).ToList(), row);
+        }
+
+        // A consumer took most of the head row: the rows behind it are still live.
+        for (long taken = 1; taken <= 9; taken++)
+        {
+            l.Removed(taken);
+        }
+
+        Assert.Null(l.StragglerRow(lastRow: 1000, distance: 256, maxMessages: 1000));
+
+        // Everything up to row 300 settled but message 10 (row 1): now it pins the journal alone.
+        for (long taken = 11; taken <= 3000; taken++)
+        {
+            l.Removed(taken);
+        }
+
+        Assert.Equal(1, l.StragglerRow(lastRow: 1000, distance: 256, maxMessages: 1000));
+    }
+
+    [Fact]
     public void A_dropped_batch_is_forgotten_with_the_pending_removals()
     {
         var l = new JournalLedger();
