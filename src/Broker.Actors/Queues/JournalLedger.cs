@@ -22,7 +22,7 @@ internal sealed class JournalLedger
     private readonly List<long> _removals = new();
 
     /// <summary>The journal row (sequence number) of every live journaled message, and live messages per row.</summary>
-    private readonly Dictionary<long, long> _journaledAt = new();
+    private readonly JournaledIds _journaledAt = new();
     private readonly SortedDictionary<long, int> _liveInRow = new();
 
     /// <summary>Removals waiting to be written.</summary>
@@ -145,14 +145,14 @@ internal sealed class JournalLedger
     }
 
     /// <summary>The live messages of a row.</summary>
-    public List<long> LiveIn(long row) => _journaledAt.Where(e => e.Value == row).Select(e => e.Key).ToList();
+    public List<long> LiveIn(long row) => _journaledAt.IdsIn(row);
 
     /// <summary>Messages of <paramref name="oldRow"/> were written again as <paramref name="newRow"/> (those still live there move).</summary>
     public void Rewritten(IEnumerable<long> ids, long oldRow, long newRow)
     {
         foreach (var id in ids)
         {
-            if (_journaledAt.TryGetValue(id, out long row) && row == oldRow)
+            if (_journaledAt.TryGetRow(id, out long row) && row == oldRow)
             {
                 Untrack(id);
                 Track(id, newRow);
@@ -162,7 +162,7 @@ internal sealed class JournalLedger
 
     private void Track(long id, long row)
     {
-        _journaledAt[id] = row;
+        _journaledAt.Add(id, row);
         _liveInRow[row] = _liveInRow.TryGetValue(row, out int n) ? n + 1 : 1;
     }
 
@@ -176,6 +176,7 @@ internal sealed class JournalLedger
         if (--_liveInRow[row] == 0)
         {
             _liveInRow.Remove(row);
+            _journaledAt.ForgetRowsBelow(OldestLiveRow);
         }
 
         return true;

@@ -109,10 +109,15 @@ public sealed partial class QueueActor
         else
         {
             _state = NewState(_definition);
-            foreach (var (id, (m, seq)) in _recovered.OrderBy(r => r.Key))
+            foreach (var (id, (m, _)) in _recovered.OrderBy(r => r.Key))
             {
                 var message = new Message(m.Exchange, m.RoutingKey, ContentHeader.DecodeProperties(m.RawProperties), m.RawProperties, m.Body);
                 _state.Restore(id, message, m.ExpiresAt, redelivered: id <= _recoveredWatermark);
+            }
+
+            // In journal order, as they were written: the ledger keeps each row as a run of ids.
+            foreach (var (id, (_, seq)) in _recovered.OrderBy(r => r.Value.SeqNr).ThenBy(r => r.Key))
+            {
                 _ledger.Recovered(id, seq);
             }
 
