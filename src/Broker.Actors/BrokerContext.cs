@@ -26,7 +26,7 @@ public sealed class BrokerContext
 
     public BrokerSettings Settings { get; }
 
-    /// <summary>Where queues keep the bodies they paged out of memory (one folder each; emptied at every start).</summary>
+    /// <summary>Where queues keep the messages they paged out of memory (one folder each; emptied at every start).</summary>
     public string PagesDirectory => Path.Combine(Settings.DataDirectory, "pages");
     public RoutingTable Routes { get; } = new();
     public QueueDirectory Queues { get; } = new();

@@ -36,7 +36,7 @@ public sealed record BrokerSettings
     public long DiskFreeLimit { get; init; } = 50_000_000;
 
     /// <summary>
-    /// Memory a queue's ready messages may take before further bodies go to the queue's page file
+    /// Memory a queue's ready messages may take before further messages go whole to the queue's page file
     /// (each message counted as its body plus <see cref="Queues.ReadyMessages.EntryOverhead"/>); 0: never page.
     /// </summary>
     public long QueueMemoryBudget { get; init; } = 16L << 20;
