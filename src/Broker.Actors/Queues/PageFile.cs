@@ -133,7 +133,7 @@ public sealed class PageFile : IDisposable
     /// <summary>The reader, positioned at the next record: past the end of a finished segment it moves to the next one and deletes the old.</summary>
     private FileStream Reader()
     {
-        if (_readSegment == _writeSegment && _writer!.Position > 0)
+        if (_readSegment == _writeSegment && _writer is not null)
         {
             // The record may still be in the writer's buffer.
             _writer.Flush();
@@ -184,12 +184,15 @@ public sealed class PageFile : IDisposable
             }
 
             _segmentEnds[_writeSegment] = _writeOffset;
+            _writer = null;
         }
 
+        // The segment counts only once its file exists (creating it may fail on a full disk; the next append tries again).
+        var writer = new FileStream(SegmentPath(_writeSegment + 1), FileMode.Create, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, WriteBuffer);
         _writeSegment++;
         _writeOffset = 0;
         _writeFailed = false;
-        _writer = new FileStream(SegmentPath(_writeSegment), FileMode.Create, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, WriteBuffer);
+        _writer = writer;
     }
 
     private void Reset()
