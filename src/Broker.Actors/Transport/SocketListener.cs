@@ -24,6 +24,9 @@ public sealed class SocketListener : IDisposable
     /// </summary>
     private const int SocketBuffer = 256 * 1024;
 
+    /// <summary>How long the loop waits after an accept failed for want of resources.</summary>
+    private static readonly TimeSpan AcceptRetry = TimeSpan.FromMilliseconds(100);
+
     private readonly Socket _socket;
     private readonly string _name;
     private readonly ILoggingAdapter _log;
@@ -83,10 +86,25 @@ public sealed class SocketListener : IDisposable
             {
                 return;
             }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
+            {
+                // Reset by the client while it waited in the backlog.
+                continue;
+            }
             catch (SocketException e)
             {
-                // Out of file descriptors, or a connection reset while it waited in the backlog.
+                // Out of file descriptors, most likely: the connection stays in the backlog and the
+                // next accept would fail at once, so the loop pauses rather than spin (and log) at full speed.
                 _log.Warning("{0} listener on {1}: accept failed: {2}", _name, LocalEndpoint, e.Message);
+                try
+                {
+                    await Task.Delay(AcceptRetry, _stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
                 continue;
             }
 
