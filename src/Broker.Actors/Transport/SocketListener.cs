@@ -53,10 +53,11 @@ public sealed class SocketListener : IDisposable
     /// </summary>
     public static SocketListener Start(IPAddress address, int port, string name, ILoggingAdapter log, Action<Socket> accepted)
     {
+        // No ReuseAddress: on Linux .NET sets SO_REUSEPORT with it, and a second node on the same
+        // port would then share the port instead of failing to start.
         var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             socket.ReceiveBufferSize = SocketBuffer;
             socket.SendBufferSize = SocketBuffer;
             socket.Bind(new IPEndPoint(address, port));
