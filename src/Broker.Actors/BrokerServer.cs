@@ -530,6 +530,7 @@ public sealed class BrokerServer : IAsyncDisposable
         if (Actors.WhenTerminated.IsCompleted)
         {
             // Downed by the cluster: the actor system, and with it every connection, is gone already.
+            StopAccepting();
             await ReleaseFenceAsync();
             return;
         }
@@ -548,6 +549,16 @@ public sealed class BrokerServer : IAsyncDisposable
             await Task.Delay(20);
         }
 
+        StopAccepting();
+        await FlushJournalsAsync();
+
+        await CoordinatedShutdown.Get(Actors).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        await ReleaseFenceAsync();
+    }
+
+    /// <summary>Closes the listening sockets (connections accepted already are their streams' to close).</summary>
+    private void StopAccepting()
+    {
         foreach (var listener in _listeners)
         {
             listener.Dispose();
@@ -557,11 +568,6 @@ public sealed class BrokerServer : IAsyncDisposable
         {
             listener.Dispose();
         }
-
-        await FlushJournalsAsync();
-
-        await CoordinatedShutdown.Get(Actors).Run(CoordinatedShutdown.ClrExitReason.Instance);
-        await ReleaseFenceAsync();
     }
 
     /// <summary>Once out of the cluster, the node's lock is released: peers see it gone.</summary>
