@@ -30,7 +30,7 @@ public sealed class BrokerServer : IAsyncDisposable
     private const int MaxShards = 100;
 
     private readonly ILoggingAdapter _log;
-    private readonly List<Akka.Streams.Dsl.Tcp.ServerBinding> _bindings = new();
+    private readonly List<SocketListener> _listeners = new();
     private readonly List<TlsListener> _tlsListeners = new();
     private FreezeWatchdog? _freezeWatchdog;
     private long _connectionSeq;
@@ -354,14 +354,10 @@ public sealed class BrokerServer : IAsyncDisposable
         int port = s.AmqpPort;
         foreach (var (address, implied) in ListenAddresses(s.BindAddress))
         {
-            var connections = Actors.TcpStream().Bind(address.ToString(), port, backlog: 1024,
-                options: System.Collections.Immutable.ImmutableList.Create<Inet.SocketOption>(
-                    new Inet.SO.ReceiveBufferSize(256 * 1024), new Inet.SO.SendBufferSize(256 * 1024)));
-            Akka.Streams.Dsl.Tcp.ServerBinding binding;
+            SocketListener listener;
             try
             {
-                binding = await connections.To(Sink.ForEach<Akka.Streams.Dsl.Tcp.IncomingConnection>(c => Accept(c, materializer)))
-                    .Run(materializer);
+                listener = SocketListener.Start(address, port, "amqp", _log, socket => Accept(socket, materializer));
             }
             catch (Exception e) when (implied)
             {
@@ -373,12 +369,12 @@ public sealed class BrokerServer : IAsyncDisposable
                 throw new InvalidOperationException($"cannot listen for AMQP on {address}:{port}: {e.Message}", e);
             }
 
-            _bindings.Add(binding);
-            Endpoint ??= binding.LocalAddress as IPEndPoint;
-            port = Endpoint?.Port ?? port; // with port 0, every address listens on the port the first one got
-            AmqpListeners.Add(binding.LocalAddress);
+            _listeners.Add(listener);
+            Endpoint ??= listener.LocalEndpoint;
+            port = Endpoint.Port; // with port 0, every address listens on the port the first one got
+            AmqpListeners.Add(listener.LocalEndpoint);
             // The node's banner names it (Program); here for DEBUG and in-process hosts.
-            _log.Debug("AMQP listener started on {0}", binding.LocalAddress);
+            _log.Debug("AMQP listener started on {0}", listener.LocalEndpoint);
         }
 
         if (s.Tls is not { } tls)
@@ -418,8 +414,8 @@ public sealed class BrokerServer : IAsyncDisposable
     /// The addresses to listen on, and whether each was asked for or only implied (its listener
     /// may fail: a machine without IPv6). Loopback means both loopbacks, since clients resolve
     /// localhost to ::1 first; "every interface" (0.0.0.0 or ::) means every address of this
-    /// machine, of both families, one listener each (Akka.Streams resolves the listen address
-    /// through DNS, which refuses the wildcard address).
+    /// machine, of both families, one listener each, so the banner names every address a client
+    /// can use.
     /// </summary>
     private static List<(IPAddress Address, bool Implied)> ListenAddresses(IPAddress bind)
     {
@@ -449,16 +445,20 @@ public sealed class BrokerServer : IAsyncDisposable
             .ToList();
     }
 
-    private void Accept(Akka.Streams.Dsl.Tcp.IncomingConnection incoming, IMaterializer materializer)
+    private void Accept(System.Net.Sockets.Socket socket, IMaterializer materializer)
     {
         if (_stopped)
         {
             // Shutting down: a connection accepted now is closed right away.
-            incoming.HandleWith(Flow.FromSinkAndSource(Sink.Ignore<ByteString>().MapMaterializedValue(_ => NotUsed.Instance), Source.Empty<ByteString>()), materializer);
+            socket.Dispose();
             return;
         }
 
-        incoming.HandleWith(ConnectionFlow(incoming.RemoteAddress, incoming.LocalAddress, ssl: false, null), materializer);
+        // A socket reset before it could be set up makes these throw: the listener drops it.
+        var remote = socket.RemoteEndPoint;
+        var local = socket.LocalEndPoint;
+        ConnectionStream.Run(new System.Net.Sockets.NetworkStream(socket, ownsSocket: true),
+            ConnectionFlow(remote, local, ssl: false, null), materializer);
     }
 
     private void AcceptTls(System.Net.Security.SslStream ssl, EndPoint? remote, EndPoint? local, string? certificateUser, IMaterializer materializer)
@@ -469,7 +469,7 @@ public sealed class BrokerServer : IAsyncDisposable
             return;
         }
 
-        TlsConnectionStream.Run(ssl, ConnectionFlow(remote, local, ssl: true, certificateUser), materializer);
+        ConnectionStream.Run(ssl, ConnectionFlow(remote, local, ssl: true, certificateUser), materializer);
     }
 
     /// <summary>One client connection: bytes in go through the frame decoder to a new ConnectionActor, whose frames come back out.</summary>
@@ -508,8 +508,8 @@ public sealed class BrokerServer : IAsyncDisposable
     };
 
     /// <summary>
-    /// Stops accepting, closes every connection with 320 CONNECTION_FORCED (unacked messages go back
-    /// to their queues), then leaves the cluster and terminates the actor system.
+    /// Closes every connection with 320 CONNECTION_FORCED (unacked messages go back to their
+    /// queues), stops accepting, then leaves the cluster and terminates the actor system.
     /// </summary>
     public async Task StopAsync(string reason = "broker shutdown")
     {
@@ -523,13 +523,14 @@ public sealed class BrokerServer : IAsyncDisposable
         if (Actors.WhenTerminated.IsCompleted)
         {
             // Downed by the cluster: the actor system, and with it every connection, is gone already.
+            StopAccepting();
             await ReleaseFenceAsync();
             return;
         }
 
         _log.Info("Stopping: closing {0} connection(s) with 320 CONNECTION_FORCED ({1})", Context.Connections.Count, reason);
-        // Connections first: Akka.IO's accepted sockets are children of the listener, so unbinding
-        // first would drop them without the connection.close they are owed.
+        // Connections first; until the listeners close below, a client that connects meanwhile is
+        // accepted and closed at once (_stopped).
         foreach (var c in Context.Connections.All)
         {
             c.Tell(new ForceClose(reason));
@@ -541,20 +542,25 @@ public sealed class BrokerServer : IAsyncDisposable
             await Task.Delay(20);
         }
 
-        foreach (var binding in _bindings)
+        StopAccepting();
+        await FlushJournalsAsync();
+
+        await CoordinatedShutdown.Get(Actors).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        await ReleaseFenceAsync();
+    }
+
+    /// <summary>Closes the listening sockets (connections accepted already are their streams' to close).</summary>
+    private void StopAccepting()
+    {
+        foreach (var listener in _listeners)
         {
-            await binding.Unbind();
+            listener.Dispose();
         }
 
         foreach (var listener in _tlsListeners)
         {
             listener.Dispose();
         }
-
-        await FlushJournalsAsync();
-
-        await CoordinatedShutdown.Get(Actors).Run(CoordinatedShutdown.ClrExitReason.Instance);
-        await ReleaseFenceAsync();
     }
 
     /// <summary>Once out of the cluster, the node's lock is released: peers see it gone.</summary>

@@ -8,94 +8,50 @@ using Akka.Event;
 namespace Broker.Actors.Transport;
 
 /// <summary>
-/// The amqps listener. Akka.Streams has no TLS stage, so sockets are accepted here and wrapped in
-/// an SslStream (TLS 1.2 and 1.3 only); once the handshake is done the stream is handed to the
-/// same connection pipeline as a plain socket (TlsConnectionStream). A client that does not finish
-/// its TLS handshake within the timeout is dropped, as is one whose certificate is refused.
+/// The amqps listener: a <see cref="SocketListener"/> whose sockets are wrapped in an SslStream
+/// (TLS 1.2 and 1.3 only); once the handshake is done the stream is handed to the same connection
+/// pipeline as a plain socket (ConnectionStream). A client that does not finish its TLS handshake
+/// within the timeout is dropped, as is one whose certificate is refused.
 /// </summary>
 public sealed class TlsListener : IDisposable
 {
     private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
 
-    private readonly Socket _socket;
     private readonly TlsSettings _tls;
     private readonly ILoggingAdapter _log;
     private readonly Action<SslStream, EndPoint?, EndPoint?, string?> _accepted;
     private readonly CancellationTokenSource _stop = new();
+    private SocketListener? _listener;
 
-    private TlsListener(Socket socket, TlsSettings tls, ILoggingAdapter log, Action<SslStream, EndPoint?, EndPoint?, string?> accepted)
+    private TlsListener(TlsSettings tls, ILoggingAdapter log, Action<SslStream, EndPoint?, EndPoint?, string?> accepted)
     {
-        _socket = socket;
         _tls = tls;
         _log = log;
         _accepted = accepted;
     }
 
-    public IPEndPoint LocalEndpoint => (IPEndPoint)_socket.LocalEndPoint!;
+    public IPEndPoint LocalEndpoint => _listener!.LocalEndpoint;
 
     /// <summary>Listens on <paramref name="address"/>; <paramref name="accepted"/> gets each client after its handshake with the CN of a verified client certificate.</summary>
     public static TlsListener Start(IPAddress address, int port, TlsSettings tls, ILoggingAdapter log,
         Action<SslStream, EndPoint?, EndPoint?, string?> accepted)
     {
-        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            socket.Bind(new IPEndPoint(address, port));
-            socket.Listen(1024);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-
-        var listener = new TlsListener(socket, tls, log, accepted);
-        _ = listener.AcceptLoopAsync();
+        var listener = new TlsListener(tls, log, accepted);
+        listener._listener = SocketListener.Start(address, port, "amqps", log, listener.Accept);
         return listener;
     }
 
-    private async Task AcceptLoopAsync()
+    private void Accept(Socket client)
     {
-        while (!_stop.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await _socket.AcceptAsync(_stop.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException e)
-            {
-                _log.Warning("amqps listener: accept failed: {0}", e.Message);
-                continue;
-            }
-
-            _ = HandshakeAsync(client);
-        }
+        // A socket reset before it could be set up makes these throw: the listener drops it.
+        var remote = client.RemoteEndPoint;
+        var local = client.LocalEndPoint;
+        var ssl = new SslStream(new NetworkStream(client, ownsSocket: true), leaveInnerStreamOpen: false);
+        _ = HandshakeAsync(ssl, remote, local);
     }
 
-    private async Task HandshakeAsync(Socket client)
+    private async Task HandshakeAsync(SslStream ssl, EndPoint? remote, EndPoint? local)
     {
-        EndPoint? remote, local;
-        SslStream ssl;
-        try
-        {
-            client.NoDelay = true;
-            remote = client.RemoteEndPoint;
-            local = client.LocalEndPoint;
-            ssl = new SslStream(new NetworkStream(client, ownsSocket: true), leaveInnerStreamOpen: false);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            // Reset before it could be set up.
-            client.Dispose();
-            return;
-        }
-
         string? certificateUser = null;
         var options = new SslServerAuthenticationOptions
         {
@@ -176,9 +132,10 @@ public sealed class TlsListener : IDisposable
         return null;
     }
 
+    /// <summary>Stops accepting and ends the handshakes under way.</summary>
     public void Dispose()
     {
         _stop.Cancel();
-        _socket.Dispose();
+        _listener?.Dispose();
     }
 }
