@@ -36,8 +36,9 @@ public sealed class ConnectionLeakTests
                        $"{ProcessStats.Mib(after.Live)} after; resident {ProcessStats.Mib(before.Resident)}, {ProcessStats.Mib(after.Resident)}; " +
                        $"open files {before.OpenFiles}, {after.OpenFiles}");
         // With the leak about 33 KiB of live objects a connection (98 MiB for 3000, and 160 MiB
-        // resident); without it the live heap moves by a few MiB either way.
-        Assert.True(after.Live - before.Live < 16L << 20,
+        // resident); without it the live heap moved by +4 to +17 MiB in runs on main (what the node's
+        // other work left live at each collection), so the limit sits between the two.
+        Assert.True(after.Live - before.Live < 40L << 20,
             $"{ProcessStats.Mib(after.Live - before.Live)} more live objects in the node after {connections} closed connections");
         Assert.True(after.OpenFiles <= before.OpenFiles + 4, $"file descriptors: {before.OpenFiles} before, {after.OpenFiles} after");
     }
