@@ -31,8 +31,18 @@ internal sealed class JournalLedger
     /// <summary>How many live messages the journal holds.</summary>
     public int Live => _journaledAt.Count;
 
-    /// <summary>A message read back at recovery, in the row it was read from.</summary>
-    public void Recovered(long id, long row) => Track(id, row);
+    /// <summary>
+    /// Replay: a message in the row it was read from. Rows come in journal order; a message seen in
+    /// an earlier row (a straggler written again) is in this one now.
+    /// </summary>
+    public void Recovered(long id, long row)
+    {
+        Untrack(id);
+        Track(id, row);
+    }
+
+    /// <summary>Replay: a removal of a message read back before.</summary>
+    public void RecoveredRemoval(long id) => Untrack(id);
 
     /// <summary>A persistent message joined the enqueue batch being gathered.</summary>
     public void Enqueued(long id)

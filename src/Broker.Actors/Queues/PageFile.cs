@@ -35,6 +35,7 @@ public sealed class PageFile : IDisposable
     private int _readSegment;
     private long _readOffset;
     private readonly byte[] _lengthBuffer = new byte[4];
+    private byte[] _record = new byte[4096];
 
     /// <param name="segmentSize">Bytes per segment file before the next is started (smaller in tests).</param>
     public PageFile(string directory, long segmentSize = 64L << 20)
@@ -85,25 +86,26 @@ public sealed class PageFile : IDisposable
     /// </summary>
     public int ReadNext(long maxBytes, RecordAction record)
     {
+        // Every record asked for was appended before this call: one flush makes them all readable.
+        _writer?.Flush();
         int n = 0;
         long read = 0;
-        byte[] buffer = [];
         while (Count > 0 && (n == 0 || read < maxBytes))
         {
             var reader = Reader();
             ReadExactly(reader, _lengthBuffer);
             int length = BinaryPrimitives.ReadInt32LittleEndian(_lengthBuffer);
-            if (buffer.Length < length)
+            if (_record.Length < length)
             {
-                buffer = new byte[Math.Max(length, 4096)];
+                _record = new byte[length];
             }
 
-            ReadExactly(reader, buffer.AsSpan(0, length));
+            ReadExactly(reader, _record.AsSpan(0, length));
             _readOffset += 4 + length;
             Count--;
             n++;
             read += 4 + length;
-            record(buffer.AsSpan(0, length));
+            record(_record.AsSpan(0, length));
         }
 
         if (Count == 0)
@@ -133,12 +135,6 @@ public sealed class PageFile : IDisposable
     /// <summary>The reader, positioned at the next record: past the end of a finished segment it moves to the next one and deletes the old.</summary>
     private FileStream Reader()
     {
-        if (_readSegment == _writeSegment && _writer is not null)
-        {
-            // The record may still be in the writer's buffer.
-            _writer.Flush();
-        }
-
         while (_segmentEnds.TryGetValue(_readSegment, out long end) && _readOffset >= end)
         {
             _reader?.Dispose();

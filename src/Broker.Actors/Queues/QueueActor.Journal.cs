@@ -44,7 +44,7 @@ public sealed partial class QueueActor
     /// <summary>Events written between compaction attempts.</summary>
     private const int CompactAfterEvents = 64;
 
-    private readonly Dictionary<long, (StoredMessage Message, long SeqNr)> _recovered = new();
+    private readonly Dictionary<long, StoredMessage> _recovered = new();
     private readonly List<StoredMessage> _enqueueBatch = new();
     private readonly List<(IActorRef Channel, long ConfirmId)> _enqueueConfirms = new();
     private readonly Queue<List<(IActorRef Channel, long ConfirmId)>> _confirmsInFlight = new();
@@ -73,12 +73,14 @@ public sealed partial class QueueActor
             _idFloor = Math.Max(_idFloor, e.NextId);
             _recoveredWatermark = Math.Max(_recoveredWatermark, e.DeliveredUpTo);
         });
+        // The ledger follows the replay, so it sees rows in journal order (as they were written).
         Recover<MessagesEnqueued>(e =>
         {
             long seq = LastSequenceNr;
             foreach (var m in e.Messages)
             {
-                _recovered[m.Id] = (m, seq);
+                _recovered[m.Id] = m;
+                _ledger.Recovered(m.Id, seq);
                 _idFloor = Math.Max(_idFloor, m.Id + 1);
             }
         });
@@ -87,6 +89,7 @@ public sealed partial class QueueActor
             foreach (var id in e.Ids)
             {
                 _recovered.Remove(id);
+                _ledger.RecoveredRemoval(id);
             }
         });
         Recover<DeliveryWatermark>(e => _recoveredWatermark = Math.Max(_recoveredWatermark, e.UpTo));
@@ -94,6 +97,7 @@ public sealed partial class QueueActor
         {
             _definition = null;
             _recovered.Clear();
+            _ledger = new JournalLedger();
             // The watermark was the deleted queue's; ids go on above its.
             _recoveredWatermark = 0;
         });
@@ -105,20 +109,15 @@ public sealed partial class QueueActor
         if (_definition is null)
         {
             _recovered.Clear();
+            _ledger = new JournalLedger();
         }
         else
         {
             _state = NewState(_definition);
-            foreach (var (id, (m, _)) in _recovered.OrderBy(r => r.Key))
+            foreach (var (id, m) in _recovered.OrderBy(r => r.Key))
             {
                 var message = new Message(m.Exchange, m.RoutingKey, ContentHeader.DecodeProperties(m.RawProperties), m.RawProperties, m.Body);
                 _state.Restore(id, message, m.ExpiresAt, redelivered: id <= _recoveredWatermark);
-            }
-
-            // In journal order, as they were written: the ledger keeps each row as a run of ids.
-            foreach (var (id, (_, seq)) in _recovered.OrderBy(r => r.Value.SeqNr).ThenBy(r => r.Key))
-            {
-                _ledger.Recovered(id, seq);
             }
 
             _state.RestoreCounters(_idFloor, _recoveredWatermark);

@@ -9,18 +9,18 @@ namespace Broker.Actors.Queues;
 /// the messages in memory have been taken (ReadyMessages). Persistent messages are paged like
 /// transient ones: the page file is a node-local cache without fsync, cheaper to read than the
 /// journal; after a restart a queue recovers them from the journal and pages them out again.
-/// Priority queues and delayed-message queues keep everything in memory (their head is not the
-/// oldest message).
+/// Priority queues keep everything in memory (their head is not the oldest message; ReadyMessages
+/// decides), as do delayed-message queues, whose messages wait outside the ready list.
 /// </summary>
 public sealed partial class QueueActor
 {
     private PagedTail? _pagedTail;
 
-    /// <summary>A paged tail for a new state; null when the queue keeps everything in memory.</summary>
-    private PagedTail? NewPagedTail(QueueArguments arguments)
+    /// <summary>A paged tail for a new state (its folder is made only when a message is paged); null without a budget.</summary>
+    private PagedTail? NewPagedTail()
     {
         DisposePages();
-        if (_broker.Settings.QueueMemoryBudget <= 0 || arguments.MaxPriority > 0 || arguments.DelayFor is not null)
+        if (_broker.Settings.QueueMemoryBudget <= 0)
         {
             return null;
         }

@@ -206,11 +206,8 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
         return handled;
     }
 
-    private QueueState<IActorRef> NewState(QueueDefinition def)
-    {
-        var arguments = EffectiveArguments(def);
-        return new QueueState<IActorRef>(arguments, journaled: !def.NodeLocal, this, NewPagedTail(arguments), _broker.Settings.QueueMemoryBudget);
-    }
+    private QueueState<IActorRef> NewState(QueueDefinition def) =>
+        new(EffectiveArguments(def), journaled: !def.NodeLocal, this, NewPagedTail(), _broker.Settings.QueueMemoryBudget);
 
     private void OnPublish(Publish cmd)
     {

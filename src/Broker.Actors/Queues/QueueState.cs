@@ -36,7 +36,7 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
         Arguments = arguments;
         Journaled = journaled;
         _effects = effects;
-        _ready = new ReadyMessages(arguments.MaxPriority, arguments.DelayFor is null ? pagedTail : null, memoryBudget);
+        _ready = new ReadyMessages(arguments.MaxPriority, pagedTail, memoryBudget);
         if (arguments.DelayFor is not null)
         {
             _delayed = new SortedSet<QueuedMessage>(Comparer<QueuedMessage>.Create((a, b) =>
@@ -63,10 +63,8 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
 
     public long ReadyBytes => _ready.Bytes;
 
-    /// <summary>Ready messages paged out of memory, and their body bytes.</summary>
+    /// <summary>Ready messages paged out of memory.</summary>
     public int PagedCount => _ready.PagedCount;
-
-    public long PagedBytes => _ready.PagedBytes;
 
     /// <summary>
     /// Takes a published message in, unless a reject-publish limit refuses it (null). Effects:

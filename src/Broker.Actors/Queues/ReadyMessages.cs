@@ -44,9 +44,6 @@ public sealed class ReadyMessages
     /// <summary>Ready messages in the paged tail, not in memory.</summary>
     public int PagedCount => _pagedCount;
 
-    /// <summary>Body bytes of the paged messages.</summary>
-    public long PagedBytes => _pagedBytes;
-
     public int Count => _count;
 
     /// <summary>Body bytes of the ready messages.</summary>

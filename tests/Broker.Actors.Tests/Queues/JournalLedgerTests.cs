@@ -87,6 +87,24 @@ public class JournalLedgerTests
     }
 
     [Fact]
+    public void A_replay_follows_the_journal_a_message_written_again_is_in_its_later_row_and_removals_need_no_write()
+    {
+        var l = new JournalLedger();
+        l.Recovered(1, row: 2);
+        l.Recovered(2, row: 2);
+        l.Recovered(3, row: 3);
+        l.RecoveredRemoval(3);
+        // Row 9 holds message 1 written again (a straggler).
+        l.Recovered(1, row: 9);
+
+        Assert.Equal(2, l.Live);
+        Assert.Equal(new[] { 2L }, l.LiveIn(2));
+        Assert.Equal(new[] { 1L }, l.LiveIn(9));
+        Assert.Equal(0, l.PendingRemovals);
+        Assert.Equal(1, l.CompactionCut(lastRow: 10));
+    }
+
+    [Fact]
     public void A_dropped_batch_is_forgotten_with_the_pending_removals()
     {
         var l = new JournalLedger();
