@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Broker.Bench;
 
 /// <summary>The command line's shape shared by the bench's modes: <c>--name value</c> or <c>--name=value</c>.</summary>
@@ -41,5 +43,41 @@ internal static class OptionArgs
         }
 
         return args[++i];
+    }
+
+    /// <summary>Sets an integer option within [min, max]; false if the text is not one.</summary>
+    public static bool TryInt(string s, int min, int max, Action<int> set)
+    {
+        if (int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v >= min && v <= max)
+        {
+            set(v);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Sets a number option within [min, max]; false if the text is not one.</summary>
+    public static bool TryDouble(string s, double min, double max, Action<double> set)
+    {
+        if (double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v >= min && v <= max)
+        {
+            set(v);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>The URI with its password shown as ***, for output.</summary>
+    public static string WithoutPassword(Uri uri)
+    {
+        var b = new UriBuilder(uri);
+        if (!string.IsNullOrEmpty(b.Password))
+        {
+            b.Password = "***";
+        }
+
+        return b.Uri.ToString();
     }
 }

@@ -142,19 +142,19 @@ internal sealed class BenchOptions
                 "uri" => TryUri(value, v => o.Uri = v),
                 "declare-uri" => TryUri(value, v => o.DeclareUriOption = v),
                 "consumer-uri" => TryUri(value, v => o.ConsumerUriOption = v),
-                "producers" => TryInt(value, 0, 10_000, v => o.Producers = v),
-                "consumers" => TryInt(value, 0, 10_000, v => o.Consumers = v),
-                "queues" => TryInt(value, 1, 10_000, v => o.Queues = v),
-                "size" => TryInt(value, HeaderSize, 128 * 1024 * 1024, v => o.Size = v),
-                "confirms" => TryInt(value, 0, 1_000_000, v => o.Confirms = v),
-                "prefetch" => TryInt(value, 0, ushort.MaxValue, v => o.Prefetch = v),
-                "duration" => TryDouble(value, 0.1, 86_400, v => o.Duration = v),
-                "warmup" => TryDouble(value, 0, 86_400, v => o.Warmup = v),
-                "rate" => TryDouble(value, 0, 100_000_000, v => o.Rate = v),
-                "multi-ack" => TryInt(value, 1, 1_000_000, v => o.MultiAck = v),
-                "broker-pid" => TryInt(value, 1, int.MaxValue, v => o.BrokerPid = v),
+                "producers" => OptionArgs.TryInt(value, 0, 10_000, v => o.Producers = v),
+                "consumers" => OptionArgs.TryInt(value, 0, 10_000, v => o.Consumers = v),
+                "queues" => OptionArgs.TryInt(value, 1, 10_000, v => o.Queues = v),
+                "size" => OptionArgs.TryInt(value, HeaderSize, 128 * 1024 * 1024, v => o.Size = v),
+                "confirms" => OptionArgs.TryInt(value, 0, 1_000_000, v => o.Confirms = v),
+                "prefetch" => OptionArgs.TryInt(value, 0, ushort.MaxValue, v => o.Prefetch = v),
+                "duration" => OptionArgs.TryDouble(value, 0.1, 86_400, v => o.Duration = v),
+                "warmup" => OptionArgs.TryDouble(value, 0, 86_400, v => o.Warmup = v),
+                "rate" => OptionArgs.TryDouble(value, 0, 100_000_000, v => o.Rate = v),
+                "multi-ack" => OptionArgs.TryInt(value, 1, 1_000_000, v => o.MultiAck = v),
+                "broker-pid" => OptionArgs.TryInt(value, 1, int.MaxValue, v => o.BrokerPid = v),
                 "queue-arg" => TryQueueArg(value, o.QueueArguments),
-                "priority" => TryInt(value, 0, 255, v => o.Priority = (byte)v),
+                "priority" => OptionArgs.TryInt(value, 0, 255, v => o.Priority = (byte)v),
                 "tls-ca" => File.Exists(value) && (o.TlsCa = value) is not null,
                 _ => false,
             };
@@ -183,40 +183,14 @@ internal sealed class BenchOptions
 
     public string QueueName(int index) => "bench-q-" + index.ToString(CultureInfo.InvariantCulture);
 
-    public string SafeUri()
-    {
-        var b = new UriBuilder(Uri);
-        if (!string.IsNullOrEmpty(b.Password))
-        {
-            b.Password = "***";
-        }
-        return b.Uri.ToString();
-    }
+    public string SafeUri() => OptionArgs.WithoutPassword(Uri);
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
         $"uri={SafeUri()} producers={Producers} consumers={Consumers} queues={Queues} size={Size} persistent={Persistent.ToString().ToLowerInvariant()} " +
         $"confirms={Confirms} prefetch={Prefetch} multi-ack={(AutoAck ? "n/a" : EffectiveAckEvery.ToString(CultureInfo.InvariantCulture))} autoack={AutoAck.ToString().ToLowerInvariant()} " +
         $"rate={Rate} duration={Duration}s warmup={Warmup}s");
 
-    private static bool TryInt(string s, int min, int max, Action<int> set)
-    {
-        if (int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v >= min && v <= max)
-        {
-            set(v);
-            return true;
-        }
-        return false;
-    }
 
-    private static bool TryDouble(string s, double min, double max, Action<double> set)
-    {
-        if (double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v >= min && v <= max)
-        {
-            set(v);
-            return true;
-        }
-        return false;
-    }
 
     private static bool TryUri(string s, Action<Uri> set)
     {

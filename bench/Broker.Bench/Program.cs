@@ -597,29 +597,17 @@ internal sealed class Results
             w.WriteNumber("invalid", Invalid);
             w.WriteNumber("drainSeconds", Math.Round(DrainSeconds, 3));
             w.WriteNumber("clientCpuSeconds", Math.Round(ClientCpuSeconds, 3));
-            WriteNumberOrNull(w, "clientCpuUsPerMsg", ClientCpuMicrosPerMsg);
+            w.WriteNumberOrNull("clientCpuUsPerMsg", ClientCpuMicrosPerMsg, 3);
             if (_o.BrokerPid > 0)
             {
                 w.WriteNumber("brokerPid", _o.BrokerPid);
-                WriteNumberOrNull(w, "brokerCpuSeconds", BrokerCpuSeconds);
-                WriteNumberOrNull(w, "brokerCpuUsPerMsg", BrokerCpuMicrosPerMsg);
+                w.WriteNumberOrNull("brokerCpuSeconds", BrokerCpuSeconds, 3);
+                w.WriteNumberOrNull("brokerCpuUsPerMsg", BrokerCpuMicrosPerMsg, 3);
             }
             w.WriteNumber("errors", ErrorCount);
             w.WriteBoolean("ok", Ok);
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(ms.ToArray());
-    }
-
-    private static void WriteNumberOrNull(Utf8JsonWriter w, string name, double v)
-    {
-        if (double.IsFinite(v))
-        {
-            w.WriteNumber(name, Math.Round(v, 3));
-        }
-        else
-        {
-            w.WriteNull(name);
-        }
     }
 }

@@ -132,25 +132,25 @@ internal sealed class SoakOptions
             {
                 "uri" => Uri.TryCreate(value, UriKind.Absolute, out Uri? u) && u.Scheme == "amqp" && (o.Uri = u) is not null,
                 "management" => Uri.TryCreate(value, UriKind.Absolute, out Uri? m) && m.Scheme is "http" or "https" && (o.ManagementUri = m) is not null,
-                "node-pid" => Int(value, 1, int.MaxValue, v => o.NodePid = v),
+                "node-pid" => OptionArgs.TryInt(value, 1, int.MaxValue, v => o.NodePid = v),
                 "data-dir" => Directory.Exists(value) && (o.DataDir = value) is not null,
-                "duration" => Num(value, 1, 7 * 86_400, v => o.Duration = v),
-                "warmup-window" => Num(value, 0, 7 * 86_400, v => o.WarmupWindow = v),
-                "producers" => Int(value, 0, 1000, v => o.Producers = v),
-                "consumers" => Int(value, 0, 1000, v => o.Consumers = v),
-                "durable-queues" => Int(value, 0, 1000, v => o.DurableQueues = v),
-                "transient-queues" => Int(value, 0, 1000, v => o.TransientQueues = v),
-                "size" => Int(value, BenchOptions.HeaderSize, 16 * 1024 * 1024, v => o.Size = v),
-                "rate" => Num(value, 0.1, 1_000_000, v => o.Rate = v),
-                "confirms" => Int(value, 1, 100_000, v => o.Confirms = v),
-                "prefetch" => Int(value, 1, ushort.MaxValue, v => o.Prefetch = v),
-                "ack-every" => Int(value, 1, 100_000, v => o.AckEvery = v),
-                "kill-every" => Num(value, 0, 86_400, v => o.KillEvery = v),
-                "restart-delay" => Num(value, 0, 600, v => o.RestartDelay = v),
-                "sample-every" => Num(value, 0.5, 3600, v => o.SampleEvery = v),
-                "drain" => Num(value, 1, 3600, v => o.Drain = v),
-                "seed" => Int(value, 0, int.MaxValue, v => o.Seed = v),
-                "max-rss-slope" => Num(value, 0, 1_000_000, v => o.MaxRssSlope = v),
+                "duration" => OptionArgs.TryDouble(value, 1, 7 * 86_400, v => o.Duration = v),
+                "warmup-window" => OptionArgs.TryDouble(value, 0, 7 * 86_400, v => o.WarmupWindow = v),
+                "producers" => OptionArgs.TryInt(value, 0, 1000, v => o.Producers = v),
+                "consumers" => OptionArgs.TryInt(value, 0, 1000, v => o.Consumers = v),
+                "durable-queues" => OptionArgs.TryInt(value, 0, 1000, v => o.DurableQueues = v),
+                "transient-queues" => OptionArgs.TryInt(value, 0, 1000, v => o.TransientQueues = v),
+                "size" => OptionArgs.TryInt(value, BenchOptions.HeaderSize, 16 * 1024 * 1024, v => o.Size = v),
+                "rate" => OptionArgs.TryDouble(value, 0.1, 1_000_000, v => o.Rate = v),
+                "confirms" => OptionArgs.TryInt(value, 1, 100_000, v => o.Confirms = v),
+                "prefetch" => OptionArgs.TryInt(value, 1, ushort.MaxValue, v => o.Prefetch = v),
+                "ack-every" => OptionArgs.TryInt(value, 1, 100_000, v => o.AckEvery = v),
+                "kill-every" => OptionArgs.TryDouble(value, 0, 86_400, v => o.KillEvery = v),
+                "restart-delay" => OptionArgs.TryDouble(value, 0, 600, v => o.RestartDelay = v),
+                "sample-every" => OptionArgs.TryDouble(value, 0.5, 3600, v => o.SampleEvery = v),
+                "drain" => OptionArgs.TryDouble(value, 1, 3600, v => o.Drain = v),
+                "seed" => OptionArgs.TryInt(value, 0, int.MaxValue, v => o.Seed = v),
+                "max-rss-slope" => OptionArgs.TryDouble(value, 0, 1_000_000, v => o.MaxRssSlope = v),
                 _ => null,
             };
             if (ok is null)
@@ -189,33 +189,5 @@ internal sealed class SoakOptions
         $"queues={DurableQueues} durable + {TransientQueues} transient size<={Size} rate={Rate}/s/producer confirms={Confirms} " +
         $"prefetch={Prefetch} ack-every={AckEvery} kill-every={KillEvery}s restart-delay<={RestartDelay}s seed={Seed}");
 
-    public string SafeUri()
-    {
-        var b = new UriBuilder(Uri);
-        if (!string.IsNullOrEmpty(b.Password))
-        {
-            b.Password = "***";
-        }
-        return b.Uri.ToString();
-    }
-
-    private static bool Int(string s, int min, int max, Action<int> set)
-    {
-        if (int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v >= min && v <= max)
-        {
-            set(v);
-            return true;
-        }
-        return false;
-    }
-
-    private static bool Num(string s, double min, double max, Action<double> set)
-    {
-        if (double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v >= min && v <= max)
-        {
-            set(v);
-            return true;
-        }
-        return false;
-    }
+    public string SafeUri() => OptionArgs.WithoutPassword(Uri);
 }

@@ -185,21 +185,21 @@ internal sealed class SoakSummary
                 w.WriteStartObject();
                 w.WriteNumber("t", Math.Round(s.Seconds, 1));
                 w.WriteString("phase", s.Phase);
-                Num(w, "rssMb", s.Node.RssMb);
-                Num(w, "memUsedMb", s.Node.MemUsedMb);
+                w.WriteNumberOrNull("rssMb", s.Node.RssMb, 2);
+                w.WriteNumberOrNull("memUsedMb", s.Node.MemUsedMb, 2);
                 w.WriteNumber("threads", s.Node.Threads);
                 w.WriteNumber("fds", s.Node.Fds);
-                Num(w, "diskMb", s.Node.DiskMb);
+                w.WriteNumberOrNull("diskMb", s.Node.DiskMb, 2);
                 w.WriteNumber("connections", s.Node.Connections);
                 w.WriteNumber("channels", s.Node.Channels);
                 w.WriteNumber("queues", s.Node.Queues);
                 w.WriteNumber("consumers", s.Node.Consumers);
                 w.WriteNumber("messages", s.Node.Messages);
-                Num(w, "brokerCores", s.BrokerCores);
-                Num(w, "publishRate", s.PublishRate);
-                Num(w, "confirmRate", s.ConfirmRate);
-                Num(w, "deliverRate", s.DeliverRate);
-                Num(w, "ackRate", s.ConsumeRate);
+                w.WriteNumberOrNull("brokerCores", s.BrokerCores, 2);
+                w.WriteNumberOrNull("publishRate", s.PublishRate, 2);
+                w.WriteNumberOrNull("confirmRate", s.ConfirmRate, 2);
+                w.WriteNumberOrNull("deliverRate", s.DeliverRate, 2);
+                w.WriteNumberOrNull("ackRate", s.ConsumeRate, 2);
                 w.WriteNumber("kills", s.Kills);
                 w.WriteNumber("liveClients", s.LiveClients);
                 w.WriteNumber("missing", s.Missing);
@@ -208,20 +208,20 @@ internal sealed class SoakSummary
             w.WriteEndArray();
             w.WriteStartObject("summary");
             w.WriteNumber("warmupSeconds", _o.EffectiveWarmup);
-            Num(w, "rssFirstMb", RssFirst);
-            Num(w, "rssMinMb", RssMin);
-            Num(w, "rssMaxMb", RssMax);
-            Num(w, "rssLastMb", RssLast);
-            Num(w, "rssSlopeMbPer10Min", RssSlope);
-            Num(w, "memUsedSlopeMbPer10Min", MemUsedSlope);
-            Num(w, "peakRssMb", PeakRss);
-            Num(w, "diskFirstMb", DiskFirst);
-            Num(w, "diskMaxMb", DiskMax);
-            Num(w, "diskLastMb", DiskLast);
-            Num(w, "ackRateMean", ConsumeMean);
-            Num(w, "ackRateMin", ConsumeMin);
-            Num(w, "confirmRateMean", ConfirmMean);
-            Num(w, "confirmRateMin", ConfirmMin);
+            w.WriteNumberOrNull("rssFirstMb", RssFirst, 2);
+            w.WriteNumberOrNull("rssMinMb", RssMin, 2);
+            w.WriteNumberOrNull("rssMaxMb", RssMax, 2);
+            w.WriteNumberOrNull("rssLastMb", RssLast, 2);
+            w.WriteNumberOrNull("rssSlopeMbPer10Min", RssSlope, 2);
+            w.WriteNumberOrNull("memUsedSlopeMbPer10Min", MemUsedSlope, 2);
+            w.WriteNumberOrNull("peakRssMb", PeakRss, 2);
+            w.WriteNumberOrNull("diskFirstMb", DiskFirst, 2);
+            w.WriteNumberOrNull("diskMaxMb", DiskMax, 2);
+            w.WriteNumberOrNull("diskLastMb", DiskLast, 2);
+            w.WriteNumberOrNull("ackRateMean", ConsumeMean, 2);
+            w.WriteNumberOrNull("ackRateMin", ConsumeMin, 2);
+            w.WriteNumberOrNull("confirmRateMean", ConfirmMean, 2);
+            w.WriteNumberOrNull("confirmRateMin", ConfirmMin, 2);
             w.WriteNumber("published", Published);
             w.WriteNumber("confirmed", Confirmed);
             w.WriteNumber("nacked", Nacked);
@@ -246,17 +246,6 @@ internal sealed class SoakSummary
         return Encoding.UTF8.GetString(ms.ToArray());
     }
 
-    private static void Num(Utf8JsonWriter w, string name, double v)
-    {
-        if (double.IsFinite(v))
-        {
-            w.WriteNumber(name, Math.Round(v, 2));
-        }
-        else
-        {
-            w.WriteNull(name);
-        }
-    }
 }
 
 /// <summary>Connections and queues the broker still shows after the soak closed everything, above what it had before (-1: not known).</summary>
