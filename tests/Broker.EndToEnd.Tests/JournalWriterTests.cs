@@ -215,6 +215,51 @@ public sealed class JournalWriterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_reader_replays_a_range_in_order_without_deleted_rows_and_its_highest_counts_the_deleted_row()
+    {
+        using (var writer = NewWriter())
+        {
+            var writes = Enumerable.Range(1, 10).SelectMany(seq => new[] { writer.Write(Write("p", seq)), writer.Write(Write("other", seq)) });
+            await JournalTasks.OffWriter(Task.WhenAll(writes));
+            // Rows 1-3 go, row 3 stays marked deleted: what compaction leaves.
+            await JournalTasks.OffWriter(writer.Delete("p", 3));
+        }
+
+        using var reader = new JournalReader(new SqliteJournalDialect(ConnectionString, WriterUuid));
+        List<JournalReader.Row> Replay(long from, long to, long max)
+        {
+            var rows = new List<JournalReader.Row>();
+            reader.Replay("p", from, to, max, rows.Add);
+            return rows;
+        }
+
+        var all = Replay(1, long.MaxValue, long.MaxValue);
+        Assert.Equal(new long[] { 4, 5, 6, 7, 8, 9, 10 }, all.Select(r => r.SequenceNr));
+        Assert.All(all, r =>
+        {
+            Assert.Equal(Payload("p", r.SequenceNr), r.Message);
+            Assert.Equal("test-manifest", r.Manifest);
+            Assert.Equal(42, r.SerializerId);
+            Assert.Equal(WriterUuid, r.WriterUuid);
+            Assert.Equal(Created(r.SequenceNr), r.Created);
+        });
+        Assert.Equal(new long[] { 5, 6 }, Replay(5, 8, 2).Select(r => r.SequenceNr));
+        Assert.Empty(Replay(1, 3, long.MaxValue));
+        Assert.Empty(Replay(5, 8, 0));
+
+        Assert.Equal(10, reader.HighestSequenceNr("p", 0));
+        // With every row deleted the marked one keeps the highest sequence number readable.
+        using (var writer = NewWriter())
+        {
+            await JournalTasks.OffWriter(writer.Delete("p", 10));
+        }
+
+        Assert.Empty(Replay(1, long.MaxValue, long.MaxValue));
+        Assert.Equal(10, reader.HighestSequenceNr("p", 0));
+        Assert.Equal(0, reader.HighestSequenceNr("never-written", 0));
+    }
+
+    [Fact]
     public async Task A_delete_runs_only_once_no_write_is_waiting()
     {
         using var writer = NewWriter();

@@ -11,10 +11,10 @@ using Akka.Util;
 namespace Broker.Node.Journal;
 
 /// <summary>
-/// Akka.Persistence.Sql's journal with the broker's own write path. Reads (replay, highest
-/// sequence number) and the table layout stay the plugin's, so its queries and tools read
-/// everything; writes and deletes go to a <see cref="JournalWriter"/> instead of the plugin's
-/// stream and linq2db: one connection, a prepared INSERT, group commit across every persistent
+/// Akka.Persistence.Sql's journal with the broker's own write and read paths. The table layout
+/// stays the plugin's, so its queries and tools read everything; reads (replay, highest sequence
+/// number) go to a <see cref="JournalReader"/>, writes and deletes to a <see cref="JournalWriter"/>,
+/// instead of the plugin's streams and linq2db: one connection, a prepared INSERT, group commit across every persistent
 /// actor of the node. A confirm for one message in flight then waits for one small transaction and
 /// not for the plugin's queueing, query building and per-write connection (docs/architecture.md,
 /// "The journal's write path").
@@ -22,6 +22,7 @@ namespace Broker.Node.Journal;
 public sealed class GroupCommitJournal : SqlWriteJournal
 {
     private readonly JournalWriter _writer;
+    private readonly JournalReader _reader;
     private readonly Akka.Serialization.Serialization _serialization;
 
     public GroupCommitJournal(Config journalConfig) : base(journalConfig)
@@ -40,6 +41,7 @@ public sealed class GroupCommitJournal : SqlWriteJournal
         string provider = journalConfig.GetString("provider-name"), connection = journalConfig.GetString("connection-string");
         string writerUuid = Guid.NewGuid().ToString("N");
         var dialect = JournalDialect.For(provider, connection, writerUuid);
+        _reader = new JournalReader(dialect);
         _writer = new JournalWriter(dialect, Context.GetLogger(), Broker.Actors.Stats.JournalCommitCounters.For(Context.System),
             dialect.DeletesAlongsideWrites ? JournalDialect.For(provider, connection, writerUuid) : null);
     }
@@ -101,16 +103,34 @@ public sealed class GroupCommitJournal : SqlWriteJournal
 
     protected override Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken) => _writer.Delete(persistenceId, toSequenceNr);
 
+    /// <summary>
+    /// Replay through the broker's own reader (plain SQL, the plugin's semantics), on a pool thread:
+    /// the journal actor goes on with writes and other replays meanwhile.
+    /// </summary>
+    public override Task ReplayMessagesAsync(IActorContext context, string persistenceId, long fromSequenceNr, long toSequenceNr, long max,
+        Action<IPersistentRepresentation> recoveryCallback) =>
+        Task.Run(() => _reader.Replay(persistenceId, fromSequenceNr, toSequenceNr, max, row => recoveryCallback(Deserialize(persistenceId, row))));
+
+    /// <summary>As the plugin deserializes a row (rows it wrote before it recorded serializer ids carry a type name as manifest).</summary>
+    private Persistent Deserialize(string persistenceId, JournalReader.Row row)
+    {
+        object payload = row.SerializerId is { } id
+            ? _serialization.Deserialize(row.Message, id, row.Manifest)
+            : _serialization.FindSerializerForType(Type.GetType(row.Manifest, throwOnError: true)!).FromBinary(row.Message, Type.GetType(row.Manifest));
+        return new Persistent(payload, row.SequenceNr, persistenceId, row.Manifest, false, ActorRefs.NoSender, row.WriterUuid, row.Created);
+    }
+
     /// <summary>A recovering actor learns its highest sequence number only after its earlier incarnation's writes are in.</summary>
     public override async Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
     {
         await _writer.Barrier();
-        return await base.ReadHighestSequenceNrAsync(persistenceId, fromSequenceNr, cancellationToken);
+        return await Task.Run(() => _reader.HighestSequenceNr(persistenceId, fromSequenceNr), cancellationToken);
     }
 
     protected override void PostStop()
     {
         _writer.Dispose();
+        _reader.Dispose();
         base.PostStop();
     }
 }

@@ -69,6 +69,37 @@ internal abstract class JournalDialect : IDisposable
         ];
     }
 
+    /// <summary>
+    /// A new connection for reads (replay, highest sequence number), from the provider's pool: reads
+    /// run on their own connections, many at once, never on the writer's.
+    /// </summary>
+    public abstract System.Data.Common.DbConnection OpenReadConnection();
+
+    /// <summary>The dialect's marker for a named parameter ('$' for SQLite, '@' for PostgreSQL).</summary>
+    public abstract char ParameterMarker { get; }
+
+    /// <summary>
+    /// The plugin's replay: a persistence id's rows in [$from, $to] that are not marked deleted, in
+    /// order, at most $max (columns: sequence_number, message, manifest, identifier, writer_uuid, created).
+    /// </summary>
+    public string ReplayStatement(string falseLiteral)
+    {
+        char p = ParameterMarker;
+        return "SELECT sequence_number, message, manifest, identifier, writer_uuid, created FROM journal " +
+            $"WHERE persistence_id = {p}pid AND sequence_number >= {p}from AND sequence_number <= {p}to AND deleted = {falseLiteral} " +
+            $"ORDER BY sequence_number LIMIT {p}max";
+    }
+
+    /// <summary>The plugin's highest sequence number: deleted rows count (compaction keeps the highest one for this).</summary>
+    public string HighestSequenceNrStatement()
+    {
+        char p = ParameterMarker;
+        return $"SELECT MAX(sequence_number) FROM journal WHERE persistence_id = {p}pid AND sequence_number >= {p}from";
+    }
+
+    /// <summary>The dialect's literal for false in the deleted column.</summary>
+    public abstract string FalseLiteral { get; }
+
     /// <summary>The query behind <see cref="PersistenceIds"/>.</summary>
     protected const string PersistenceIdsStatement = "SELECT DISTINCT persistence_id FROM journal";
 

@@ -79,6 +79,17 @@ internal sealed class PostgresJournalDialect(string connectionString, string wri
         _connection = null;
     }
 
+    public override char ParameterMarker => '@';
+
+    public override string FalseLiteral => "false";
+
+    public override System.Data.Common.DbConnection OpenReadConnection()
+    {
+        var connection = new NpgsqlConnection(connectionString);
+        connection.Open();
+        return connection;
+    }
+
     private NpgsqlConnection Open()
     {
         if (_connection is not null)

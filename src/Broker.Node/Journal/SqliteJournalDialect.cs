@@ -71,6 +71,17 @@ internal sealed class SqliteJournalDialect(string connectionString, string write
         return ReadStrings(query.ExecuteReader());
     }
 
+    public override char ParameterMarker => '$';
+
+    public override string FalseLiteral => "0";
+
+    public override System.Data.Common.DbConnection OpenReadConnection()
+    {
+        var connection = new SqliteConnection(connectionString);
+        connection.Open();
+        return connection;
+    }
+
     /// <summary>SQLITE_CONSTRAINT: a duplicate (persistence_id, sequence_number).</summary>
     public override bool IsRowError(Exception failure) => failure is SqliteException { SqliteErrorCode: 19 };
 
