@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
 using Broker.Actors.Cluster;
+using Broker.Actors.Persistence;
 using Broker.Actors.Topology;
 
 namespace Broker.Actors.Access;
@@ -37,6 +38,9 @@ public sealed class AccessActor : ReceivePersistentActor
     }
 
     public override string PersistenceId => EntityId;
+
+    /// <summary>Without a snapshot (the broker writes none): see JournalOnlyRecovery.</summary>
+    public override Recovery Recovery => JournalOnlyRecovery.Instance;
 
     private void OnRecovered()
     {

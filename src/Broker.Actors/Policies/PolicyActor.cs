@@ -3,6 +3,7 @@ using Akka.Cluster.Sharding;
 using Akka.Event;
 using Akka.Persistence;
 using Broker.Actors.Cluster;
+using Broker.Actors.Persistence;
 using Broker.Actors.Topology;
 
 namespace Broker.Actors.Policies;
@@ -51,6 +52,9 @@ public sealed class PolicyActor : ReceivePersistentActor
     }
 
     public override string PersistenceId { get; }
+
+    /// <summary>Without a snapshot (the broker writes none): see JournalOnlyRecovery.</summary>
+    public override Recovery Recovery => JournalOnlyRecovery.Instance;
 
     private void Set(SetPolicy cmd)
     {

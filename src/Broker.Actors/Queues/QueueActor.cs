@@ -3,6 +3,7 @@ using Akka.Cluster.Sharding;
 using Akka.Event;
 using Akka.Persistence;
 using Broker.Actors.Cluster;
+using Broker.Actors.Persistence;
 using Broker.Actors.Topology;
 using Broker.Protocol;
 
@@ -118,6 +119,9 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
     }
 
     public override string PersistenceId { get; }
+
+    /// <summary>Without a snapshot (the broker writes none): see JournalOnlyRecovery.</summary>
+    public override Recovery Recovery => JournalOnlyRecovery.Instance;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
