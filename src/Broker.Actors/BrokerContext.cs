@@ -20,7 +20,7 @@ public sealed class BrokerContext
         Settings = settings;
         Routes.Policies = Policies;
         Connections = new Connection.ConnectionRegistry(Stats.Lifecycle);
-        Topology = new TopologyReplicator(Routes, Queues, Policies, Access);
+        Topology = new TopologyReplicator(Routes, Queues, Policies, Access, PolicyListeners);
         Alarms = new Alarms.ResourceAlarms(settings.MemoryHighWatermark, settings.DiskFreeLimit);
     }
 
@@ -33,6 +33,9 @@ public sealed class BrokerContext
     public Policies.PolicyTable Policies { get; } = new();
     public Access.AccessTable Access { get; } = new();
     public TopologyReplicator Topology { get; }
+
+    /// <summary>This node's queues, told when the policies change.</summary>
+    public Policies.PolicyListeners PolicyListeners { get; } = new();
     /// <summary>This node's connections, with what each reports of itself (also what the management API lists).</summary>
     public Connection.ConnectionRegistry Connections { get; }
     public Connection.LoginThrottle LoginFailures { get; } = new();

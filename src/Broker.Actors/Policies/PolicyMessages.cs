@@ -19,7 +19,7 @@ public sealed class PolicyDone : IClusterMessage
 
 public sealed record PolicyFailed(string Reason) : IClusterMessage;
 
-/// <summary>Published on a node's event stream when its replica of the policies changed: queues re-check theirs.</summary>
+/// <summary>Told every queue of a node (PolicyListeners) when its replica of the policies changed: queues re-check theirs.</summary>
 public sealed class PoliciesChanged
 {
     public static readonly PoliciesChanged Instance = new();

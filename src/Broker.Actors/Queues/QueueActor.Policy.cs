@@ -5,8 +5,8 @@ namespace Broker.Actors.Queues;
 
 /// <summary>
 /// Policies: the queue's settings are its arguments merged with the policy that matches it
-/// (QueueArguments.WithPolicy). The queue listens for policy changes on its node's event stream
-/// (every node holds every policy) and applies the new settings at once.
+/// (QueueArguments.WithPolicy). The queue listens for policy changes of its node's replica
+/// (every node holds every policy; PolicyListeners) and applies the new settings at once.
 /// </summary>
 public sealed partial class QueueActor
 {
@@ -16,7 +16,7 @@ public sealed partial class QueueActor
     {
         base.PreStart();
         _broker.Stats.Add(_stats);
-        Context.System.EventStream.Subscribe(Self, typeof(PoliciesChanged));
+        _broker.PolicyListeners.Add(Self);
     }
 
     private QueueArguments EffectiveArguments(QueueDefinition def)

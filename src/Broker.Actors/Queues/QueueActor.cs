@@ -409,6 +409,7 @@ public sealed partial class QueueActor : ReceivePersistentActor, IWithTimers
     protected override void PostStop()
     {
         _broker.Stats.Remove(_stats);
+        _broker.PolicyListeners.Remove(Self);
         DisposePages();
         ReleaseOnStop();
         // A durable queue that stops (moving, journal failure, node shutdown) stays registered:

@@ -24,8 +24,11 @@ public sealed class TopologyReplicator
     private ActorSystem? _system;
     private ILoggingAdapter? _log;
 
-    public TopologyReplicator(RoutingTable routes, QueueDirectory queues, PolicyTable policies, AccessTable access)
+    private readonly PolicyListeners? _policyListeners;
+
+    public TopologyReplicator(RoutingTable routes, QueueDirectory queues, PolicyTable policies, AccessTable access, PolicyListeners? policyListeners = null)
     {
+        _policyListeners = policyListeners;
         Routes = routes;
         Queues = queues;
         Policies = policies;
@@ -55,7 +58,7 @@ public sealed class TopologyReplicator
         if (applied && update is PolicyChanged or PolicyGone)
         {
             // Queues on this node take the change into account (QueueActor.Policy.cs).
-            _system?.EventStream.Publish(PoliciesChanged.Instance);
+            _policyListeners?.PoliciesChanged();
         }
 
         return applied;
