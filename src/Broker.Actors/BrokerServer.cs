@@ -323,6 +323,31 @@ public sealed class BrokerServer : IAsyncDisposable
             exchanges, queues, (DateTime.UtcNow - started).TotalSeconds, Context.Settings.JournalDescription);
     }
 
+    /// <summary>How long one wake may go unanswered before it is sent again (a deep queue may take this long to recover).</summary>
+    private static readonly TimeSpan WakeAttemptTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Wakes sent to one entity before the start fails: 10 minutes in all.</summary>
+    private const int MaxWakeAttempts = 20;
+
+    /// <summary>
+    /// Wakes one entity and waits until it has recovered. A wake can be lost: a shard that does not
+    /// load its remembered entities in time is stopped and started again, and drops what it had
+    /// buffered. Waking again is harmless (a recovering entity answers once it has recovered).
+    /// </summary>
+    private static async Task<EntityAwake> WakeAsync(IActorRef region, string entityId)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await region.Ask<EntityAwake>(new ShardingEnvelope(entityId, WakeEntity.Instance), WakeAttemptTimeout);
+            }
+            catch (AskTimeoutException) when (attempt < MaxWakeAttempts)
+            {
+            }
+        }
+    }
+
     private static async Task<int> WakeAllAsync(IReadOnlyList<string> persistenceIds, string prefix, IActorRef region)
     {
         var wakes = persistenceIds
@@ -332,7 +357,7 @@ public sealed class BrokerServer : IAsyncDisposable
                 var suffix = id[prefix.Length..];
                 int bar = suffix.IndexOf('|');
                 var entityId = bar < 0 ? EntityIds.For("/", suffix) : EntityIds.For(suffix[..bar], suffix[(bar + 1)..]);
-                return region.Ask<EntityAwake>(new ShardingEnvelope(entityId, WakeEntity.Instance), TimeSpan.FromMinutes(10));
+                return WakeAsync(region, entityId);
             })
             .ToList();
         var results = await Task.WhenAll(wakes);
