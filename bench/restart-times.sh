@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Measures how long a node takes to restart (recover) with 0, 100k and 1M persistent 1 KiB
-# messages queued, and the size of its data directory. Loopback only; everything it starts it stops.
-# Usage: bench/restart-times.sh [counts...]   (default: 0 100000 1000000)
+# messages queued: until its AMQP listener is up, and until a consumer started with the node (bench
+# `first` mode, retrying its connection every 20 ms) gets the first message; and the size of its
+# data directory. Loopback only; everything it starts it stops.
+# Usage: [KILL=1] [IDLE_QUEUES=K] bench/restart-times.sh [counts...]   (default: 0 100000 1000000)
+#   KILL=1         stop the filled node with SIGKILL instead of SIGTERM
+#   IDLE_QUEUES=K  also declare K empty durable queues, which the restart has to recover too
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-5690}
@@ -9,6 +13,8 @@ NODE=src/Broker.Node/bin/Release/net10.0/Broker.Node.dll
 BENCH=bench/Broker.Bench/bin/Release/net10.0/Broker.Bench.dll
 dotnet build -c Release src/Broker.Node -v q >/dev/null
 dotnet build -c Release bench/Broker.Bench -v q >/dev/null
+KILL=${KILL:-0}
+IDLE_QUEUES=${IDLE_QUEUES:-0}
 counts=("$@"); [ ${#counts[@]} -gt 0 ] || counts=(0 100000 1000000)
 
 start_node() { # $1 data dir, $2 log; prints seconds until the listener is up
@@ -22,18 +28,22 @@ start_node() { # $1 data dir, $2 log; prints seconds until the listener is up
   done
   return 1
 }
-stop_node() { kill -TERM "$(cat "$1.pid")"; wait "$(cat "$1.pid")" 2>/dev/null || true; }
+stop_node() { kill "-${2:-TERM}" "$(cat "$1.pid")"; wait "$(cat "$1.pid")" 2>/dev/null || true; }
 
-printf '%-10s %-12s %-14s %-10s %s\n' messages fill_s restart_s data_dir recovered
+printf '%-10s %-12s %-12s %-26s %-10s %s\n' messages fill_s restart_s first_consumer data_dir recovered
 for n in "${counts[@]}"; do
   dir=$(mktemp -d /tmp/broker-restart-XXXX)
   start_node "$dir" "$dir.log1" >/dev/null
-  fill=$( { /usr/bin/time -f %e dotnet "$BENCH" fill --uri "amqp://guest:guest@127.0.0.1:$PORT/" --queue restart-q --count "$n" >/dev/null; } 2>&1 | tail -1)
-  stop_node "$dir"
+  fill=$( { /usr/bin/time -f %e dotnet "$BENCH" fill --uri "amqp://guest:guest@127.0.0.1:$PORT/" --queue restart-q --count "$n" --idle-queues "$IDLE_QUEUES" >/dev/null; } 2>&1 | tail -1)
+  if [ "$KILL" = 1 ]; then stop_node "$dir" KILL; else stop_node "$dir"; fi
+  since=$(date +%s.%N)
+  [ "$n" -gt 0 ] && timeout 300 dotnet "$BENCH" first --uri "amqp://guest:guest@127.0.0.1:$PORT/" --queue restart-q --since "$since" >"$dir.first" 2>&1 &
   restart=$(start_node "$dir" "$dir.log2")
+  wait
+  first=$(sed -n 's/^first: //p' "$dir.first" 2>/dev/null || true)
   recovered=$(grep -o "Recovered [0-9]* durable exchange(s) and [0-9]* durable queue(s) in [0-9.]* s" "$dir.log2" | head -1)
   size=$(du -sh "$dir" | cut -f1)
   stop_node "$dir"
-  printf '%-10s %-12s %-14s %-10s %s\n' "$n" "$fill" "$restart" "$size" "$recovered"
+  printf '%-10s %-12s %-12s %-26s %-10s %s\n' "$n" "$fill" "$restart" "${first:--}" "$size" "$recovered"
   rm -rf "$dir" "$dir".*
 done

@@ -6,8 +6,9 @@ namespace Broker.Bench;
 /// <summary>
 /// `fill` mode: publishes exactly N persistent messages with confirms into one durable queue and
 /// leaves them there, to measure restart (recovery) time, data size and memory with a given
-/// backlog; with --transient, transient messages into a non-durable queue (memory only).
-/// Usage: fill --uri URI --queue NAME --count N [--size 1024] [--transient]
+/// backlog; with --transient, transient messages into a non-durable queue (memory only); with
+/// --idle-queues K, also declares K empty durable queues (idle-1 .. idle-K) that recovery has to wake.
+/// Usage: fill --uri URI --queue NAME --count N [--size 1024] [--transient] [--idle-queues K]
 /// </summary>
 internal static class Fill
 {
@@ -15,7 +16,7 @@ internal static class Fill
     {
         string uri = "amqp://guest:guest@127.0.0.1:5672/", queue = "fill-q";
         long count = 100_000;
-        int size = 1024;
+        int size = 1024, idleQueues = 0;
         bool transient = args.Contains("--transient");
         args = args.Where(a => a != "--transient").ToArray();
         for (int i = 0; i + 1 < args.Length; i += 2)
@@ -26,6 +27,7 @@ internal static class Fill
                 case "--queue": queue = args[i + 1]; break;
                 case "--count": count = long.Parse(args[i + 1]); break;
                 case "--size": size = int.Parse(args[i + 1]); break;
+                case "--idle-queues": idleQueues = int.Parse(args[i + 1]); break;
                 default:
                     Console.Error.WriteLine($"fill: unknown option {args[i]}");
                     return 2;
@@ -52,6 +54,11 @@ internal static class Fill
         }
 
         await Task.WhenAll(window);
+        for (int q = 1; q <= idleQueues; q++)
+        {
+            await ch.QueueDeclareAsync($"idle-{q}", durable: true, exclusive: false, autoDelete: false, cancellationToken: cts.Token);
+        }
+
         Console.WriteLine($"fill: {count} {(transient ? "transient" : "persistent")} messages of {size} B confirmed into '{queue}' in {sw.Elapsed.TotalSeconds:F1} s");
         return 0;
     }

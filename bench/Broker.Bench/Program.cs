@@ -29,6 +29,11 @@ internal static class Program
             return await Probe.RunAsync(args[1..]).ConfigureAwait(false);
         }
 
+        if (args.Length > 0 && args[0] == "first")
+        {
+            return await FirstDelivery.RunAsync(args[1..]).ConfigureAwait(false);
+        }
+
         if (args.Length > 0 && args[0] == "soak")
         {
             return await Soak.RunAsync(args[1..]).ConfigureAwait(false);
