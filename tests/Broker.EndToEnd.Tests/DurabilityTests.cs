@@ -143,6 +143,43 @@ public abstract class DurabilityTests : IAsyncLifetime
         Assert.Equal(0u, (await ch2.QueueDeclarePassiveAsync("t-q")).MessageCount);
     }
 
+    /// <summary>
+    /// An exchange snapshots its bindings every 100 changes and deletes the events before: after a
+    /// restart they come back from the snapshot plus the events after it (a recovery that skipped
+    /// the snapshot would lose the first 200 bindings).
+    /// </summary>
+    [Fact]
+    public async Task BindingsKeptInAnExchangeSnapshotSurviveRestart()
+    {
+        const int Keys = 250, Unbound = 10;
+        await using (var conn = await _node.ConnectAsync())
+        await using (var ch = await conn.CreateChannelAsync())
+        {
+            await ch.ExchangeDeclareAsync("snap-x", "direct", durable: true);
+            await ch.QueueDeclareAsync("snap-q", durable: true, exclusive: false, autoDelete: false);
+            for (int k = 0; k < Keys; k++)
+            {
+                await ch.QueueBindAsync("snap-q", "snap-x", $"k-{k}");
+            }
+
+            for (int k = 0; k < Unbound; k++)
+            {
+                await ch.QueueUnbindAsync("snap-q", "snap-x", $"k-{k}");
+            }
+        }
+
+        await RestartAsync();
+
+        await using var conn2 = await _node.ConnectAsync();
+        await using var ch2 = await ConfirmChannelAsync(conn2);
+        for (int k = 0; k < Keys; k++)
+        {
+            await ch2.BasicPublishAsync("snap-x", $"k-{k}", false, Persistent, Body($"m-{k}"));
+        }
+
+        Assert.Equal((uint)(Keys - Unbound), (await ch2.QueueDeclarePassiveAsync("snap-q")).MessageCount);
+    }
+
     [Fact]
     public async Task PersistentMessagesSurviveInOrderAndTransientOnesDoNot()
     {

@@ -3,7 +3,6 @@ using Akka.Cluster.Sharding;
 using Akka.Event;
 using Akka.Persistence;
 using Broker.Actors.Cluster;
-using Broker.Actors.Persistence;
 using Broker.Actors.Routing;
 using Broker.Actors.Topology;
 using Broker.Protocol;
@@ -128,9 +127,6 @@ public sealed class ExchangeActor : ReceivePersistentActor
     }
 
     public override string PersistenceId { get; }
-
-    /// <summary>Without a snapshot (the broker writes none): see JournalOnlyRecovery.</summary>
-    public override Recovery Recovery => JournalOnlyRecovery.Instance;
 
     private bool Durable => _definition is { Durable: true };
 
