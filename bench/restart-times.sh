@@ -3,15 +3,22 @@
 # messages queued: until its AMQP listener is up, and until a consumer started with the node (bench
 # `first` mode, retrying its connection every 20 ms) gets the first message; and the size of its
 # data directory. Loopback only; everything it starts it stops.
-# Usage: [KILL=1] [IDLE_QUEUES=K] bench/restart-times.sh [counts...]   (default: 0 100000 1000000)
+# Usage: [KILL=1] [IDLE_QUEUES=K] [R2R=1] bench/restart-times.sh [counts...]   (default: 0 100000 1000000)
 #   KILL=1         stop the filled node with SIGKILL instead of SIGTERM
 #   IDLE_QUEUES=K  also declare K empty durable queues, which the restart has to recover too
+#   R2R=1          run the node published ReadyToRun (as deploy/ would ship it: precompiled, less
+#                  JIT at start) instead of the JIT-compiled Release build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-5690}
 NODE=src/Broker.Node/bin/Release/net10.0/Broker.Node.dll
 BENCH=bench/Broker.Bench/bin/Release/net10.0/Broker.Bench.dll
-dotnet build -c Release src/Broker.Node -v q >/dev/null
+if [ "${R2R:-0}" = 1 ]; then
+  NODE=bench/.r2r/Broker.Node.dll
+  dotnet publish -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true src/Broker.Node -o bench/.r2r -v q >/dev/null
+else
+  dotnet build -c Release src/Broker.Node -v q >/dev/null
+fi
 dotnet build -c Release bench/Broker.Bench -v q >/dev/null
 KILL=${KILL:-0}
 IDLE_QUEUES=${IDLE_QUEUES:-0}
