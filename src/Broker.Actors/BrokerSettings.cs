@@ -82,6 +82,9 @@ public sealed record BrokerSettings
     /// </summary>
     public IJournalIndex? JournalIndex { get; init; }
 
+    /// <summary>Journal rows read back on demand by recovered queues (null: a queue recovers every body from the replay).</summary>
+    public IJournalRows? JournalRows { get; init; }
+
     /// <summary>Where the journal lives, for logs ("SQLite file ...", "PostgreSQL ...").</summary>
     public string JournalDescription { get; init; } = "in-memory journal";
 }

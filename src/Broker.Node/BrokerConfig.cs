@@ -97,6 +97,7 @@ public static class BrokerConfig
         settings = settings with
         {
             JournalIndex = journal.Index,
+            JournalRows = journal.Rows,
             JournalDescription = journal.Description,
             JournalInitLock = journal.InitLock,
             Fence = journal.Fence,

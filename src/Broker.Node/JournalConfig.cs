@@ -22,6 +22,9 @@ public sealed record JournalConfig(Config Akka, Broker.Actors.IJournalIndex? Ind
     /// </summary>
     public Broker.Actors.IJournalInitLock? InitLock { get; init; }
 
+    /// <summary>Rows read back on demand by recovered queues (null for the in-memory journal: they recover everything eagerly).</summary>
+    public Broker.Actors.IJournalRows? Rows { get; init; }
+
     /// <summary>For PostgreSQL (unless broker.cluster.fence is off), the node's lease, lock and queue ownership there.</summary>
     public Broker.Actors.Cluster.INodeFence? Fence { get; init; }
 
@@ -45,7 +48,10 @@ public sealed record JournalConfig(Config Akka, Broker.Actors.IJournalIndex? Ind
 
                 EnableWal(connection);
                 return new JournalConfig(Sql(connection, "SQLite.MS"), new Journal.JournalIndex("SQLite.MS", connection),
-                    "SQLite journal (" + new SqliteConnectionStringBuilder(connection).DataSource + ")");
+                    "SQLite journal (" + new SqliteConnectionStringBuilder(connection).DataSource + ")")
+                {
+                    Rows = new Journal.JournalRows("SQLite.MS", connection),
+                };
             case "postgresql":
                 if (connection.Length == 0)
                 {
@@ -70,6 +76,7 @@ public sealed record JournalConfig(Config Akka, Broker.Actors.IJournalIndex? Ind
                 return new JournalConfig(pinned.WithFallback(Sql(connection, "PostgreSQL.15")), new Journal.JournalIndex("PostgreSQL.15", connection),
                     $"PostgreSQL journal ({pg.Host}:{pg.Port}/{pg.Database})")
                 {
+                    Rows = new Journal.JournalRows("PostgreSQL.15", connection),
                     InitLock = new PostgresInitLock(connection),
                     Fence = fence ? new PostgresFence(connection, incarnation, LeaseOf(config)) : null,
                 };

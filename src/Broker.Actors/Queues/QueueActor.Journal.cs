@@ -44,7 +44,11 @@ public sealed partial class QueueActor
     /// <summary>Events written between compaction attempts.</summary>
     private const int CompactAfterEvents = 64;
 
-    private readonly Dictionary<long, StoredMessage> _recovered = new();
+    /// <summary>Replay: the live messages read so far (id, row, size, expiry; not their bodies, which stay in the rows).</summary>
+    private readonly Dictionary<long, RecoveredEntry> _recovered = new();
+
+    /// <summary>Replay without IJournalRows (the in-memory journal): the rows' messages, kept to be read back from here.</summary>
+    private Dictionary<long, IReadOnlyList<StoredMessage>>? _recoveredRows;
     private readonly List<StoredMessage> _enqueueBatch = new();
     private readonly List<(IActorRef Channel, long ConfirmId)> _enqueueConfirms = new();
     private readonly Queue<List<(IActorRef Channel, long ConfirmId)>> _confirmsInFlight = new();
@@ -77,9 +81,14 @@ public sealed partial class QueueActor
         Recover<MessagesEnqueued>(e =>
         {
             long seq = LastSequenceNr;
+            if (_broker.Settings.JournalRows is null)
+            {
+                (_recoveredRows ??= new())[seq] = e.Messages;
+            }
+
             foreach (var m in e.Messages)
             {
-                _recovered[m.Id] = m;
+                _recovered[m.Id] = new RecoveredEntry(m.Id, seq, m.Body.Length, m.ExpiresAt);
                 _ledger.Recovered(m.Id, seq);
                 _idFloor = Math.Max(_idFloor, m.Id + 1);
             }
@@ -97,6 +106,7 @@ public sealed partial class QueueActor
         {
             _definition = null;
             _recovered.Clear();
+            _recoveredRows = null;
             _ledger = new JournalLedger();
             // The watermark was the deleted queue's; ids go on above its.
             _recoveredWatermark = 0;
@@ -109,19 +119,12 @@ public sealed partial class QueueActor
         if (_definition is null)
         {
             _recovered.Clear();
+            _recoveredRows = null;
             _ledger = new JournalLedger();
         }
         else
         {
-            _state = NewState(_definition);
-            foreach (var (id, m) in _recovered.OrderBy(r => r.Key))
-            {
-                var message = new Message(m.Exchange, m.RoutingKey, ContentHeader.DecodeProperties(m.RawProperties), m.RawProperties, m.Body);
-                _state.Restore(id, message, m.ExpiresAt, redelivered: id <= _recoveredWatermark);
-            }
-
-            _state.RestoreCounters(_idFloor, _recoveredWatermark);
-            _recovered.Clear();
+            RestoreRecovered(_definition);
         }
 
         if (ClaimsOwnership)
@@ -131,6 +134,65 @@ public sealed partial class QueueActor
         }
 
         ServeRecovered();
+    }
+
+    /// <summary>
+    /// The recovered messages become the new state. A queue that pages leaves them in their journal
+    /// rows as its paged tail (RecoveredTail) and reads back only its head now; one that does not
+    /// (priorities, delayed messages, no budget) reads them all back into memory.
+    /// </summary>
+    private void RestoreRecovered(QueueDefinition def)
+    {
+        var entries = _recovered.Values.ToArray();
+        Array.Sort(entries, (a, b) => a.Id.CompareTo(b.Id));
+        _recovered.Clear();
+        var rows = _recoveredRows;
+        _recoveredRows = null;
+        long watermark = _recoveredWatermark;
+        var tail = new RecoveredTail(entries, rows is null ? ReadJournalRows : (from, to, message) => ReadKeptRows(rows, from, to, message),
+            m => new QueuedMessage(m.Id, RecoveredMessage(m), redelivered: m.Id <= watermark, expiresAt: m.ExpiresAt), NewPagedTail());
+        _state = new QueueState<IActorRef>(EffectiveArguments(def), journaled: true, this, tail, _broker.Settings.QueueMemoryBudget);
+        if (!_state.RestorePaged(entries) && entries.Length > 0)
+        {
+            var all = new List<QueuedMessage>(entries.Length);
+            tail.ReadNext(long.MaxValue, all);
+            foreach (var m in all)
+            {
+                _state.Restore(m.Id, m.Message, m.ExpiresAt, m.Redelivered);
+            }
+        }
+
+        _state.RestoreCounters(_idFloor, _recoveredWatermark);
+    }
+
+    private static Message RecoveredMessage(StoredMessage m) =>
+        new(m.Exchange, m.RoutingKey, ContentHeader.DecodeProperties(m.RawProperties), m.RawProperties, m.Body);
+
+    /// <summary>Reads this queue's rows [from, to] back from the journal (on the queue's thread: a batch of about 1 MiB, as the page file is read).</summary>
+    private void ReadJournalRows(long from, long to, Action<StoredMessage> message) =>
+        _broker.Settings.JournalRows!.Read(PersistenceId, from, to, (_, bytes, serializerId, manifest) =>
+        {
+            if (Context.System.Serialization.Deserialize(bytes, serializerId, manifest) is MessagesEnqueued e)
+            {
+                foreach (var m in e.Messages)
+                {
+                    message(m);
+                }
+            }
+        });
+
+    private static void ReadKeptRows(Dictionary<long, IReadOnlyList<StoredMessage>> rows, long from, long to, Action<StoredMessage> message)
+    {
+        for (long row = from; row <= to; row++)
+        {
+            if (rows.TryGetValue(row, out var messages))
+            {
+                foreach (var m in messages)
+                {
+                    message(m);
+                }
+            }
+        }
     }
 
     /// <summary>The queue is recovered (and owns its journal): it tells every node where it is.</summary>

@@ -203,6 +203,29 @@ internal sealed partial class QueueState<TChannel> where TChannel : class
         return m;
     }
 
+    /// <summary>
+    /// Recovery: journaled messages left in their journal rows, in id order, as the queue's paged
+    /// tail (the tail given to this state reads them back). False, with nothing added, if this queue
+    /// keeps its messages in memory (priorities, delayed messages, no budget): the caller restores
+    /// them with <see cref="Restore"/> instead.
+    /// </summary>
+    public bool RestorePaged(IReadOnlyList<RecoveredEntry> entries)
+    {
+        if (_delayed is not null || entries.Count == 0 || !_ready.TryAddPaged(entries[0].Size, entries[0].ExpiresAt))
+        {
+            return false;
+        }
+
+        for (int i = 1; i < entries.Count; i++)
+        {
+            _ready.TryAddPaged(entries[i].Size, entries[i].ExpiresAt);
+        }
+
+        _nextId = Math.Max(_nextId, entries[^1].Id + 1);
+        _ready.PageInHead();
+        return true;
+    }
+
     /// <summary>Recovery: counters from the journal. New ids start above the watermark, so none is taken for a redelivery.</summary>
     public void RestoreCounters(long nextId, long watermark)
     {

@@ -80,6 +80,40 @@ public sealed class ReadyMessages
 
     public QueuedMessage PopFront() => Taken(Highest().PopFront());
 
+    /// <summary>
+    /// Recovery: a message that is in the paged tail already (a RecoveredTail, which reads it from
+    /// its journal row), counted but not read. False if this queue does not page (priority levels,
+    /// no budget): the caller restores the message into memory instead. Call <see cref="PageInHead"/>
+    /// after the last.
+    /// </summary>
+    public bool TryAddPaged(int size, long expiresAt)
+    {
+        if (_tail is null)
+        {
+            return false;
+        }
+
+        _count++;
+        _bytes += size;
+        if (expiresAt != 0)
+        {
+            _expiring++;
+        }
+
+        _pagedCount++;
+        _pagedBytes += size;
+        return true;
+    }
+
+    /// <summary>Recovery is over: the head of what was added paged is read back, so the messages in memory are the oldest again.</summary>
+    public void PageInHead()
+    {
+        if (_pagedCount > 0 && _levels[0].Count == 0)
+        {
+            PageIn(Math.Min(PageInBatchBytes, Math.Max(1, _budget / 2)));
+        }
+    }
+
     /// <summary>Puts a returned message back where its id belongs in its level.</summary>
     public void InsertById(QueuedMessage m)
     {
