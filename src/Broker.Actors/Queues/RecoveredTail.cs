@@ -21,10 +21,8 @@ public sealed class RecoveredTail(
     IPagedTail? next) : IPagedTail
 {
     private readonly Dictionary<long, StoredMessage?> _wanted = new();
+    private readonly List<long> _rows = new();
     private int _next;
-
-    /// <summary>Recovered messages not read back yet.</summary>
-    public int Remaining => entries.Length - _next;
 
     public bool TryAppend(QueuedMessage message) => next?.TryAppend(message) ?? false;
 
@@ -42,21 +40,22 @@ public sealed class RecoveredTail(
         {
             bytes += entries[end].Size;
             _wanted[entries[end].Id] = null;
+            _rows.Add(entries[end].Row);
             end++;
         }
 
         // Rows of a batch are mostly consecutive; a message written again later (a straggler) is
-        // in a row of its own further on: each run of consecutive rows is one read.
-        var rows = entries.AsSpan(first, end - first).ToArray().Select(e => e.Row).Distinct().Order().ToList();
-        for (int i = 0; i < rows.Count;)
+        // in a row of its own further on: each run of consecutive rows (repeats included) is one read.
+        _rows.Sort();
+        for (int i = 0; i < _rows.Count;)
         {
             int j = i;
-            while (j + 1 < rows.Count && rows[j + 1] == rows[j] + 1)
+            while (j + 1 < _rows.Count && _rows[j + 1] - _rows[j] <= 1)
             {
                 j++;
             }
 
-            readRows(rows[i], rows[j], m =>
+            readRows(_rows[i], _rows[j], m =>
             {
                 if (_wanted.ContainsKey(m.Id))
                 {
@@ -74,6 +73,7 @@ public sealed class RecoveredTail(
         }
 
         _wanted.Clear();
+        _rows.Clear();
         _next = end;
     }
 

@@ -114,9 +114,17 @@ public sealed class GroupCommitJournal : SqlWriteJournal
     /// <summary>As the plugin deserializes a row (rows it wrote before it recorded serializer ids carry a type name as manifest).</summary>
     private Persistent Deserialize(string persistenceId, JournalReader.Row row)
     {
-        object payload = row.SerializerId is { } id
-            ? _serialization.Deserialize(row.Message, id, row.Manifest)
-            : _serialization.FindSerializerForType(Type.GetType(row.Manifest, throwOnError: true)!).FromBinary(row.Message, Type.GetType(row.Manifest));
+        object payload;
+        if (row.SerializerId is { } id)
+        {
+            payload = _serialization.Deserialize(row.Message, id, row.Manifest);
+        }
+        else
+        {
+            var type = Type.GetType(row.Manifest, throwOnError: true)!;
+            payload = _serialization.FindSerializerForType(type).FromBinary(row.Message, type);
+        }
+
         return new Persistent(payload, row.SequenceNr, persistenceId, row.Manifest, false, ActorRefs.NoSender, row.WriterUuid, row.Created);
     }
 

@@ -82,11 +82,11 @@ internal abstract class JournalDialect : IDisposable
     /// The plugin's replay: a persistence id's rows in [$from, $to] that are not marked deleted, in
     /// order, at most $max (columns: sequence_number, message, manifest, identifier, writer_uuid, created).
     /// </summary>
-    public string ReplayStatement(string falseLiteral)
+    public string ReplayStatement()
     {
         char p = ParameterMarker;
         return "SELECT sequence_number, message, manifest, identifier, writer_uuid, created FROM journal " +
-            $"WHERE persistence_id = {p}pid AND sequence_number >= {p}from AND sequence_number <= {p}to AND deleted = {falseLiteral} " +
+            $"WHERE persistence_id = {p}pid AND sequence_number >= {p}from AND sequence_number <= {p}to AND deleted = {FalseLiteral} " +
             $"ORDER BY sequence_number LIMIT {p}max";
     }
 

@@ -16,7 +16,7 @@ internal sealed class JournalReader(JournalDialect dialect) : IDisposable
     /// <summary>Idle sessions kept for the next reads (recoveries run a few at a time; more are closed after use).</summary>
     private const int MaxIdleSessions = 8;
 
-    private readonly string _replaySql = dialect.ReplayStatement(dialect.FalseLiteral);
+    private readonly string _replaySql = dialect.ReplayStatement();
     private readonly string _highestSql = dialect.HighestSequenceNrStatement();
     private readonly ConcurrentBag<Session> _idle = new();
     private volatile bool _disposed;
